@@ -1,0 +1,206 @@
+//! The report model: checks yield findings with stable ids; a check that could not run says so.
+//!
+//! Ids are the keys of the message catalogue (crates/explain), of the JSON output and of the
+//! tests. The registry of every id lives in [`crate::registry`].
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+/// Bumped whenever the JSON shape changes incompatibly. Documented in docs/JSON.md.
+pub const SCHEMA_VERSION: u32 = 1;
+
+/// How bad a finding is. Ordered: `Pass < Info < Notice < Warning < Fail`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Severity {
+    Pass,
+    Info,
+    Notice,
+    Warning,
+    Fail,
+}
+
+impl Severity {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Severity::Pass => "pass",
+            Severity::Info => "info",
+            Severity::Notice => "notice",
+            Severity::Warning => "warning",
+            Severity::Fail => "fail",
+        }
+    }
+}
+
+/// One observation about a subject, keyed by a stable dotted id (`tls.cert.name-mismatch`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Finding {
+    pub id: String,
+    pub severity: Severity,
+    /// What the finding is about: a host name, `host:port`, an IP, a record.
+    pub subject: String,
+    /// Values the catalogue's texts interpolate (`{host}`, `{names}`...). Plain strings so every
+    /// printer and both languages can use them without knowing the check.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub args: BTreeMap<String, String>,
+    /// Evidence as data (names, dates, transcript lines). Free-form per id, documented in the
+    /// catalogue's `evidence` note.
+    #[serde(default, skip_serializing_if = "serde_json::Value::is_null")]
+    pub evidence: serde_json::Value,
+}
+
+impl Finding {
+    pub fn new(id: &str, severity: Severity, subject: impl Into<String>) -> Self {
+        Self {
+            id: id.to_string(),
+            severity,
+            subject: subject.into(),
+            args: BTreeMap::new(),
+            evidence: serde_json::Value::Null,
+        }
+    }
+
+    pub fn arg(mut self, key: &str, value: impl ToString) -> Self {
+        self.args.insert(key.to_string(), value.to_string());
+        self
+    }
+
+    pub fn evidence(mut self, value: serde_json::Value) -> Self {
+        self.evidence = value;
+        self
+    }
+}
+
+/// Why a check could not run to the end. Each cause has catalogue text under `error.<cause>`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ErrorCause {
+    /// DNS: the name does not exist or has no address.
+    NotFound,
+    /// DNS: SERVFAIL, REFUSED or no answer from any server.
+    DnsFailure,
+    /// TCP connection refused (port closed).
+    Refused,
+    /// No answer within the configured time.
+    Timeout,
+    /// Lab mode: the address is not in the lab's map, so it was not dialled.
+    Unmapped,
+    /// The server broke the protocol (garbage, over-long lines, reset).
+    Protocol,
+    /// Other I/O failure.
+    Io,
+}
+
+impl ErrorCause {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ErrorCause::NotFound => "not-found",
+            ErrorCause::DnsFailure => "dns-failure",
+            ErrorCause::Refused => "refused",
+            ErrorCause::Timeout => "timeout",
+            ErrorCause::Unmapped => "unmapped",
+            ErrorCause::Protocol => "protocol",
+            ErrorCause::Io => "io",
+        }
+    }
+
+    /// The catalogue id of this cause's explanation.
+    pub fn catalog_id(self) -> String {
+        format!("error.{}", self.as_str())
+    }
+}
+
+/// Whether a check ran. Never a pass or a fail by itself: that is what findings are for.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "state", rename_all = "lowercase")]
+pub enum CheckStatus {
+    Ran,
+    Skipped { reason: String },
+    Error { cause: ErrorCause, detail: String },
+}
+
+/// The result of one check on one subject.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CheckResult {
+    /// Stable check id (`sendas.tls`, `dns.host`...).
+    pub check: String,
+    pub subject: String,
+    pub status: CheckStatus,
+    pub findings: Vec<Finding>,
+    /// Raw evidence of the whole check (DNS answers, SMTP transcript, certificate chain).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub evidence: Vec<Evidence>,
+}
+
+impl CheckResult {
+    pub fn ran(check: &str, subject: impl Into<String>) -> Self {
+        Self {
+            check: check.to_string(),
+            subject: subject.into(),
+            status: CheckStatus::Ran,
+            findings: Vec::new(),
+            evidence: Vec::new(),
+        }
+    }
+
+    pub fn worst(&self) -> Option<Severity> {
+        self.findings.iter().map(|f| f.severity).max()
+    }
+}
+
+/// Evidence kept as data, tagged by kind.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "kebab-case")]
+pub enum Evidence {
+    Dns(serde_json::Value),
+    SmtpTranscript(serde_json::Value),
+    Certificate(serde_json::Value),
+    Tls(serde_json::Value),
+    Note(String),
+}
+
+/// What the receiving side (Gmail) will do, derived from the findings.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Verdict {
+    /// Catalogue id of the verdict sentence (`verdict.sendas.accept`, `verdict.sendas.refuse`...).
+    pub id: String,
+    pub severity: Severity,
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub args: BTreeMap<String, String>,
+    /// The finding ids that decided it, most important first.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub because: Vec<String>,
+}
+
+/// One run of one command.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Report {
+    pub schema_version: u32,
+    pub tool: String,
+    pub tool_version: String,
+    /// RFC 3339 time the run started (the injected clock's time).
+    pub generated_at: String,
+    /// `sendas`, `demo`...
+    pub command: String,
+    /// What was examined (`mail.example.com:587`).
+    pub target: String,
+    pub verdict: Verdict,
+    pub checks: Vec<CheckResult>,
+}
+
+impl Report {
+    /// Exit code contract: 0 nothing failing, 1 at least one failing finding.
+    pub fn exit_code(&self) -> i32 {
+        let failing = self
+            .checks
+            .iter()
+            .flat_map(|c| &c.findings)
+            .any(|f| f.severity == Severity::Fail);
+        if failing || self.verdict.severity == Severity::Fail { 1 } else { 0 }
+    }
+
+    pub fn findings(&self) -> impl Iterator<Item = &Finding> {
+        self.checks.iter().flat_map(|c| c.findings.iter())
+    }
+}

@@ -1,0 +1,109 @@
+//! Every finding id the engine can emit, as a static list (like ripgrep's flag registry).
+//!
+//! The message catalogue must have English and Japanese text for each of these, for every
+//! verdict id and for every error cause; `crates/report/tests/catalog.rs` enforces it both ways.
+//! Each id also has a test that makes it fire (grep the id under `tests/`).
+
+use crate::model::{ErrorCause, Severity};
+
+/// One finding id, its usual severity and what it means (for docs and `--explain`).
+#[derive(Debug, Clone, Copy)]
+pub struct FindingDef {
+    pub id: &'static str,
+    pub severity: Severity,
+    pub summary: &'static str,
+}
+
+const fn def(id: &'static str, severity: Severity, summary: &'static str) -> FindingDef {
+    FindingDef { id, severity, summary }
+}
+
+use Severity::*;
+
+pub static FINDINGS: &[FindingDef] = &[
+    // DNS of the name typed into Gmail.
+    def("dns.host.resolves", Pass, "the host name resolves to addresses"),
+    def("dns.host.not-found", Fail, "the host name does not exist or has no A/AAAA record"),
+    // SMTP session.
+    def("smtp.starttls.offered", Pass, "the server offers STARTTLS"),
+    def("smtp.starttls.missing", Fail, "the server does not offer STARTTLS on a submission port"),
+    def("smtp.starttls.rejected", Fail, "the server refused the STARTTLS command"),
+    def("smtp.auth.after-tls", Pass, "AUTH is offered after TLS"),
+    def("smtp.auth.missing-after-tls", Fail, "AUTH is not offered after TLS"),
+    def("smtp.auth.before-tls", Warning, "AUTH is offered before TLS (passwords could be sent in clear)"),
+    def("smtp.auth.accepted", Pass, "the credentials were accepted"),
+    def("smtp.auth.rejected", Fail, "the credentials were rejected"),
+    def("smtp.auth.untested", Info, "credentials were not tried (no --user)"),
+    // TLS protocol.
+    def("tls.version.ok", Pass, "TLS 1.2 or newer is negotiated"),
+    def("tls.version.too-old", Fail, "the server speaks only TLS older than 1.2"),
+    def("tls.version.legacy-accepted", Notice, "the server still accepts TLS 1.0 or 1.1"),
+    def("tls.handshake.failed", Fail, "the TLS handshake failed"),
+    // Certificate.
+    def("tls.cert.name-match", Pass, "the certificate covers the name typed"),
+    def("tls.cert.name-mismatch", Fail, "the certificate does not cover the name typed"),
+    def("tls.cert.cn-only", Warning, "the certificate has no subjectAltName; only the CN names the host"),
+    def("tls.cert.trusted", Pass, "the chain leads to a public root"),
+    def("tls.cert.self-signed", Fail, "the certificate is self-signed"),
+    def("tls.cert.unknown-issuer", Fail, "the chain does not lead to a trusted root"),
+    def("tls.cert.incomplete-chain", Fail, "the server sends no intermediate certificate"),
+    def("tls.cert.in-date", Pass, "the certificate is within its validity period"),
+    def("tls.cert.expired", Fail, "the certificate has expired"),
+    def("tls.cert.not-yet-valid", Fail, "the certificate is not valid yet"),
+    def("tls.cert.expires-soon", Warning, "the certificate expires within 14 days"),
+    def("tls.sni.selects-cert", Info, "the server chooses its certificate by SNI"),
+    // Send-mail-as specific advice.
+    def("sendas.candidates", Info, "names the certificate covers that reach the same server and pass"),
+    def("sendas.other-port", Info, "the other Gmail port/security setting would work"),
+];
+
+/// Verdict sentence ids.
+pub static VERDICTS: &[&str] = &[
+    "verdict.sendas.accept",
+    "verdict.sendas.refuse",
+    "verdict.sendas.unreachable",
+    "verdict.sendas.unknown",
+];
+
+pub static ERROR_CAUSES: &[ErrorCause] = &[
+    ErrorCause::NotFound,
+    ErrorCause::DnsFailure,
+    ErrorCause::Refused,
+    ErrorCause::Timeout,
+    ErrorCause::Unmapped,
+    ErrorCause::Protocol,
+    ErrorCause::Io,
+];
+
+pub fn finding(id: &str) -> Option<&'static FindingDef> {
+    FINDINGS.iter().find(|d| d.id == id)
+}
+
+/// Every id that needs catalogue text: findings, verdicts and error causes.
+pub fn catalog_ids() -> Vec<String> {
+    FINDINGS
+        .iter()
+        .map(|d| d.id.to_string())
+        .chain(VERDICTS.iter().map(|v| v.to_string()))
+        .chain(ERROR_CAUSES.iter().map(|c| c.catalog_id()))
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ids_are_unique_and_dotted() {
+        let ids = catalog_ids();
+        let mut seen = std::collections::BTreeSet::new();
+        for id in &ids {
+            assert!(seen.insert(id.clone()), "duplicate id {id}");
+            assert!(id.contains('.'), "id {id} is not dotted");
+            assert!(
+                id.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '.' || c == '-'),
+                "id {id} has characters outside [a-z0-9.-]"
+            );
+        }
+    }
+}
