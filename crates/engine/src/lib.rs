@@ -1,6 +1,10 @@
-//! The engine: targets, checks, verdicts, and the report model.
+//! The engine: checks probe through `mxdoctor-net`, turn what they saw into findings with
+//! stable ids, and derive a verdict. Printing is elsewhere (`mxdoctor-report`).
 
+pub mod context;
 pub mod model;
 pub mod registry;
+pub mod sendas;
 
+pub use context::Context;
 pub use model::*;

@@ -1,0 +1,20 @@
+//! What a check needs from the outside world, injected: DNS, the connector, trust anchors and
+//! the clock. The lab and the live Internet differ only here.
+
+use std::time::Duration;
+
+use mxdoctor_net::clock::SharedClock;
+use mxdoctor_net::tls::TlsSettings;
+use mxdoctor_net::{Connector, Dns};
+
+#[derive(Clone, Debug)]
+pub struct Context {
+    pub dns: Dns,
+    pub connector: Connector,
+    pub tls: TlsSettings,
+    pub clock: SharedClock,
+    /// Per network step (connect, each reply, the handshake).
+    pub timeout: Duration,
+    /// The name we announce in EHLO.
+    pub ehlo_name: String,
+}

@@ -1,0 +1,627 @@
+//! `sendas`: Gmail's "Send mail as" through the user's own SMTP server, simulated.
+//!
+//! Probe: resolve the typed name, run the SMTP session Gmail runs (STARTTLS on 587/25, implicit
+//! TLS on 465, EHLO again, AUTH), then the side probes that make the advice exact: TLS versions,
+//! certificate without SNI, the covered names that reach the same server, the other port.
+//! Verdict: pure functions from what was seen to findings ([`session_findings`]).
+//! Explanation: the catalogue (crates/explain) keyed by the finding ids used here.
+
+use std::net::{IpAddr, SocketAddr};
+
+use futures_util::future::join_all;
+use serde_json::json;
+
+use mxdoctor_net::legacy::{LegacyResult, probe_version};
+use mxdoctor_net::smtp::{Credentials, Security, SessionPlan, SessionReport, SmtpError, run_session};
+use mxdoctor_net::tls::{BOTH, ChainVerdict, DateVerdict, ONLY_12, ONLY_13, TlsFailure, TlsOutcome};
+use mxdoctor_net::{ConnectError, DnsError};
+use mxdoctor_proto::hostname::Hostname;
+use mxdoctor_proto::names::{covered_names, name_covers, verify_name};
+use mxdoctor_proto::tls_hello::TlsVersion;
+
+use crate::context::Context;
+use crate::model::*;
+
+/// Days before expiry from which a warning is given.
+const EXPIRES_SOON_DAYS: i64 = 14;
+/// At most this many covered names are tried as candidates (a certificate may list hundreds).
+const MAX_CANDIDATES: usize = 12;
+
+#[derive(Debug, Clone)]
+pub struct SendasRequest {
+    pub host: Hostname,
+    pub port: u16,
+    pub security: Security,
+    pub credentials: Option<Credentials>,
+}
+
+impl SendasRequest {
+    pub fn new(host: Hostname, port: u16) -> Self {
+        Self { host, port, security: Security::for_port(port), credentials: None }
+    }
+}
+
+/// Runs the whole Send-mail-as diagnosis.
+pub async fn run(ctx: &Context, req: &SendasRequest) -> Report {
+    let host = req.host.as_str().to_string();
+    let subject = format!("{host}:{}", req.port);
+    let mut checks = Vec::new();
+
+    // 1. The typed name must resolve.
+    let mut dns_check = CheckResult::ran("sendas.dns", host.clone());
+    let addrs = match ctx.dns.lookup_ip(&host).await {
+        Ok(addrs) => {
+            let list = join(addrs.iter());
+            dns_check.findings.push(
+                Finding::new("dns.host.resolves", Severity::Pass, host.clone())
+                    .arg("host", &host)
+                    .arg("addresses", &list)
+                    .evidence(json!({ "addresses": addrs })),
+            );
+            addrs
+        }
+        Err(e) if e.is_negative() => {
+            let rcode = if matches!(e, DnsError::NxDomain { .. }) { "NXDOMAIN" } else { "NODATA" };
+            dns_check.findings.push(
+                Finding::new("dns.host.not-found", Severity::Fail, host.clone())
+                    .arg("host", &host)
+                    .arg("rcode", rcode),
+            );
+            Vec::new()
+        }
+        Err(e) => {
+            let cause = if matches!(e, DnsError::Timeout { .. }) { ErrorCause::Timeout } else { ErrorCause::DnsFailure };
+            dns_check.status = CheckStatus::Error { cause, detail: e.to_string() };
+            Vec::new()
+        }
+    };
+    dns_check.evidence.push(Evidence::Dns(json!(ctx.dns.queries())));
+    checks.push(dns_check);
+
+    // Gmail connects to one of the addresses; IPv4 first is what most senders do today.
+    let mut ordered = addrs.clone();
+    ordered.sort_by_key(|ip| if ip.is_ipv4() { 0 } else { 1 });
+    let Some(&ip) = ordered.first() else {
+        return finish(ctx, "sendas", &subject, req, checks);
+    };
+    let addr = SocketAddr::new(ip, req.port);
+
+    // 2. The session Gmail runs.
+    let plan = SessionPlan {
+        addr,
+        server_name: host.clone(),
+        security: req.security,
+        send_sni: true,
+        ehlo_name: ctx.ehlo_name.clone(),
+        credentials: req.credentials.clone(),
+        versions: BOTH,
+        stop_after_tls: false,
+    };
+    let session = run_session(&ctx.connector, &plan, &ctx.tls, ctx.timeout).await;
+    let mut smtp_check = CheckResult::ran("sendas.session", subject.clone());
+    smtp_check.findings = session_findings(&session, &req.host, req.port, req.credentials.is_some());
+    if let Some(err) = &session.error {
+        // A session that stopped before TLS was judged is an error status, never a pass or fail
+        // of the certificate.
+        if session.tls.is_none() {
+            smtp_check.status = CheckStatus::Error { cause: cause_of(err), detail: err.to_string() };
+        } else {
+            smtp_check.evidence.push(Evidence::Note(format!("session ended early: {err}")));
+        }
+    }
+    smtp_check.evidence.push(Evidence::SmtpTranscript(json!(session.transcript)));
+    if let Some(tls) = &session.tls {
+        smtp_check.evidence.push(Evidence::Certificate(json!(tls.chain)));
+        smtp_check.evidence.push(Evidence::Tls(json!({
+            "version": tls.version, "cipher": tls.cipher, "sni": tls.sni,
+            "chain": tls.chain_verdict, "dates": tls.dates,
+            "checked_at": tls.checked_at, "trust_store": tls.trust_store,
+        })));
+    }
+
+    // 3. Side probes, concurrently.
+    let tls_failed_on_version = matches!(
+        &session.tls_failure,
+        Some(TlsFailure::Incompatible { .. }) | Some(TlsFailure::Alert { .. }) | Some(TlsFailure::Protocol { .. })
+    );
+    let reached_tls = session.tls.is_some() || session.tls_failure.is_some();
+    let (legacy, modern, no_sni, candidates, other) = tokio::join!(
+        async {
+            if reached_tls { legacy_versions(ctx, addr, req.security, &host).await } else { Vec::new() }
+        },
+        async {
+            if session.tls.is_some() { modern_versions(ctx, addr, req.security, &host).await } else { Vec::new() }
+        },
+        async {
+            match &session.tls {
+                Some(_) => Some(tls_only(ctx, addr, req.security, &host, false).await),
+                None => None,
+            }
+        },
+        candidates(ctx, &session, ip, req),
+        other_port(ctx, &session, ip, req),
+    );
+
+    let mut tls_check = CheckResult::ran("sendas.tls-versions", subject.clone());
+    if let Some(tls) = &session.tls {
+        let mut accepted: Vec<TlsVersion> = modern.clone();
+        accepted.extend(legacy.iter().filter_map(|r| match r {
+            LegacyResult::Accepted { version, .. } => Some(*version),
+            _ => None,
+        }));
+        accepted.sort();
+        accepted.dedup();
+        accepted.reverse();
+        tls_check.findings.push(
+            Finding::new("tls.version.ok", Severity::Pass, subject.clone())
+                .arg("version", tls.version)
+                .arg("cipher", &tls.cipher)
+                .evidence(json!({ "accepted": accepted.iter().map(|v| v.to_string()).collect::<Vec<_>>() })),
+        );
+        let old: Vec<String> = legacy
+            .iter()
+            .filter_map(|r| match r {
+                LegacyResult::Accepted { version, .. } => Some(version.to_string()),
+                _ => None,
+            })
+            .collect();
+        if !old.is_empty() {
+            tls_check.findings.push(
+                Finding::new("tls.version.legacy-accepted", Severity::Notice, subject.clone())
+                    .arg("versions", old.join(", ")),
+            );
+        }
+    } else if tls_failed_on_version {
+        let best = legacy.iter().find_map(|r| match r {
+            LegacyResult::Accepted { version, .. } => Some(*version),
+            _ => None,
+        });
+        if let Some(best) = best {
+            // The handshake failed because the server is too old: say that, not "handshake failed".
+            smtp_check.findings.retain(|f| f.id != "tls.handshake.failed");
+            tls_check.findings.push(
+                Finding::new("tls.version.too-old", Severity::Fail, subject.clone())
+                    .arg("best", best)
+                    .evidence(json!({ "probes": legacy })),
+            );
+        }
+    }
+    if !legacy.is_empty() {
+        tls_check.evidence.push(Evidence::Tls(json!({ "legacy_probes": legacy, "modern_accepted": modern })));
+    }
+    if !tls_check.findings.is_empty() || !tls_check.evidence.is_empty() {
+        checks.push(smtp_check);
+        checks.push(tls_check);
+    } else {
+        checks.push(smtp_check);
+    }
+
+    let mut advice = CheckResult::ran("sendas.advice", subject.clone());
+    if let (Some(main), Some(Ok(plain))) = (&session.tls, &no_sni) {
+        if main.chain_der.first() != plain.chain_der.first() {
+            let names = plain.leaf().map(|c| covered_names(&c.presented_ids())).unwrap_or_default();
+            advice.findings.push(
+                Finding::new("tls.sni.selects-cert", Severity::Info, subject.clone())
+                    .arg("default_names", names.join(", "))
+                    .evidence(json!({ "without_sni": plain.leaf(), "with_sni": main.leaf() })),
+            );
+        }
+    }
+    if !candidates.is_empty() {
+        advice.findings.push(
+            Finding::new("sendas.candidates", Severity::Info, subject.clone())
+                .arg("host", &host)
+                .arg("candidates", candidates.join(", "))
+                .arg("port", req.port)
+                .evidence(json!({ "verified": candidates, "address": ip })),
+        );
+    }
+    if let Some((port, security)) = other {
+        advice.findings.push(
+            Finding::new("sendas.other-port", Severity::Info, format!("{host}:{port}"))
+                .arg("port", port)
+                .arg("security", security.gmail_label()),
+        );
+    }
+    if !advice.findings.is_empty() {
+        checks.push(advice);
+    }
+    finish(ctx, "sendas", &subject, req, checks)
+}
+
+/// The findings one session supports. Pure: no I/O, so every branch is unit-testable.
+pub fn session_findings(s: &SessionReport, host: &Hostname, port: u16, tried_auth: bool) -> Vec<Finding> {
+    let server = format!("{}:{port}", host.as_str());
+    let mut out = Vec::new();
+    if let Some(caps) = &s.ehlo_before_tls {
+        if !caps.auth.is_empty() {
+            out.push(
+                Finding::new("smtp.auth.before-tls", Severity::Warning, server.clone())
+                    .arg("mechanisms", caps.auth.join(" ")),
+            );
+        }
+        if !caps.starttls {
+            out.push(
+                Finding::new("smtp.starttls.missing", Severity::Fail, server.clone())
+                    .arg("server", &server)
+                    .arg("port", port),
+            );
+        } else {
+            match s.starttls_accepted {
+                Some(true) => out.push(
+                    Finding::new("smtp.starttls.offered", Severity::Pass, server.clone()).arg("server", &server),
+                ),
+                Some(false) => out.push(
+                    Finding::new("smtp.starttls.rejected", Severity::Fail, server.clone())
+                        .arg("server", &server)
+                        .arg("reply", s.starttls_reply.clone().unwrap_or_default()),
+                ),
+                None => {}
+            }
+        }
+    }
+    if let Some(f) = &s.tls_failure {
+        out.push(
+            Finding::new("tls.handshake.failed", Severity::Fail, server.clone())
+                .arg("reason", f)
+                .evidence(json!(f)),
+        );
+    }
+    if let Some(tls) = &s.tls {
+        out.extend(certificate_findings(tls, host, &server));
+        if let Some(caps) = &s.ehlo_after_tls {
+            if caps.auth.is_empty() {
+                out.push(Finding::new("smtp.auth.missing-after-tls", Severity::Fail, server.clone()).arg("server", &server));
+            } else {
+                out.push(
+                    Finding::new("smtp.auth.after-tls", Severity::Pass, server.clone())
+                        .arg("mechanisms", caps.auth.join(" ")),
+                );
+                match &s.auth {
+                    Some(a) if a.accepted => out.push(
+                        Finding::new("smtp.auth.accepted", Severity::Pass, server.clone())
+                            .arg("user", &a.user)
+                            .arg("mechanism", &a.mechanism),
+                    ),
+                    Some(a) => out.push(
+                        Finding::new("smtp.auth.rejected", Severity::Fail, server.clone())
+                            .arg("user", &a.user)
+                            .arg("reply", &a.reply)
+                            .evidence(json!({ "mechanism": a.mechanism, "reply": a.reply })),
+                    ),
+                    None if !tried_auth => out.push(Finding::new("smtp.auth.untested", Severity::Info, server.clone())),
+                    None => {}
+                }
+            }
+        }
+    }
+    out
+}
+
+/// Certificate verdicts: name (our RFC 6125 matcher), chain (webpki), dates (the clock).
+pub fn certificate_findings(tls: &TlsOutcome, host: &Hostname, server: &str) -> Vec<Finding> {
+    let mut out = Vec::new();
+    let Some(leaf) = tls.leaf() else { return out };
+    let ids = leaf.presented_ids();
+    let verdict = verify_name(host, &ids);
+    let names = covered_names(&ids);
+    match &verdict.matched {
+        Some(m) => {
+            let by = if verdict.cn_fallback_used {
+                "cn"
+            } else if matches!(m.outcome, Ok(mxdoctor_proto::names::MatchedBy::Wildcard)) {
+                "wildcard"
+            } else {
+                "san"
+            };
+            out.push(
+                Finding::new("tls.cert.name-match", Severity::Pass, server.to_string())
+                    .arg("host", host.as_str())
+                    .arg("matched", &m.presented)
+                    .arg("by", by),
+            );
+            if verdict.cn_fallback_used {
+                out.push(
+                    Finding::new("tls.cert.cn-only", Severity::Warning, server.to_string())
+                        .arg("cn", &m.presented),
+                );
+            }
+        }
+        None => out.push(
+            Finding::new("tls.cert.name-mismatch", Severity::Fail, server.to_string())
+                .arg("host", host.as_str())
+                .arg("names", names.join(", "))
+                .evidence(json!({ "covered": names, "checks": verdict.checks })),
+        ),
+    }
+    if !leaf.has_san && verdict.matched.is_none() && !leaf.common_names.is_empty() {
+        out.push(
+            Finding::new("tls.cert.cn-only", Severity::Warning, server.to_string())
+                .arg("cn", leaf.common_names.join(", ")),
+        );
+    }
+    match &tls.chain_verdict {
+        ChainVerdict::Trusted => out.push(
+            Finding::new("tls.cert.trusted", Severity::Pass, server.to_string())
+                .arg("issuer", &leaf.issuer)
+                .evidence(json!({ "trust_store": tls.trust_store })),
+        ),
+        ChainVerdict::SelfSigned => out.push(
+            Finding::new("tls.cert.self-signed", Severity::Fail, server.to_string()).arg("subject", &leaf.subject),
+        ),
+        ChainVerdict::IncompleteChain { issuer } => out.push(
+            Finding::new("tls.cert.incomplete-chain", Severity::Fail, server.to_string())
+                .arg("issuer", issuer)
+                .evidence(json!({ "presented": tls.chain.len(), "trust_store": tls.trust_store })),
+        ),
+        ChainVerdict::UnknownIssuer { issuer } => out.push(
+            Finding::new("tls.cert.unknown-issuer", Severity::Fail, server.to_string())
+                .arg("issuer", issuer)
+                .evidence(json!({ "presented": tls.chain.len(), "trust_store": tls.trust_store })),
+        ),
+        ChainVerdict::Invalid { reason } => out.push(
+            Finding::new("tls.cert.unknown-issuer", Severity::Fail, server.to_string())
+                .arg("issuer", &leaf.issuer)
+                .evidence(json!({ "webpki": reason })),
+        ),
+        ChainVerdict::Empty => {}
+    }
+    match &tls.dates {
+        DateVerdict::InDate { days_left } => {
+            if *days_left < EXPIRES_SOON_DAYS {
+                out.push(
+                    Finding::new("tls.cert.expires-soon", Severity::Warning, server.to_string())
+                        .arg("not_after", &leaf.not_after)
+                        .arg("days_left", days_left),
+                );
+            } else {
+                out.push(
+                    Finding::new("tls.cert.in-date", Severity::Pass, server.to_string())
+                        .arg("not_after", &leaf.not_after)
+                        .arg("days_left", days_left),
+                );
+            }
+        }
+        DateVerdict::Expired { days_ago } => out.push(
+            Finding::new("tls.cert.expired", Severity::Fail, server.to_string())
+                .arg("not_after", &leaf.not_after)
+                .arg("days", days_ago)
+                .evidence(json!({ "not_before": leaf.not_before, "not_after": leaf.not_after, "checked_at": tls.checked_at })),
+        ),
+        DateVerdict::NotYetValid { .. } => out.push(
+            Finding::new("tls.cert.not-yet-valid", Severity::Fail, server.to_string())
+                .arg("not_before", &leaf.not_before)
+                .evidence(json!({ "not_before": leaf.not_before, "not_after": leaf.not_after, "checked_at": tls.checked_at })),
+        ),
+        DateVerdict::Unknown => {}
+    }
+    out
+}
+
+/// True when Gmail would accept this TLS outcome for `name`.
+fn acceptable(tls: &TlsOutcome, name: &Hostname) -> bool {
+    let Some(leaf) = tls.leaf() else { return false };
+    verify_name(name, &leaf.presented_ids()).matched.is_some()
+        && tls.chain_verdict == ChainVerdict::Trusted
+        && matches!(tls.dates, DateVerdict::InDate { .. })
+}
+
+fn cause_of(e: &SmtpError) -> ErrorCause {
+    match e {
+        SmtpError::Connect(ConnectError::Refused { .. }) => ErrorCause::Refused,
+        SmtpError::Connect(ConnectError::Timeout { .. }) => ErrorCause::Timeout,
+        SmtpError::Connect(ConnectError::Unmapped { .. }) => ErrorCause::Unmapped,
+        SmtpError::Connect(_) => ErrorCause::Io,
+        SmtpError::Timeout { .. } => ErrorCause::Timeout,
+        SmtpError::Io { .. } => ErrorCause::Io,
+        SmtpError::Closed { .. }
+        | SmtpError::LineTooLong { .. }
+        | SmtpError::TooManyLines { .. }
+        | SmtpError::NotSmtp { .. }
+        | SmtpError::StarttlsInjection => ErrorCause::Protocol,
+    }
+}
+
+/// A session that stops right after the handshake (for SNI, version and candidate probes).
+async fn tls_only(
+    ctx: &Context,
+    addr: SocketAddr,
+    security: Security,
+    name: &str,
+    send_sni: bool,
+) -> Result<TlsOutcome, String> {
+    tls_only_versions(ctx, addr, security, name, send_sni, BOTH).await
+}
+
+async fn tls_only_versions(
+    ctx: &Context,
+    addr: SocketAddr,
+    security: Security,
+    name: &str,
+    send_sni: bool,
+    versions: mxdoctor_net::tls::VersionSet,
+) -> Result<TlsOutcome, String> {
+    let plan = SessionPlan {
+        addr,
+        server_name: name.to_string(),
+        security,
+        send_sni,
+        ehlo_name: ctx.ehlo_name.clone(),
+        credentials: None,
+        versions,
+        stop_after_tls: true,
+    };
+    let s = run_session(&ctx.connector, &plan, &ctx.tls, ctx.timeout).await;
+    match (s.tls, s.tls_failure, s.error) {
+        (Some(t), _, _) => Ok(t),
+        (None, Some(f), _) => Err(f.to_string()),
+        (None, None, Some(e)) => Err(e.to_string()),
+        (None, None, None) => Err("TLS was not reached".into()),
+    }
+}
+
+async fn modern_versions(ctx: &Context, addr: SocketAddr, security: Security, host: &str) -> Vec<TlsVersion> {
+    let (v13, v12) = tokio::join!(
+        tls_only_versions(ctx, addr, security, host, true, ONLY_13),
+        tls_only_versions(ctx, addr, security, host, true, ONLY_12),
+    );
+    let mut out = Vec::new();
+    if v13.is_ok() {
+        out.push(TlsVersion::Tls13);
+    }
+    if v12.is_ok() {
+        out.push(TlsVersion::Tls12);
+    }
+    out
+}
+
+async fn legacy_versions(ctx: &Context, addr: SocketAddr, security: Security, host: &str) -> Vec<LegacyResult> {
+    let (v11, v10) = tokio::join!(
+        probe_version(&ctx.connector, addr, security, Some(host), &ctx.ehlo_name, TlsVersion::Tls11, ctx.timeout),
+        probe_version(&ctx.connector, addr, security, Some(host), &ctx.ehlo_name, TlsVersion::Tls10, ctx.timeout),
+    );
+    vec![v11, v10]
+}
+
+/// Names the certificate covers (and PTR names of the server it covers) that resolve to the
+/// same address and present an acceptable certificate there: what the user can type instead.
+async fn candidates(ctx: &Context, session: &SessionReport, ip: IpAddr, req: &SendasRequest) -> Vec<String> {
+    let Some(tls) = &session.tls else { return Vec::new() };
+    if acceptable(tls, &req.host) {
+        return Vec::new();
+    }
+    let Some(leaf) = tls.leaf() else { return Vec::new() };
+    let ids = leaf.presented_ids();
+    let mut names: Vec<String> = covered_names(&ids).into_iter().filter(|n| !n.starts_with("*.")).collect();
+    // A wildcard certificate often covers the server's own PTR name.
+    if let Ok(ptrs) = ctx.dns.reverse(ip).await {
+        for p in ptrs {
+            if let Ok(h) = Hostname::parse(&p) {
+                if ids.dns_sans.iter().chain(ids.common_names.iter()).any(|n| name_covers(n, &h).is_ok())
+                    && !names.contains(&h.as_str().to_string())
+                {
+                    names.push(h.as_str().to_string());
+                }
+            }
+        }
+    }
+    names.retain(|n| n != req.host.as_str());
+    names.truncate(MAX_CANDIDATES);
+    let checks = names.into_iter().map(|n| async move {
+        let h = Hostname::parse(&n).ok()?;
+        let addrs = ctx.dns.lookup_ip(h.as_str()).await.ok()?;
+        if !addrs.contains(&ip) {
+            return None;
+        }
+        let t = tls_only(ctx, SocketAddr::new(ip, req.port), req.security, h.as_str(), true).await.ok()?;
+        acceptable(&t, &h).then(|| h.as_str().to_string())
+    });
+    let mut out: Vec<String> = join_all(checks).await.into_iter().flatten().collect();
+    out.sort();
+    out
+}
+
+/// Would the other Gmail setting (465 SSL vs 587 TLS) work where this one does not?
+async fn other_port(
+    ctx: &Context,
+    session: &SessionReport,
+    ip: IpAddr,
+    req: &SendasRequest,
+) -> Option<(u16, Security)> {
+    let port_related_failure = session.error.is_some()
+        || session.tls_failure.is_some()
+        || session.ehlo_before_tls.as_ref().is_some_and(|c| !c.starttls)
+        || session.starttls_accepted == Some(false);
+    if !port_related_failure {
+        return None;
+    }
+    let (port, security) = match req.security {
+        Security::Starttls => (465, Security::Implicit),
+        Security::Implicit => (587, Security::Starttls),
+    };
+    if port == req.port {
+        return None;
+    }
+    let t = tls_only(ctx, SocketAddr::new(ip, port), security, req.host.as_str(), true).await.ok()?;
+    acceptable(&t, &req.host).then_some((port, security))
+}
+
+/// Importance order of failing ids for the verdict: what to fix first.
+const FAIL_ORDER: &[&str] = &[
+    "dns.host.not-found",
+    "tls.version.too-old",
+    "smtp.starttls.missing",
+    "smtp.starttls.rejected",
+    "tls.handshake.failed",
+    "tls.cert.name-mismatch",
+    "tls.cert.self-signed",
+    "tls.cert.unknown-issuer",
+    "tls.cert.incomplete-chain",
+    "tls.cert.expired",
+    "tls.cert.not-yet-valid",
+    "smtp.auth.missing-after-tls",
+    "smtp.auth.rejected",
+];
+
+fn finish(ctx: &Context, command: &str, subject: &str, req: &SendasRequest, checks: Vec<CheckResult>) -> Report {
+    let verdict = verdict(&checks, req);
+    Report {
+        schema_version: SCHEMA_VERSION,
+        tool: "mxdoctor".into(),
+        tool_version: env!("CARGO_PKG_VERSION").into(),
+        generated_at: mxdoctor_net::clock::rfc3339(ctx.clock.now()),
+        command: command.into(),
+        target: format!("{subject} ({})", req.security.gmail_label()),
+        verdict,
+        checks,
+    }
+}
+
+/// The verdict: what Gmail's dialog will do, and which findings decided it.
+pub fn verdict(checks: &[CheckResult], req: &SendasRequest) -> Verdict {
+    let mut args = std::collections::BTreeMap::new();
+    args.insert("host".to_string(), req.host.as_str().to_string());
+    args.insert("port".to_string(), req.port.to_string());
+    args.insert("security".to_string(), req.security.gmail_label().to_string());
+    let fails: Vec<&Finding> =
+        checks.iter().flat_map(|c| &c.findings).filter(|f| f.severity == Severity::Fail).collect();
+    let mut because: Vec<String> = Vec::new();
+    for id in FAIL_ORDER {
+        if fails.iter().any(|f| f.id == *id) {
+            because.push(id.to_string());
+        }
+    }
+    for f in &fails {
+        if !because.contains(&f.id) {
+            because.push(f.id.clone());
+        }
+    }
+    let errors: Vec<ErrorCause> = checks
+        .iter()
+        .filter_map(|c| match &c.status {
+            CheckStatus::Error { cause, .. } => Some(*cause),
+            _ => None,
+        })
+        .collect();
+    if because.first().map(String::as_str) == Some("dns.host.not-found") {
+        return Verdict { id: "verdict.sendas.unreachable".into(), severity: Severity::Fail, args, because };
+    }
+    if let Some(cause) = errors.first() {
+        let id = match cause {
+            ErrorCause::DnsFailure => "verdict.sendas.unknown",
+            _ => "verdict.sendas.unreachable",
+        };
+        let severity = if id == "verdict.sendas.unknown" { Severity::Warning } else { Severity::Fail };
+        let mut because = vec![cause.catalog_id()];
+        because.extend(fails.iter().map(|f| f.id.clone()));
+        return Verdict { id: id.into(), severity, args, because };
+    }
+    if !because.is_empty() {
+        return Verdict { id: "verdict.sendas.refuse".into(), severity: Severity::Fail, args, because };
+    }
+    Verdict { id: "verdict.sendas.accept".into(), severity: Severity::Pass, args, because }
+}
+
+fn join<T: std::fmt::Display>(items: impl Iterator<Item = T>) -> String {
+    items.map(|i| i.to_string()).collect::<Vec<_>>().join(", ")
+}

@@ -1,0 +1,281 @@
+//! DNS through hickory-resolver, keeping every answer as evidence.
+//!
+//! The hosts file is never consulted (a lab or a diagnosis must see what the DNS says, not what
+//! this machine's /etc/hosts says). Every question asked is logged with its rcode, records, TTLs
+//! and time taken, so a report can show exactly what it saw.
+
+use std::net::{IpAddr, SocketAddr};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use hickory_resolver::config::{
+    ConnectionConfig, NameServerConfig, ResolveHosts, ResolverConfig, ResolverOpts,
+};
+use hickory_resolver::net::runtime::TokioRuntimeProvider;
+use hickory_resolver::net::{DnsError as HDnsError, NetError};
+use hickory_resolver::proto::op::ResponseCode;
+use hickory_resolver::proto::rr::{Name, RData, RecordType};
+use hickory_resolver::TokioResolver;
+use serde::{Deserialize, Serialize};
+
+/// Where DNS questions go.
+#[derive(Debug, Clone)]
+pub struct DnsConfig {
+    /// Empty: the system configuration (/etc/resolv.conf). Otherwise these servers, in order.
+    pub servers: Vec<SocketAddr>,
+    /// Per-query timeout.
+    pub timeout: Duration,
+    pub attempts: usize,
+}
+
+impl Default for DnsConfig {
+    fn default() -> Self {
+        Self { servers: Vec::new(), timeout: Duration::from_secs(5), attempts: 2 }
+    }
+}
+
+/// One record of an answer, in presentation form.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DnsRecord {
+    pub name: String,
+    pub ttl: u32,
+    #[serde(rename = "type")]
+    pub rtype: String,
+    pub data: String,
+}
+
+/// One question and what came back.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DnsQuery {
+    pub name: String,
+    #[serde(rename = "type")]
+    pub rtype: String,
+    /// NOERROR, NXDOMAIN, SERVFAIL, REFUSED..., or TIMEOUT / ERROR when no response arrived.
+    pub rcode: String,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub records: Vec<DnsRecord>,
+    pub elapsed_ms: u64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}
+
+#[derive(Debug, Clone, thiserror::Error, PartialEq, Eq)]
+pub enum DnsError {
+    #[error("{name} does not exist (NXDOMAIN)")]
+    NxDomain { name: String },
+    #[error("{name} has no {rtype} record")]
+    NoRecords { name: String, rtype: String },
+    #[error("the DNS server answered {rcode} for {name} {rtype}")]
+    Rcode { name: String, rtype: String, rcode: String },
+    #[error("no DNS answer for {name} {rtype} in time")]
+    Timeout { name: String, rtype: String },
+    #[error("{name} is not a valid DNS name: {message}")]
+    BadName { name: String, message: String },
+    #[error("DNS lookup of {name} {rtype} failed: {message}")]
+    Other { name: String, rtype: String, message: String },
+    #[error("could not set up the resolver: {0}")]
+    Setup(String),
+}
+
+impl DnsError {
+    /// True when the answer says the data does not exist (as opposed to: could not find out).
+    pub fn is_negative(&self) -> bool {
+        matches!(self, DnsError::NxDomain { .. } | DnsError::NoRecords { .. })
+    }
+}
+
+/// A DNS client for one run: shares a query log.
+#[derive(Clone)]
+pub struct Dns {
+    resolver: TokioResolver,
+    log: Arc<Mutex<Vec<DnsQuery>>>,
+}
+
+impl std::fmt::Debug for Dns {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Dns").finish_non_exhaustive()
+    }
+}
+
+impl Dns {
+    pub fn new(config: &DnsConfig) -> Result<Self, DnsError> {
+        let provider = TokioRuntimeProvider::default();
+        let mut builder = if config.servers.is_empty() {
+            TokioResolver::builder(provider).map_err(|e| DnsError::Setup(e.to_string()))?
+        } else {
+            let servers = config
+                .servers
+                .iter()
+                .map(|s| {
+                    let mut udp = ConnectionConfig::udp();
+                    udp.port = s.port();
+                    let mut tcp = ConnectionConfig::tcp();
+                    tcp.port = s.port();
+                    NameServerConfig::new(s.ip(), true, vec![udp, tcp])
+                })
+                .collect();
+            TokioResolver::builder_with_config(ResolverConfig::from_name_servers(servers), provider)
+        };
+        let opts: &mut ResolverOpts = builder.options_mut();
+        opts.use_hosts_file = ResolveHosts::Never;
+        opts.timeout = config.timeout;
+        opts.attempts = config.attempts.max(1);
+        // Names are always fully qualified by us; never append search domains.
+        opts.ndots = 0;
+        opts.try_tcp_on_error = true;
+        // Our own per-run log is the evidence; hickory's cache is fine to keep for speed.
+        opts.preserve_intermediates = true;
+        let resolver = builder.build().map_err(|e| DnsError::Setup(e.to_string()))?;
+        Ok(Self { resolver, log: Arc::new(Mutex::new(Vec::new())) })
+    }
+
+    /// Every question asked so far, in order.
+    pub fn queries(&self) -> Vec<DnsQuery> {
+        self.log.lock().map(|l| l.clone()).unwrap_or_default()
+    }
+
+    /// Looks up `name` (absolute) for `rtype`. Records of other types in the answer (CNAME
+    /// chain) are kept in the evidence and in the returned list.
+    pub async fn lookup(&self, name: &str, rtype: RecordType) -> Result<Vec<DnsRecord>, DnsError> {
+        let fqdn = absolute(name);
+        let parsed = Name::from_ascii(&fqdn)
+            .map_err(|e| DnsError::BadName { name: name.to_string(), message: e.to_string() })?;
+        let started = Instant::now();
+        let result = self.resolver.lookup(parsed, rtype).await;
+        let elapsed_ms = started.elapsed().as_millis() as u64;
+        let rtype_s = rtype.to_string();
+        let (entry, out) = match result {
+            Ok(lookup) => {
+                let records: Vec<DnsRecord> = lookup
+                    .answers()
+                    .iter()
+                    .map(|r| DnsRecord {
+                        name: r.name.to_string(),
+                        ttl: r.ttl,
+                        rtype: r.record_type().to_string(),
+                        data: rdata_text(&r.data),
+                    })
+                    .collect();
+                let has_wanted = records.iter().any(|r| r.rtype == rtype_s);
+                let q = DnsQuery {
+                    name: fqdn.clone(),
+                    rtype: rtype_s.clone(),
+                    rcode: "NOERROR".into(),
+                    records: records.clone(),
+                    elapsed_ms,
+                    error: None,
+                };
+                let out = if has_wanted {
+                    Ok(records)
+                } else {
+                    Err(DnsError::NoRecords { name: fqdn.clone(), rtype: rtype_s.clone() })
+                };
+                (q, out)
+            }
+            Err(e) => {
+                let err = classify(&fqdn, &rtype_s, &e);
+                let rcode = match &err {
+                    DnsError::NxDomain { .. } => "NXDOMAIN".to_string(),
+                    DnsError::NoRecords { .. } => "NOERROR".to_string(),
+                    DnsError::Rcode { rcode, .. } => rcode.clone(),
+                    DnsError::Timeout { .. } => "TIMEOUT".to_string(),
+                    _ => "ERROR".to_string(),
+                };
+                let q = DnsQuery {
+                    name: fqdn.clone(),
+                    rtype: rtype_s.clone(),
+                    rcode,
+                    records: Vec::new(),
+                    elapsed_ms,
+                    error: if err.is_negative() { None } else { Some(e.to_string()) },
+                };
+                (q, Err(err))
+            }
+        };
+        if let Ok(mut log) = self.log.lock() {
+            log.push(entry);
+        }
+        out
+    }
+
+    /// A and AAAA at the same time. Ok with the union when either has addresses; the error of
+    /// the A lookup otherwise (NXDOMAIN wins over "no records", a failure over both).
+    pub async fn lookup_ip(&self, host: &str) -> Result<Vec<IpAddr>, DnsError> {
+        let (a, aaaa) =
+            tokio::join!(self.lookup(host, RecordType::A), self.lookup(host, RecordType::AAAA));
+        let mut ips: Vec<IpAddr> = Vec::new();
+        for r in a.iter().chain(aaaa.iter()).flatten() {
+            if r.rtype == "A" || r.rtype == "AAAA" {
+                if let Ok(ip) = r.data.parse::<IpAddr>() {
+                    if !ips.contains(&ip) {
+                        ips.push(ip);
+                    }
+                }
+            }
+        }
+        if !ips.is_empty() {
+            return Ok(ips);
+        }
+        match (a, aaaa) {
+            (Err(e @ DnsError::NxDomain { .. }), _) | (_, Err(e @ DnsError::NxDomain { .. })) => Err(e),
+            (Err(e), Err(e6)) => {
+                if e.is_negative() && !e6.is_negative() { Err(e6) } else { Err(e) }
+            }
+            _ => Err(DnsError::NoRecords { name: absolute(host), rtype: "A/AAAA".into() }),
+        }
+    }
+
+    /// PTR names of an address (absolute names without the trailing dot).
+    pub async fn reverse(&self, ip: IpAddr) -> Result<Vec<String>, DnsError> {
+        let name = Name::from(ip).to_string();
+        let records = self.lookup(&name, RecordType::PTR).await?;
+        Ok(records
+            .into_iter()
+            .filter(|r| r.rtype == "PTR")
+            .map(|r| r.data.trim_end_matches('.').to_ascii_lowercase())
+            .collect())
+    }
+}
+
+fn absolute(name: &str) -> String {
+    if name.ends_with('.') { name.to_string() } else { format!("{name}.") }
+}
+
+fn rdata_text(data: &RData) -> String {
+    match data {
+        // TXT: join the character-strings as a receiver would (RFC 7208 3.3), quoted form is in Display.
+        RData::TXT(txt) => txt
+            .txt_data
+            .iter()
+            .map(|s| String::from_utf8_lossy(s).into_owned())
+            .collect::<Vec<_>>()
+            .join(""),
+        other => other.to_string(),
+    }
+}
+
+fn classify(name: &str, rtype: &str, e: &NetError) -> DnsError {
+    let name = name.to_string();
+    let rtype = rtype.to_string();
+    match e {
+        NetError::Dns(HDnsError::NoRecordsFound(nr)) => {
+            if nr.response_code == ResponseCode::NXDomain {
+                DnsError::NxDomain { name }
+            } else {
+                DnsError::NoRecords { name, rtype }
+            }
+        }
+        NetError::Dns(HDnsError::ResponseCode(code)) => {
+            DnsError::Rcode { name, rtype, rcode: code.to_string().to_ascii_uppercase() }
+        }
+        NetError::Timeout => DnsError::Timeout { name, rtype },
+        other => {
+            let message = other.to_string();
+            if message.contains("timed out") {
+                DnsError::Timeout { name, rtype }
+            } else {
+                DnsError::Other { name, rtype, message }
+            }
+        }
+    }
+}

@@ -1,0 +1,198 @@
+//! Runs a parsed command line: builds the context (live or lab), runs the engine, prints.
+
+use std::io::{IsTerminal, Write};
+use std::net::{IpAddr, SocketAddr};
+use std::sync::Arc;
+use std::time::Duration;
+
+use mxdoctor_engine::Context;
+use mxdoctor_engine::model::Report;
+use mxdoctor_engine::sendas::{self, SendasRequest};
+use mxdoctor_explain::Lang;
+use mxdoctor_net::clock::{self, SharedClock};
+use mxdoctor_net::smtp::{Credentials, Security};
+use mxdoctor_net::tls::TlsSettings;
+use mxdoctor_net::{AddressMap, Connector, Dns, DnsConfig};
+use mxdoctor_proto::hostname::Hostname;
+
+use crate::cli::{Cli, Command, Common, DemoArgs, Format, LabArgs, LangArg, SecurityArg, SendasArgs};
+
+/// Exit code when the tool could not run at all.
+pub const EXIT_USAGE: i32 = 2;
+
+/// A failure to run, with the message for the user (exit code 2).
+#[derive(Debug)]
+pub struct RunError(pub String);
+
+impl std::fmt::Display for RunError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl<T: Into<String>> From<T> for RunError {
+    fn from(s: T) -> Self {
+        RunError(s.into())
+    }
+}
+
+pub async fn run(cli: Cli) -> Result<i32, RunError> {
+    match cli.command {
+        Command::Sendas(args) => sendas_cmd(args).await,
+        Command::Demo(args) => demo_cmd(args).await,
+        Command::Lab(args) => crate::labcmd::lab_cmd(args).await,
+    }
+}
+
+/// Where the network settings come from.
+pub struct LabEnv {
+    pub resolver: SocketAddr,
+    pub map: AddressMap,
+    pub ca_pem: String,
+}
+
+pub fn parse_resolver(s: &str) -> Result<SocketAddr, RunError> {
+    if let Ok(sa) = s.parse::<SocketAddr>() {
+        return Ok(sa);
+    }
+    if let Ok(ip) = s.parse::<IpAddr>() {
+        return Ok(SocketAddr::new(ip, 53));
+    }
+    Err(RunError(format!("--resolver {s}: expected IP or IP:PORT (e.g. 192.0.2.53 or 127.0.0.1:5353 or [::1]:53)")))
+}
+
+pub fn make_clock(common: &Common) -> Result<SharedClock, RunError> {
+    match &common.now {
+        None => Ok(clock::system()),
+        Some(s) => time::OffsetDateTime::parse(s, &time::format_description::well_known::Rfc3339)
+            .map(clock::fixed)
+            .map_err(|e| RunError(format!("--now {s}: not an RFC 3339 time ({e}); example: 2026-11-23T00:00:00Z"))),
+    }
+}
+
+/// Builds the engine context from the options and, when given, a lab's settings.
+pub fn build_context(common: &Common, lab: Option<LabEnv>) -> Result<Context, RunError> {
+    if !(common.timeout.is_finite() && common.timeout > 0.0 && common.timeout <= 600.0) {
+        return Err(RunError(format!("--timeout {}: must be between 0 and 600 seconds", common.timeout)));
+    }
+    let timeout = Duration::from_secs_f64(common.timeout);
+    let clock = make_clock(common)?;
+    let lab = match (lab, &common.lab) {
+        (Some(l), _) => Some(l),
+        (None, Some(path)) => Some(crate::labcmd::read_state(path)?),
+        (None, None) => None,
+    };
+    let mut servers: Vec<SocketAddr> = common.resolvers.iter().map(|s| parse_resolver(s)).collect::<Result<_, _>>()?;
+    let mut tls = TlsSettings::webpki_roots(clock.clone(), timeout);
+    let connector = if let Some(lab) = &lab {
+        if servers.is_empty() {
+            servers.push(lab.resolver);
+        }
+        tls.add_pem(&lab.ca_pem, "lab CA")?;
+        Connector::Lab(Arc::new(lab.map.clone()))
+    } else if let Some(pairs) = &common.connect_map {
+        Connector::Lab(Arc::new(AddressMap::parse_pairs(pairs).map_err(|e| format!("--connect-map: {e}"))?))
+    } else {
+        Connector::Direct
+    };
+    if let Some(path) = &common.ca_file {
+        let pem = std::fs::read_to_string(path)
+            .map_err(|e| format!("--ca-file {}: cannot read it ({e})", path.display()))?;
+        tls.add_pem(&pem, &path.display().to_string())?;
+    }
+    let dns = Dns::new(&DnsConfig { servers, timeout, attempts: 2 }).map_err(|e| e.to_string())?;
+    Ok(Context { dns, connector, tls, clock, timeout, ehlo_name: "mxdoctor.invalid".into() })
+}
+
+pub fn lang_of(common: &Common) -> Lang {
+    match common.lang {
+        Some(LangArg::En) => Lang::En,
+        Some(LangArg::Ja) => Lang::Ja,
+        None => Lang::from_env(),
+    }
+}
+
+/// Prints a report and returns its exit code.
+pub fn print(report: &Report, common: &Common) -> i32 {
+    let out = match common.format {
+        Format::Json => mxdoctor_report::json(report),
+        Format::Text => {
+            let opts = mxdoctor_report::TextOptions {
+                lang: lang_of(common),
+                color: mxdoctor_report::color_wanted(std::io::stdout().is_terminal()),
+                verbose: common.verbose,
+            };
+            mxdoctor_report::text(report, &opts)
+        }
+    };
+    let mut stdout = std::io::stdout().lock();
+    let _ = stdout.write_all(out.as_bytes());
+    let _ = stdout.flush();
+    exit_code(report)
+}
+
+pub fn exit_code(report: &Report) -> i32 {
+    if report.verdict.id.ends_with(".unknown") { EXIT_USAGE } else { report.exit_code() }
+}
+
+pub fn sendas_request(
+    host: &str,
+    port: u16,
+    security: Option<SecurityArg>,
+    user: Option<&str>,
+    password_env: Option<&str>,
+) -> Result<SendasRequest, RunError> {
+    let host = Hostname::parse(host).map_err(|e| format!("`{host}` is not a host name Gmail would accept: {e}"))?;
+    if port == 0 {
+        return Err(RunError("--port 0: a port must be between 1 and 65535".into()));
+    }
+    let mut req = SendasRequest::new(host, port);
+    if let Some(s) = security {
+        req.security = match s {
+            SecurityArg::Starttls => Security::Starttls,
+            SecurityArg::Ssl => Security::Implicit,
+        };
+    }
+    if let (Some(user), Some(var)) = (user, password_env) {
+        let password = std::env::var(var)
+            .map_err(|_| format!("--password-env {var}: the environment variable {var} is not set"))?;
+        req.credentials = Some(Credentials { user: user.to_string(), password });
+    }
+    Ok(req)
+}
+
+async fn sendas_cmd(args: SendasArgs) -> Result<i32, RunError> {
+    let req = sendas_request(
+        &args.host,
+        args.port,
+        args.security,
+        args.user.as_deref(),
+        args.password_env.as_deref(),
+    )?;
+    let ctx = build_context(&args.common, None)?;
+    let report = sendas::run(&ctx, &req).await;
+    Ok(print(&report, &args.common))
+}
+
+async fn demo_cmd(args: DemoArgs) -> Result<i32, RunError> {
+    let world = mxdoctor_lab::World::builtin(&args.scenario).ok_or_else(|| {
+        format!(
+            "no built-in scenario `{}`; available: {}",
+            args.scenario,
+            mxdoctor_lab::builtin_names().join(", ")
+        )
+    })?;
+    let now = make_clock(&args.common)?.now();
+    let lab = mxdoctor_lab::start(&world, mxdoctor_lab::LabOptions { now: Some(now) })
+        .await
+        .map_err(|e| format!("could not start the lab: {e}"))?;
+    let (host, port) = crate::labcmd::demo_target(&world)?;
+    let env = LabEnv { resolver: lab.dns_addr(), map: lab.address_map().clone(), ca_pem: lab.ca_pem().to_string() };
+    let ctx = build_context(&args.common, Some(env))?;
+    let req = sendas_request(&host, port, None, None, None)?;
+    let report = sendas::run(&ctx, &req).await;
+    let code = print(&report, &args.common);
+    drop(lab);
+    Ok(code)
+}
+

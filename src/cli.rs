@@ -1,0 +1,135 @@
+//! The command line: subcommands and the options they share. Parsing only; `app` runs them.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+pub const EXIT_CODES: &str = "\
+Exit codes:
+  0  nothing failing (Gmail would accept)
+  1  at least one failing finding (Gmail would refuse or cannot connect)
+  2  could not run (bad arguments, unreadable input, DNS unusable)";
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "mxdoctor",
+    version,
+    about = "Finds what Gmail (and Yahoo, Microsoft, Apple) will object to in a mail server or domain, and says the exact fix.",
+    after_help = EXIT_CODES
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Start the built-in lab (scenario `seed`) and diagnose it: what Gmail's "Send mail as" says and why.
+    #[command(after_help = EXIT_CODES)]
+    Demo(DemoArgs),
+    /// Simulate Gmail "Send mail as" against an SMTP server: would Gmail accept it, and if not, the fix.
+    #[command(after_help = EXIT_CODES)]
+    Sendas(SendasArgs),
+    /// Run a lab world (real DNS and mail servers on loopback) in the foreground.
+    Lab(LabArgs),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Format {
+    Text,
+    Json,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum LangArg {
+    En,
+    Ja,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum SecurityArg {
+    /// STARTTLS (Gmail's "TLS"; ports 587, 25)
+    Starttls,
+    /// Implicit TLS (Gmail's "SSL"; port 465)
+    Ssl,
+}
+
+/// Options every diagnosing command shares.
+#[derive(Debug, Clone, Args)]
+pub struct Common {
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = Format::Text, global = true)]
+    pub format: Format,
+    /// Language of the explanations (default: from LC_ALL / LC_MESSAGES / LANG).
+    #[arg(long, value_enum, global = true)]
+    pub lang: Option<LangArg>,
+    /// DNS server to ask, IP or IP:PORT; repeatable (default: the system's resolvers).
+    #[arg(long = "resolver", value_name = "IP[:PORT]", global = true)]
+    pub resolvers: Vec<String>,
+    /// Seconds allowed for each network step (connect, each reply, the TLS handshake).
+    #[arg(long, default_value_t = 10.0, value_name = "SECONDS", global = true)]
+    pub timeout: f64,
+    /// Extra trust anchors (PEM), e.g. a lab or private CA. Gmail itself trusts only public CAs.
+    #[arg(long, value_name = "FILE", global = true)]
+    pub ca_file: Option<PathBuf>,
+    /// Use a running lab (`mxdoctor lab`): its resolver, address map and CA, from its state file.
+    #[arg(long, value_name = "STATE_FILE", num_args = 0..=1, default_missing_value = "", global = true)]
+    pub lab: Option<PathBuf>,
+    /// Lab mode by hand: WORLD_IP:PORT=127.0.0.1:PORT pairs, comma-separated. Only mapped addresses are dialled.
+    #[arg(long, value_name = "PAIRS", global = true)]
+    pub connect_map: Option<String>,
+    /// Judge certificate dates at this instant (RFC 3339) instead of now.
+    #[arg(long, value_name = "RFC3339", global = true)]
+    pub now: Option<String>,
+    /// Show the evidence of every check (SMTP transcript, DNS answers, certificates).
+    #[arg(long, short, global = true)]
+    pub verbose: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct SendasArgs {
+    /// The SMTP server name exactly as typed into Gmail.
+    pub host: String,
+    /// The port chosen in Gmail (587 and 25 use STARTTLS, 465 SSL).
+    #[arg(long, short, default_value_t = 587)]
+    pub port: u16,
+    /// Override the security Gmail uses for the port.
+    #[arg(long, value_enum)]
+    pub security: Option<SecurityArg>,
+    /// Also try to log in with this user name, as Gmail does.
+    #[arg(long, requires = "password_env")]
+    pub user: Option<String>,
+    /// Name of the environment variable that holds the password (it is never printed or stored).
+    #[arg(long, value_name = "VAR", requires = "user")]
+    pub password_env: Option<String>,
+    #[command(flatten)]
+    pub common: Common,
+}
+
+#[derive(Debug, Args)]
+pub struct DemoArgs {
+    /// Built-in scenario to run (see `mxdoctor lab --list`).
+    #[arg(long, default_value = "seed")]
+    pub scenario: String,
+    #[command(flatten)]
+    pub common: Common,
+}
+
+#[derive(Debug, Args)]
+pub struct LabArgs {
+    /// Built-in scenario.
+    #[arg(long, conflicts_with = "world")]
+    pub scenario: Option<String>,
+    /// A world directory (world.toml + zones/).
+    #[arg(long, value_name = "DIR")]
+    pub world: Option<PathBuf>,
+    /// Where to write the lab's state file (default: $XDG_RUNTIME_DIR/mxdoctor/lab.json).
+    #[arg(long, value_name = "FILE")]
+    pub state: Option<PathBuf>,
+    /// List the built-in scenarios and exit.
+    #[arg(long)]
+    pub list: bool,
+    /// Stop after this many seconds (default: until Ctrl-C).
+    #[arg(long, value_name = "SECONDS")]
+    pub duration: Option<u64>,
+}

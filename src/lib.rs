@@ -1,0 +1,5 @@
+//! The `mxdoctor` command line, as a library so tests can drive it.
+
+pub mod app;
+pub mod cli;
+pub mod labcmd;
