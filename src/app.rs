@@ -70,6 +70,24 @@ pub fn make_clock(common: &Common) -> Result<SharedClock, RunError> {
     }
 }
 
+/// The context for a lab: its resolver, its address map only, its CA as an extra anchor.
+pub fn lab_context(lab: &LabEnv, clock: SharedClock, timeout: Duration) -> Result<Context, RunError> {
+    let mut tls = TlsSettings::webpki_roots(clock.clone(), timeout);
+    tls.add_pem(&lab.ca_pem, "lab CA")?;
+    let dns = Dns::new(&DnsConfig { servers: vec![lab.resolver], timeout, attempts: 2 }).map_err(|e| e.to_string())?;
+    Ok(Context {
+        dns,
+        connector: Connector::Lab(Arc::new(lab.map.clone())),
+        tls,
+        clock,
+        timeout,
+        ehlo_name: EHLO_NAME.into(),
+    })
+}
+
+/// Our EHLO name: `.invalid` (RFC 2606) says plainly that this is a probe, not a mail server.
+pub const EHLO_NAME: &str = "mxdoctor.invalid";
+
 /// Builds the engine context from the options and, when given, a lab's settings.
 pub fn build_context(common: &Common, lab: Option<LabEnv>) -> Result<Context, RunError> {
     if !(common.timeout.is_finite() && common.timeout > 0.0 && common.timeout <= 600.0) {
@@ -101,7 +119,7 @@ pub fn build_context(common: &Common, lab: Option<LabEnv>) -> Result<Context, Ru
         tls.add_pem(&pem, &path.display().to_string())?;
     }
     let dns = Dns::new(&DnsConfig { servers, timeout, attempts: 2 }).map_err(|e| e.to_string())?;
-    Ok(Context { dns, connector, tls, clock, timeout, ehlo_name: "mxdoctor.invalid".into() })
+    Ok(Context { dns, connector, tls, clock, timeout, ehlo_name: EHLO_NAME.into() })
 }
 
 pub fn lang_of(common: &Common) -> Lang {

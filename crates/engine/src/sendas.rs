@@ -75,7 +75,11 @@ pub async fn run(ctx: &Context, req: &SendasRequest) -> Report {
             Vec::new()
         }
     };
-    dns_check.evidence.push(Evidence::Dns(json!(ctx.dns.queries())));
+    // Sorted: A and AAAA are asked at the same time, and the evidence must not depend on which
+    // answer came first.
+    let mut queries = ctx.dns.queries();
+    queries.sort_by(|a, b| (&a.name, &a.rtype).cmp(&(&b.name, &b.rtype)));
+    dns_check.evidence.push(Evidence::Dns(json!(queries)));
     checks.push(dns_check);
 
     // Gmail connects to one of the addresses; IPv4 first is what most senders do today.

@@ -1,7 +1,7 @@
 //! Certificate details via x509-parser: the facts a report shows about a certificate.
 
 use serde::{Deserialize, Serialize};
-use time::OffsetDateTime;
+use ::time::OffsetDateTime;
 use x509_parser::extensions::GeneralName;
 use x509_parser::prelude::*;
 

@@ -62,7 +62,8 @@ impl AddressMap {
     }
 }
 
-#[derive(Debug, Clone, thiserror::Error, PartialEq, Eq)]
+#[derive(Debug, Clone, thiserror::Error, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "kebab-case")]
 pub enum ConnectError {
     #[error("lab mode: {addr} is not in the lab's address map, so it was not dialled")]
     Unmapped { addr: SocketAddr },

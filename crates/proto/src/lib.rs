@@ -1,1 +1,9 @@
-//! placeholder
+//! Pure protocol code of mxdoctor: no I/O, no clocks, no panics on any input.
+//! Host names (IDNA), RFC 6125 name matching that explains itself, raw TLS hellos for the
+//! legacy-version probe, SMTP replies and EHLO capabilities.
+#![forbid(unsafe_code)]
+
+pub mod hostname;
+pub mod names;
+pub mod smtp;
+pub mod tls_hello;

@@ -1,0 +1,128 @@
+//! The binary itself: exit codes, bad input, and the demo's output in both languages and
+//! formats (snapshots, with ports, timings and random serials filtered).
+
+use std::process::{Command, Output};
+
+fn mxdoctor(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_mxdoctor"))
+        .args(args)
+        .env("NO_COLOR", "1")
+        .env_remove("LC_ALL")
+        .env_remove("LC_MESSAGES")
+        .env("LANG", "C")
+        .output()
+        .expect("run mxdoctor")
+}
+
+fn stdout(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+#[test]
+fn help_documents_exit_codes() {
+    let o = mxdoctor(&["--help"]);
+    assert_eq!(o.status.code(), Some(0));
+    assert!(stdout(&o).contains("Exit codes"));
+    let o = mxdoctor(&["sendas", "--help"]);
+    assert_eq!(o.status.code(), Some(0));
+    assert!(stdout(&o).contains("--port"));
+}
+
+#[test]
+fn bad_input_exits_2_with_a_clear_message() {
+    let cases: &[(&[&str], &str)] = &[
+        (&["sendas", "mail example com"], "not a host name"),
+        (&["sendas", "192.0.2.25"], "not a host name"),
+        (&["sendas", "mail.example.com", "--port", "70000"], "70000"),
+        (&["sendas", "mail.example.com", "--port", "0"], "port"),
+        (&["sendas", "mail.example.com", "--timeout", "-1"], "timeout"),
+        (&["sendas", "mail.example.com", "--ca-file", "/nonexistent/ca.pem"], "cannot read"),
+        (&["sendas", "mail.example.com", "--resolver", "not-an-ip"], "--resolver"),
+        (&["sendas", "mail.example.com", "--now", "yesterday"], "RFC 3339"),
+        (&["sendas", "mail.example.com", "--connect-map", "192.0.2.1:25=10.0.0.1:25"], "loopback"),
+        (&["sendas", "mail.example.com", "--lab", "/nonexistent/lab.json"], "state file"),
+        (&["demo", "--scenario", "no-such-scenario"], "no built-in scenario"),
+        (&["frobnicate"], "unrecognized subcommand"),
+    ];
+    for (args, needle) in cases {
+        let o = mxdoctor(args);
+        assert_eq!(o.status.code(), Some(2), "{args:?}: {}", stderr(&o));
+        assert!(stderr(&o).contains(needle), "{args:?}: expected `{needle}` in: {}", stderr(&o));
+        assert!(!stderr(&o).contains("panicked"), "{args:?} panicked");
+    }
+}
+
+#[test]
+fn ca_file_that_is_not_pem_is_a_clear_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("junk.pem");
+    std::fs::write(&path, "this is not a certificate\n").unwrap();
+    let o = mxdoctor(&["sendas", "mail.example.com", "--ca-file", path.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("no certificate"), "{}", stderr(&o));
+}
+
+const NOW: &str = "2026-11-23T00:00:00Z";
+
+fn demo(lang: &str, format: &str) -> (Option<i32>, String) {
+    let o = mxdoctor(&["demo", "--lang", lang, "--format", format, "--now", NOW]);
+    (o.status.code(), stdout(&o))
+}
+
+fn filters() -> Vec<(&'static str, &'static str)> {
+    vec![
+        (r"127\.0\.0\.1:\d+", "127.0.0.1:[port]"),
+        (r#""ms": \d+"#, r#""ms": [ms]"#),
+        (r#""elapsed_ms": \d+"#, r#""elapsed_ms": [ms]"#),
+        (r#""serial": "[0-9a-f:]+""#, r#""serial": "[serial]""#),
+        (r#""tool_version": "[^"]+""#, r#""tool_version": "[version]""#),
+    ]
+}
+
+#[test]
+fn demo_text_en() {
+    let (code, out) = demo("en", "text");
+    assert_eq!(code, Some(1), "{out}");
+    assert!(out.contains("TLS Negotiation failed, the certificate doesn't match the host."), "{out}");
+    insta::with_settings!({ filters => filters() }, { insta::assert_snapshot!(out) });
+}
+
+#[test]
+fn demo_text_ja() {
+    let (code, out) = demo("ja", "text");
+    assert_eq!(code, Some(1));
+    assert!(out.contains("sv1234.star-hosting.example"), "{out}");
+    insta::with_settings!({ filters => filters() }, { insta::assert_snapshot!(out) });
+}
+
+#[test]
+fn demo_json_en() {
+    let (code, out) = demo("en", "json");
+    assert_eq!(code, Some(1));
+    let v: serde_json::Value = serde_json::from_str(&out).expect("valid JSON");
+    assert_eq!(v["schema_version"], 1);
+    assert_eq!(v["verdict"]["id"], "verdict.sendas.refuse");
+    insta::with_settings!({ filters => filters() }, { insta::assert_snapshot!(out) });
+}
+
+#[test]
+fn demo_json_does_not_depend_on_language() {
+    let (_, en) = demo("en", "json");
+    let (_, ja) = demo("ja", "json");
+    let strip = |s: &str| -> serde_json::Value {
+        let mut v: serde_json::Value = serde_json::from_str(s).unwrap();
+        // Timings and serials differ between runs; ids, severities and args must not.
+        v["checks"].as_array_mut().unwrap().iter_mut().for_each(|c| {
+            c.as_object_mut().unwrap().remove("evidence");
+            for f in c["findings"].as_array_mut().unwrap() {
+                f.as_object_mut().unwrap().remove("evidence");
+            }
+        });
+        v
+    };
+    assert_eq!(strip(&en), strip(&ja));
+}

@@ -1,0 +1,82 @@
+//! Shared helpers for the end-to-end tests: start a built-in lab world, run a check against it.
+#![allow(dead_code)]
+
+use std::time::Duration;
+
+use mxdoctor::app::{LabEnv, lab_context, sendas_request};
+use mxdoctor_engine::model::{Finding, Report, Severity};
+use mxdoctor_engine::sendas;
+use mxdoctor_lab::{Lab, LabOptions, World};
+use mxdoctor_net::clock;
+use time::OffsetDateTime;
+use time::macros::datetime;
+
+/// The instant every test judges certificates at (and the lab issues relative dates from).
+pub const NOW: OffsetDateTime = datetime!(2026-11-23 00:00:00 UTC);
+
+pub async fn start(scenario: &str) -> Lab {
+    start_at(scenario, NOW).await
+}
+
+pub async fn start_at(scenario: &str, now: OffsetDateTime) -> Lab {
+    let world = World::builtin(scenario).unwrap_or_else(|| panic!("no built-in scenario {scenario}"));
+    mxdoctor_lab::start(&world, LabOptions { now: Some(now) })
+        .await
+        .unwrap_or_else(|e| panic!("lab {scenario} did not start: {e}"))
+}
+
+pub fn env(lab: &Lab) -> LabEnv {
+    LabEnv { resolver: lab.dns_addr(), map: lab.address_map().clone(), ca_pem: lab.ca_pem().to_string() }
+}
+
+/// Runs `sendas HOST --port PORT` against a running lab with the clock at `now`.
+pub async fn sendas_at(lab: &Lab, host: &str, port: u16, now: OffsetDateTime, timeout: Duration) -> Report {
+    let ctx = lab_context(&env(lab), clock::fixed(now), timeout).expect("context");
+    let req = sendas_request(host, port, None, None, None).expect("request");
+    sendas::run(&ctx, &req).await
+}
+
+pub async fn sendas(lab: &Lab, host: &str, port: u16) -> Report {
+    sendas_at(lab, host, port, NOW, Duration::from_secs(5)).await
+}
+
+/// Starts `scenario` and runs sendas against its `[demo]` target.
+pub async fn demo(scenario: &str) -> Report {
+    let lab = start(scenario).await;
+    let (host, port) = mxdoctor::labcmd::demo_target(lab.world()).expect("demo target");
+    sendas(&lab, &host, port).await
+}
+
+pub fn ids(report: &Report) -> Vec<String> {
+    report.findings().map(|f| f.id.clone()).collect()
+}
+
+pub fn has(report: &Report, id: &str) -> bool {
+    report.findings().any(|f| f.id == id)
+}
+
+pub fn finding<'a>(report: &'a Report, id: &str) -> &'a Finding {
+    report
+        .findings()
+        .find(|f| f.id == id)
+        .unwrap_or_else(|| panic!("finding {id} missing; have {:?}\n{}", ids(report), mxdoctor_report::json(report)))
+}
+
+pub fn assert_has(report: &Report, id: &str) {
+    let _ = finding(report, id);
+}
+
+pub fn assert_lacks(report: &Report, id: &str) {
+    assert!(!has(report, id), "finding {id} should not fire; have {:?}", ids(report));
+}
+
+pub fn no_failures(report: &Report) -> bool {
+    report.findings().all(|f| f.severity < Severity::Warning)
+}
+
+pub fn error_cause(report: &Report) -> Option<String> {
+    report.checks.iter().find_map(|c| match &c.status {
+        mxdoctor_engine::model::CheckStatus::Error { cause, .. } => Some(cause.as_str().to_string()),
+        _ => None,
+    })
+}

@@ -1,0 +1,223 @@
+//! Gmail "Send mail as" against the lab: one scenario per case, asserting finding ids and the
+//! key evidence. Every scenario runs real DNS and real SMTP/TLS servers on loopback.
+
+mod common;
+
+use std::time::Duration;
+
+use common::*;
+use time::macros::datetime;
+
+#[tokio::test]
+async fn certificate_matches_and_gmail_accepts() {
+    let r = demo("cert-ok").await;
+    assert_eq!(r.verdict.id, "verdict.sendas.accept", "{}", mxdoctor_report::json(&r));
+    for id in ["dns.host.resolves", "smtp.starttls.offered", "tls.version.ok", "tls.cert.name-match", "tls.cert.trusted", "tls.cert.in-date", "smtp.auth.after-tls"] {
+        assert_has(&r, id);
+    }
+    assert_eq!(finding(&r, "tls.cert.name-match").args["by"], "san");
+    assert!(no_failures(&r), "{:?}", ids(&r));
+    assert_eq!(r.exit_code(), 0);
+    for id in ["tls.cert.name-mismatch", "sendas.candidates", "sendas.other-port", "smtp.auth.before-tls"] {
+        assert_lacks(&r, id);
+    }
+}
+
+#[tokio::test]
+async fn seed_name_mismatch_suggests_the_servers_own_name() {
+    let r = demo("seed").await;
+    assert_eq!(r.verdict.id, "verdict.sendas.refuse");
+    assert_eq!(r.verdict.because.first().map(String::as_str), Some("tls.cert.name-mismatch"));
+    let m = finding(&r, "tls.cert.name-mismatch");
+    assert_eq!(m.args["host"], "mail.hanako-shop.example");
+    assert!(m.args["names"].contains("*.star-hosting.example"), "{:?}", m.args);
+    let c = finding(&r, "sendas.candidates");
+    assert!(c.args["candidates"].contains("sv1234.star-hosting.example"), "{:?}", c.args);
+    // The chain itself is fine: only the name is wrong.
+    assert_has(&r, "tls.cert.trusted");
+    assert_eq!(r.exit_code(), 1);
+}
+
+#[tokio::test]
+async fn wildcard_covers_one_label() {
+    let r = demo("wildcard-ok").await;
+    assert_eq!(r.verdict.id, "verdict.sendas.accept", "{:?}", ids(&r));
+    assert_eq!(finding(&r, "tls.cert.name-match").args["by"], "wildcard");
+}
+
+#[tokio::test]
+async fn wildcard_must_not_cover_a_deeper_label() {
+    let r = demo("wildcard-deep").await;
+    let m = finding(&r, "tls.cert.name-mismatch");
+    let evidence = m.evidence.to_string();
+    assert!(evidence.contains("wildcard-covers-one-label-only"), "{evidence}");
+    assert_eq!(r.verdict.id, "verdict.sendas.refuse");
+}
+
+#[tokio::test]
+async fn cn_only_certificate_matches_by_cn_with_a_warning() {
+    let r = demo("cn-only").await;
+    assert_eq!(finding(&r, "tls.cert.name-match").args["by"], "cn");
+    assert_has(&r, "tls.cert.cn-only");
+}
+
+#[tokio::test]
+async fn self_signed_is_refused() {
+    let r = demo("self-signed").await;
+    assert_has(&r, "tls.cert.self-signed");
+    assert_lacks(&r, "tls.cert.trusted");
+    assert_eq!(r.verdict.id, "verdict.sendas.refuse");
+}
+
+#[tokio::test]
+async fn unknown_issuer_is_refused() {
+    let r = demo("unknown-issuer").await;
+    assert_has(&r, "tls.cert.unknown-issuer");
+    assert_lacks(&r, "tls.cert.self-signed");
+}
+
+#[tokio::test]
+async fn missing_intermediate_is_an_incomplete_chain() {
+    let r = demo("missing-intermediate").await;
+    let f = finding(&r, "tls.cert.incomplete-chain");
+    assert!(f.args["issuer"].contains("Intermediate"), "{:?}", f.args);
+}
+
+#[tokio::test]
+async fn expired_certificate_with_a_fixed_clock() {
+    let lab = start("expired").await;
+    let (host, port) = mxdoctor::labcmd::demo_target(lab.world()).unwrap();
+    let r = sendas_at(&lab, &host, port, datetime!(2026-06-01 00:00:00 UTC), Duration::from_secs(5)).await;
+    let f = finding(&r, "tls.cert.expired");
+    assert!(f.args["not_after"].starts_with("2026-01-01"), "{:?}", f.args);
+    // The chain is still judged on its own: trusted, only out of date.
+    assert_has(&r, "tls.cert.trusted");
+    // The same server judged at a time inside the window is in date: the clock decides.
+    let r = sendas_at(&lab, &host, port, datetime!(2025-06-01 00:00:00 UTC), Duration::from_secs(5)).await;
+    assert_has(&r, "tls.cert.in-date");
+    assert_lacks(&r, "tls.cert.expired");
+}
+
+#[tokio::test]
+async fn not_yet_valid_certificate() {
+    let r = demo("not-yet-valid").await;
+    assert!(finding(&r, "tls.cert.not-yet-valid").args["not_before"].starts_with("2030-01-01"));
+}
+
+#[tokio::test]
+async fn server_choosing_certificates_by_sni() {
+    let lab = start("sni").await;
+    let right = sendas(&lab, "mail.beta.example", 587).await;
+    assert_eq!(right.verdict.id, "verdict.sendas.accept", "{:?}", ids(&right));
+    let sni = finding(&right, "tls.sni.selects-cert");
+    assert!(sni.args["default_names"].contains("mail.alpha.example"), "{:?}", sni.args);
+    let wrong = sendas(&lab, "mail.gamma.example", 587).await;
+    assert_has(&wrong, "tls.cert.name-mismatch");
+    assert_eq!(wrong.verdict.id, "verdict.sendas.refuse");
+}
+
+#[tokio::test]
+async fn starttls_not_offered() {
+    let r = demo("no-starttls").await;
+    assert_has(&r, "smtp.starttls.missing");
+    assert_lacks(&r, "tls.version.ok");
+    assert_eq!(r.verdict.id, "verdict.sendas.refuse");
+}
+
+#[tokio::test]
+async fn auth_only_before_tls() {
+    let r = demo("auth-before-tls").await;
+    assert_has(&r, "smtp.auth.before-tls");
+    assert_has(&r, "smtp.auth.missing-after-tls");
+    assert_eq!(r.verdict.id, "verdict.sendas.refuse");
+}
+
+#[tokio::test]
+async fn implicit_tls_on_465_and_the_other_port_advice() {
+    let lab = start("implicit-tls").await;
+    let (host, _) = mxdoctor::labcmd::demo_target(lab.world()).unwrap();
+    let ssl = sendas(&lab, &host, 465).await;
+    assert_eq!(ssl.verdict.id, "verdict.sendas.accept", "{:?}", ids(&ssl));
+    assert!(ssl.target.contains("SSL"));
+    let tls = sendas(&lab, &host, 587).await;
+    assert_eq!(tls.verdict.id, "verdict.sendas.unreachable");
+    assert_eq!(error_cause(&tls).as_deref(), Some("refused"));
+    assert_eq!(finding(&tls, "sendas.other-port").args["port"], "465");
+}
+
+#[tokio::test]
+async fn tls_1_0_only_server_is_too_old() {
+    let r = demo("tls10-only").await;
+    assert_eq!(finding(&r, "tls.version.too-old").args["best"], "TLS 1.0");
+    assert_lacks(&r, "tls.handshake.failed");
+    assert_eq!(r.verdict.because.first().map(String::as_str), Some("tls.version.too-old"));
+}
+
+#[tokio::test]
+async fn name_that_does_not_resolve() {
+    let lab = start("seed").await;
+    let r = sendas(&lab, "smtp.hanako-shop.example", 587).await;
+    assert_eq!(finding(&r, "dns.host.not-found").args["rcode"], "NXDOMAIN");
+    assert_eq!(r.verdict.id, "verdict.sendas.unreachable");
+    let r = sendas(&lab, "mail.no-such-domain.example", 587).await;
+    assert_has(&r, "dns.host.not-found");
+}
+
+#[tokio::test]
+async fn closed_port_is_an_error_status_not_a_finding() {
+    let r = demo("port-closed").await;
+    assert_eq!(error_cause(&r).as_deref(), Some("refused"));
+    assert_eq!(r.verdict.id, "verdict.sendas.unreachable");
+    assert_lacks(&r, "tls.cert.name-mismatch");
+    assert_eq!(r.exit_code(), 1);
+}
+
+#[tokio::test]
+async fn silent_server_ends_at_the_timeout() {
+    let lab = start("silent").await;
+    let (host, port) = mxdoctor::labcmd::demo_target(lab.world()).unwrap();
+    let r = sendas_at(&lab, &host, port, NOW, Duration::from_millis(700)).await;
+    assert_eq!(error_cause(&r).as_deref(), Some("timeout"), "{}", mxdoctor_report::json(&r));
+    assert_eq!(r.verdict.id, "verdict.sendas.unreachable");
+}
+
+#[tokio::test]
+async fn garbage_and_over_long_lines_are_protocol_errors() {
+    for scenario in ["garbage", "long-line"] {
+        let r = demo(scenario).await;
+        assert_eq!(error_cause(&r).as_deref(), Some("protocol"), "{scenario}: {}", mxdoctor_report::json(&r));
+    }
+}
+
+#[tokio::test]
+async fn reset_mid_handshake_is_a_handshake_failure() {
+    let r = demo("tls-reset").await;
+    assert_has(&r, "tls.handshake.failed");
+    assert_eq!(r.verdict.id, "verdict.sendas.refuse");
+}
+
+async fn with_auth(scenario: &str, user: &str, password: &str) -> mxdoctor_engine::model::Report {
+    let lab = start(scenario).await;
+    let (host, port) = mxdoctor::labcmd::demo_target(lab.world()).unwrap();
+    let ctx = mxdoctor::app::lab_context(&env(&lab), mxdoctor_net::clock::fixed(NOW), Duration::from_secs(5)).unwrap();
+    let var = format!("MXDOCTOR_TEST_PW_{}", std::process::id());
+    // SAFETY: set_var is unsafe in edition 2024 because other threads may read the environment;
+    // this test reads it back immediately and no other code of this test binary reads this name.
+    unsafe { std::env::set_var(&var, password) };
+    let req = mxdoctor::app::sendas_request(&host, port, None, Some(user), Some(&var)).unwrap();
+    mxdoctor_engine::sendas::run(&ctx, &req).await
+}
+
+#[tokio::test]
+async fn auth_like_gmail_accepted_and_rejected_without_leaking_the_password() {
+    let ok = with_auth("cert-ok", "taro@good.example", "lab-password").await;
+    assert_eq!(finding(&ok, "smtp.auth.accepted").args["mechanism"], "PLAIN");
+    assert_eq!(ok.verdict.id, "verdict.sendas.accept");
+    let bad = with_auth("cert-ok", "taro@good.example", "wrong-secret-123").await;
+    assert!(finding(&bad, "smtp.auth.rejected").args["reply"].starts_with("535"));
+    assert_eq!(bad.verdict.id, "verdict.sendas.refuse");
+    let json = mxdoctor_report::json(&bad);
+    assert!(!json.contains("wrong-secret-123"), "the password leaked into the report");
+    let text = mxdoctor_report::text(&bad, &mxdoctor_report::TextOptions { lang: mxdoctor_explain::Lang::En, color: false, verbose: true });
+    assert!(!text.contains("wrong-secret-123"), "the password leaked into the text output");
+}
