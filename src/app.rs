@@ -15,7 +15,7 @@ use mxdoctor_net::tls::TlsSettings;
 use mxdoctor_net::{AddressMap, Connector, Dns, DnsConfig};
 use mxdoctor_proto::hostname::Hostname;
 
-use crate::cli::{Cli, Command, Common, DemoArgs, Format, LabArgs, LangArg, SecurityArg, SendasArgs};
+use crate::cli::{Cli, Command, Common, DemoArgs, Format, LangArg, SecurityArg, SendasArgs};
 
 /// Exit code when the tool could not run at all.
 pub const EXIT_USAGE: i32 = 2;

@@ -1,1 +1,247 @@
-//! placeholder
+//! The lab: a loopback world of real servers for the demo, the tests and preflight checks.
+//!
+//! A world (see `scenarios/README.md`) becomes: an authoritative DNS server (hickory-server)
+//! for its zones plus a root zone, a fresh lab CA (rcgen) and the certificates it describes,
+//! and SMTP/TLS servers on 127.0.0.1 ports. The address map sends each world address and port
+//! to the loopback socket that plays it; in lab mode the client dials nothing else.
+
+pub mod ca;
+pub mod dns;
+pub mod smtp;
+pub mod world;
+
+mod builtin {
+    include!(concat!(env!("OUT_DIR"), "/builtin.rs"));
+}
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use rustls::sign::CertifiedKey;
+use serde::{Deserialize, Serialize};
+use time::OffsetDateTime;
+use tokio::net::TcpListener;
+use tokio::task::JoinHandle;
+
+use mxdoctor_net::AddressMap;
+use mxdoctor_proto::tls_hello::TlsVersion;
+
+pub use world::{Demo, World};
+
+#[derive(Debug, Clone, thiserror::Error, PartialEq, Eq)]
+pub enum LabError {
+    #[error("{0}")]
+    World(String),
+    #[error("zone file {0}")]
+    Zone(String),
+    #[error("certificate: {0}")]
+    Certificate(String),
+    #[error("TLS set-up: {0}")]
+    Tls(String),
+    #[error("{0}")]
+    Io(String),
+}
+
+/// The names of the built-in scenarios, sorted.
+pub fn builtin_names() -> Vec<&'static str> {
+    let mut names: Vec<&'static str> = builtin::FILES
+        .iter()
+        .filter_map(|(p, _)| p.strip_suffix("/world.toml"))
+        .filter(|n| !n.contains('/'))
+        .collect();
+    names.sort();
+    names
+}
+
+#[derive(Debug, Clone, Copy, Default)]
+pub struct LabOptions {
+    /// "Now" for relative certificate dates (tests and snapshots fix it).
+    pub now: Option<OffsetDateTime>,
+}
+
+/// What another process needs to attach to a running lab (`--lab`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LabState {
+    pub world: String,
+    pub resolver: SocketAddr,
+    pub address_map: AddressMap,
+    pub ca_pem: String,
+    pub demo: Option<Demo>,
+}
+
+impl LabState {
+    /// `$XDG_RUNTIME_DIR/mxdoctor/lab.json`, else `<tmp>/mxdoctor-lab/lab.json`.
+    pub fn default_path() -> PathBuf {
+        match std::env::var_os("XDG_RUNTIME_DIR").filter(|v| !v.is_empty()) {
+            Some(dir) => PathBuf::from(dir).join("mxdoctor").join("lab.json"),
+            None => std::env::temp_dir().join("mxdoctor-lab").join("lab.json"),
+        }
+    }
+
+    pub fn write(&self, path: &Path) -> std::io::Result<()> {
+        if let Some(dir) = path.parent() {
+            std::fs::create_dir_all(dir)?;
+        }
+        let json = serde_json::to_string_pretty(self).map_err(std::io::Error::other)?;
+        std::fs::write(path, json)
+    }
+
+    pub fn read(path: &Path) -> std::io::Result<Self> {
+        let meta = std::fs::metadata(path)?;
+        if meta.len() > 4 * 1024 * 1024 {
+            return Err(std::io::Error::other("state file larger than 4 MiB"));
+        }
+        let text = std::fs::read_to_string(path)?;
+        let state: LabState = serde_json::from_str(&text).map_err(std::io::Error::other)?;
+        // Re-check what a hand-edited file could smuggle in: map targets must be loopback.
+        let mut checked = AddressMap::new();
+        for (w, t) in state.address_map.iter() {
+            checked.insert(*w, *t).map_err(std::io::Error::other)?;
+        }
+        if !state.resolver.ip().is_loopback() {
+            return Err(std::io::Error::other("the lab resolver must be a loopback address"));
+        }
+        Ok(state)
+    }
+}
+
+/// A running lab. Dropping it stops every server.
+pub struct Lab {
+    world: World,
+    dns_addr: SocketAddr,
+    map: AddressMap,
+    ca_pem: String,
+    started_at: OffsetDateTime,
+    tasks: Vec<JoinHandle<()>>,
+}
+
+impl std::fmt::Debug for Lab {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Lab").field("world", &self.world.name()).field("dns", &self.dns_addr).finish_non_exhaustive()
+    }
+}
+
+impl Lab {
+    pub fn dns_addr(&self) -> SocketAddr {
+        self.dns_addr
+    }
+    pub fn address_map(&self) -> &AddressMap {
+        &self.map
+    }
+    pub fn ca_pem(&self) -> &str {
+        &self.ca_pem
+    }
+    pub fn started_at(&self) -> OffsetDateTime {
+        self.started_at
+    }
+    pub fn world(&self) -> &World {
+        &self.world
+    }
+    pub fn state(&self) -> LabState {
+        LabState {
+            world: self.world.name().to_string(),
+            resolver: self.dns_addr,
+            address_map: self.map.clone(),
+            ca_pem: self.ca_pem.clone(),
+            demo: self.world.demo().cloned(),
+        }
+    }
+    pub fn shutdown(self) {}
+}
+
+impl Drop for Lab {
+    fn drop(&mut self) {
+        for t in &self.tasks {
+            t.abort();
+        }
+    }
+}
+
+/// Starts every server of `world` on loopback.
+pub async fn start(world: &World, opts: LabOptions) -> Result<Lab, LabError> {
+    let now = opts.now.unwrap_or_else(OffsetDateTime::now_utc);
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let ca = ca::LabCa::new(world.ca().intermediate, world.ca().rogue, now)?;
+    let mut certs: BTreeMap<String, Arc<CertifiedKey>> = BTreeMap::new();
+    for spec in world.certs() {
+        let issued = ca.issue(spec, now)?;
+        let key = provider
+            .key_provider
+            .load_private_key(issued.key)
+            .map_err(|e| LabError::Certificate(format!("{}: {e}", spec.id)))?;
+        certs.insert(spec.id.clone(), Arc::new(CertifiedKey::new(issued.chain, key)));
+    }
+
+    let mut tasks = Vec::new();
+    let catalog = dns::catalog(world.zones())?;
+    let (dns_addr, mut server) = dns::serve(catalog).await?;
+    tasks.push(tokio::spawn(async move {
+        let _ = server.block_until_done().await;
+    }));
+
+    let mut map = AddressMap::new();
+    let io = |e: std::io::Error| LabError::Io(format!("mail server: {e}"));
+    for s in world.servers() {
+        for l in &s.listeners {
+            let tls = tls_side(l, &certs, &provider)?;
+            let cfg = Arc::new(smtp::ListenerConfig {
+                hostname: s.hostname.clone(),
+                banner: s.banner.clone().unwrap_or_else(|| format!("{} ESMTP", s.hostname)),
+                behaviour: s.behaviour,
+                spec: l.clone(),
+                tls,
+            });
+            for addr in &s.addresses {
+                let listener = TcpListener::bind("127.0.0.1:0").await.map_err(io)?;
+                let local = listener.local_addr().map_err(io)?;
+                if s.behaviour == world::Behaviour::Closed {
+                    // Mapped, but nothing listens: the port refuses connections.
+                    drop(listener);
+                } else {
+                    tasks.push(smtp::spawn(listener, cfg.clone()));
+                }
+                map.insert(SocketAddr::new(*addr, l.port), local).map_err(|e| LabError::Io(e.to_string()))?;
+            }
+        }
+    }
+    Ok(Lab { world: world.clone(), dns_addr, map, ca_pem: ca.root_pem(), started_at: now, tasks })
+}
+
+fn tls_side(
+    l: &world::ListenerSpec,
+    certs: &BTreeMap<String, Arc<CertifiedKey>>,
+    provider: &Arc<rustls::crypto::CryptoProvider>,
+) -> Result<smtp::TlsSide, LabError> {
+    if l.tls == world::TlsMode::None {
+        return Ok(smtp::TlsSide::None);
+    }
+    let versions: Vec<TlsVersion> = l.versions.iter().filter_map(|v| v.parse().ok()).collect();
+    let modern: Vec<&'static rustls::SupportedProtocolVersion> = versions
+        .iter()
+        .filter_map(|v| match v {
+            TlsVersion::Tls13 => Some(&rustls::version::TLS13),
+            TlsVersion::Tls12 => Some(&rustls::version::TLS12),
+            _ => None,
+        })
+        .collect();
+    if modern.is_empty() {
+        let max = versions.iter().copied().max().unwrap_or(TlsVersion::Tls10);
+        return Ok(smtp::TlsSide::Legacy(max));
+    }
+    let resolver = smtp::SniResolver {
+        default: l.cert.as_ref().and_then(|id| certs.get(id).cloned()),
+        by_name: l
+            .sni
+            .iter()
+            .filter_map(|(name, id)| Some((name.to_ascii_lowercase(), certs.get(id)?.clone())))
+            .collect(),
+    };
+    let config = rustls::ServerConfig::builder_with_provider(provider.clone())
+        .with_protocol_versions(&modern)
+        .map_err(|e| LabError::Tls(e.to_string()))?
+        .with_no_client_auth()
+        .with_cert_resolver(Arc::new(resolver));
+    Ok(smtp::TlsSide::Rustls(tokio_rustls::TlsAcceptor::from(Arc::new(config))))
+}

@@ -1,0 +1,378 @@
+//! The lab's mail servers: real SMTP (RFC 5321) with STARTTLS (RFC 3207), implicit TLS, AUTH
+//! PLAIN/LOGIN (RFC 4954), certificates chosen by SNI, restricted TLS versions, a canned
+//! TLS 1.0/1.1 server for the legacy case, and the misbehaviours a diagnosis must survive.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use base64::Engine as _;
+use rustls::server::{ClientHello, ResolvesServerCert};
+use rustls::sign::CertifiedKey;
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::task::JoinSet;
+use tokio_rustls::TlsAcceptor;
+
+use mxdoctor_proto::tls_hello::{TlsVersion, alert_record, parse_client_hello, server_hello};
+
+use crate::world::{Behaviour, ListenerSpec, TlsMisbehaviour, TlsMode};
+
+trait Io: AsyncRead + AsyncWrite + Unpin + Send {}
+impl<T: AsyncRead + AsyncWrite + Unpin + Send> Io for T {}
+type BoxIo = Box<dyn Io>;
+
+/// RFC 5321 section 4.5.3.1.4: 1000 octets including CRLF.
+const MAX_LINE: usize = 1000;
+const MAX_MESSAGE: usize = 10 * 1024 * 1024;
+const IDLE: Duration = Duration::from_secs(60);
+
+/// Chooses the certificate by SNI, falling back to the default one.
+#[derive(Debug)]
+pub struct SniResolver {
+    pub default: Option<Arc<CertifiedKey>>,
+    pub by_name: BTreeMap<String, Arc<CertifiedKey>>,
+}
+
+impl ResolvesServerCert for SniResolver {
+    fn resolve(&self, hello: ClientHello<'_>) -> Option<Arc<CertifiedKey>> {
+        hello
+            .server_name()
+            .and_then(|n| self.by_name.get(&n.to_ascii_lowercase()))
+            .cloned()
+            .or_else(|| self.default.clone())
+    }
+}
+
+/// How TLS is done on one listener.
+#[derive(Clone)]
+pub enum TlsSide {
+    None,
+    Rustls(TlsAcceptor),
+    /// Canned legacy server: the highest version it speaks.
+    Legacy(TlsVersion),
+}
+
+/// Everything one listener needs to serve a connection.
+#[derive(Clone)]
+pub struct ListenerConfig {
+    pub hostname: String,
+    pub banner: String,
+    pub behaviour: Behaviour,
+    pub spec: ListenerSpec,
+    pub tls: TlsSide,
+}
+
+/// Accepts connections until the returned task is aborted (connection tasks go with it).
+pub fn spawn(listener: TcpListener, cfg: Arc<ListenerConfig>) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        let mut conns = JoinSet::new();
+        loop {
+            tokio::select! {
+                accepted = listener.accept() => {
+                    let Ok((stream, _)) = accepted else { continue };
+                    let _ = stream.set_nodelay(true);
+                    let cfg = cfg.clone();
+                    conns.spawn(async move { serve(stream, cfg).await });
+                }
+                Some(_) = conns.join_next(), if !conns.is_empty() => {}
+            }
+        }
+    })
+}
+
+async fn serve(stream: TcpStream, cfg: Arc<ListenerConfig>) {
+    match cfg.behaviour {
+        Behaviour::Silent => {
+            // Hold the connection open and say nothing, as a hung server does.
+            let mut stream = stream;
+            let mut sink = [0u8; 1024];
+            while let Ok(Ok(n)) = tokio::time::timeout(IDLE, stream.read(&mut sink)).await {
+                if n == 0 {
+                    break;
+                }
+            }
+        }
+        Behaviour::Garbage => {
+            let mut stream = stream;
+            let _ = stream
+                .write_all(b"HTTP/1.1 400 Bad Request\r\nServer: nginx\r\nContent-Length: 0\r\n\r\n")
+                .await;
+            let _ = stream.shutdown().await;
+        }
+        Behaviour::LongLine => {
+            let mut stream = stream;
+            let _ = stream.write_all(&vec![b'A'; 100 * 1024]).await;
+            tokio::time::sleep(IDLE).await;
+        }
+        Behaviour::Closed => {}
+        Behaviour::Smtp => {
+            let _ = Session::new(stream, cfg).run().await;
+        }
+    }
+}
+
+struct Session {
+    io: Option<BoxIo>,
+    raw: Option<TcpStream>,
+    buf: Vec<u8>,
+    cfg: Arc<ListenerConfig>,
+    tls: bool,
+}
+
+type R<T> = Result<T, ()>;
+
+impl Session {
+    fn new(stream: TcpStream, cfg: Arc<ListenerConfig>) -> Self {
+        Self { io: None, raw: Some(stream), buf: Vec::new(), cfg, tls: false }
+    }
+
+    fn io(&mut self) -> R<&mut BoxIo> {
+        if self.io.is_none() {
+            let raw = self.raw.take().ok_or(())?;
+            self.io = Some(Box::new(raw));
+        }
+        self.io.as_mut().ok_or(())
+    }
+
+    async fn write(&mut self, text: &str) -> R<()> {
+        let io = self.io()?;
+        io.write_all(text.as_bytes()).await.map_err(|_| ())?;
+        io.flush().await.map_err(|_| ())
+    }
+
+    /// One command line; over-long lines are answered and skipped.
+    async fn line(&mut self) -> R<Option<String>> {
+        loop {
+            if let Some(pos) = self.buf.iter().position(|&b| b == b'\n') {
+                let mut l: Vec<u8> = self.buf.drain(..=pos).collect();
+                l.pop();
+                if l.last() == Some(&b'\r') {
+                    l.pop();
+                }
+                if l.len() + 2 > MAX_LINE {
+                    self.write("500 5.5.6 Line too long\r\n").await?;
+                    continue;
+                }
+                return Ok(Some(String::from_utf8_lossy(&l).into_owned()));
+            }
+            if self.buf.len() > MAX_LINE * 4 {
+                self.write("500 5.5.6 Line too long\r\n").await?;
+                return Err(());
+            }
+            let mut chunk = [0u8; 4096];
+            let io = self.io()?;
+            let n = match tokio::time::timeout(IDLE, io.read(&mut chunk)).await {
+                Ok(Ok(0)) | Ok(Err(_)) => return Ok(None),
+                Err(_) => {
+                    let _ = self.write("421 4.4.2 Idle timeout\r\n").await;
+                    return Ok(None);
+                }
+                Ok(Ok(n)) => n,
+            };
+            self.buf.extend_from_slice(&chunk[..n]);
+        }
+    }
+
+    fn auth_mechs(&self) -> &[String] {
+        if self.tls { &self.cfg.spec.auth_after_tls } else { &self.cfg.spec.auth_before_tls }
+    }
+
+    async fn run(mut self) -> R<()> {
+        if self.cfg.spec.tls == TlsMode::Implicit && !self.start_tls().await? {
+            return Ok(());
+        }
+        let banner = format!("220 {}\r\n", self.cfg.banner);
+        self.write(&banner).await?;
+        while let Some(line) = self.line().await? {
+            let (verb, arg) = match line.split_once(' ') {
+                Some((v, a)) => (v.to_ascii_uppercase(), a.trim().to_string()),
+                None => (line.trim().to_ascii_uppercase(), String::new()),
+            };
+            match verb.as_str() {
+                "EHLO" => {
+                    let mut lines = vec![format!("{} Hello {arg}", self.cfg.hostname), "PIPELINING".into(), "SIZE 10485760".into(), "8BITMIME".into(), "ENHANCEDSTATUSCODES".into()];
+                    if self.cfg.spec.tls == TlsMode::Starttls && !self.tls {
+                        lines.push("STARTTLS".into());
+                    }
+                    if !self.auth_mechs().is_empty() {
+                        lines.push(format!("AUTH {}", self.auth_mechs().join(" ")));
+                    }
+                    let n = lines.len();
+                    let mut out = String::new();
+                    for (i, l) in lines.iter().enumerate() {
+                        out.push_str(&format!("250{}{l}\r\n", if i + 1 == n { ' ' } else { '-' }));
+                    }
+                    self.write(&out).await?;
+                }
+                "HELO" => {
+                    let r = format!("250 {}\r\n", self.cfg.hostname);
+                    self.write(&r).await?
+                }
+                "STARTTLS" => {
+                    if self.cfg.spec.tls != TlsMode::Starttls {
+                        self.write("502 5.5.1 STARTTLS not supported\r\n").await?;
+                    } else if self.tls {
+                        self.write("503 5.5.1 TLS already active\r\n").await?;
+                    } else {
+                        self.write("220 2.0.0 Ready to start TLS\r\n").await?;
+                        if !self.buf.is_empty() {
+                            // RFC 3207 section 5: discard anything pipelined before TLS.
+                            self.buf.clear();
+                        }
+                        if !self.start_tls().await? {
+                            return Ok(());
+                        }
+                    }
+                }
+                "AUTH" => self.auth(&arg).await?,
+                "MAIL" => self.write("250 2.1.0 Ok\r\n").await?,
+                "RCPT" => self.write("250 2.1.5 Ok\r\n").await?,
+                "DATA" => {
+                    self.write("354 End data with <CR><LF>.<CR><LF>\r\n").await?;
+                    let mut size = 0usize;
+                    loop {
+                        let Some(l) = self.line().await? else { return Ok(()) };
+                        if l == "." {
+                            break;
+                        }
+                        size += l.len() + 2;
+                        if size > MAX_MESSAGE {
+                            self.write("552 5.3.4 Message too big\r\n").await?;
+                            return Ok(());
+                        }
+                    }
+                    self.write("250 2.0.0 Ok: queued\r\n").await?;
+                }
+                "RSET" | "NOOP" => self.write("250 2.0.0 Ok\r\n").await?,
+                "QUIT" => {
+                    self.write("221 2.0.0 Bye\r\n").await?;
+                    if let Ok(io) = self.io() {
+                        let _ = io.shutdown().await;
+                    }
+                    return Ok(());
+                }
+                _ => self.write("502 5.5.2 Command not recognized\r\n").await?,
+            }
+        }
+        Ok(())
+    }
+
+    async fn auth(&mut self, arg: &str) -> R<()> {
+        let mut parts = arg.split_whitespace();
+        let mech = parts.next().unwrap_or_default().to_ascii_uppercase();
+        let initial = parts.next().map(str::to_string);
+        if !self.auth_mechs().iter().any(|m| m.eq_ignore_ascii_case(&mech)) {
+            let reply = if !self.tls && !self.cfg.spec.auth_after_tls.is_empty() {
+                "538 5.7.11 Encryption required for requested authentication mechanism\r\n"
+            } else {
+                "504 5.5.4 Unrecognized authentication type\r\n"
+            };
+            return self.write(reply).await;
+        }
+        let b64 = base64::engine::general_purpose::STANDARD;
+        let decode = |s: &str| b64.decode(s.trim()).ok().map(|v| String::from_utf8_lossy(&v).into_owned());
+        let (user, password) = match mech.as_str() {
+            "PLAIN" => {
+                let token = match initial {
+                    Some(t) => t,
+                    None => {
+                        self.write("334 \r\n").await?;
+                        self.line().await?.unwrap_or_default()
+                    }
+                };
+                let Some(decoded) = decode(&token) else {
+                    return self.write("501 5.5.2 Cannot decode response\r\n").await;
+                };
+                let mut f = decoded.split('\0');
+                let _authzid = f.next();
+                (f.next().unwrap_or_default().to_string(), f.next().unwrap_or_default().to_string())
+            }
+            "LOGIN" => {
+                self.write("334 VXNlcm5hbWU6\r\n").await?;
+                let u = self.line().await?.and_then(|l| decode(&l)).unwrap_or_default();
+                self.write("334 UGFzc3dvcmQ6\r\n").await?;
+                let p = self.line().await?.and_then(|l| decode(&l)).unwrap_or_default();
+                (u, p)
+            }
+            _ => return self.write("504 5.5.4 Unrecognized authentication type\r\n").await,
+        };
+        let ok = self.cfg.spec.users.iter().any(|u| u.user == user && u.password == password);
+        if ok {
+            self.write("235 2.7.0 Authentication successful\r\n").await
+        } else {
+            self.write("535 5.7.8 Authentication credentials invalid\r\n").await
+        }
+    }
+
+    /// Switches the connection to TLS as configured. Ok(false): the connection is over.
+    async fn start_tls(&mut self) -> R<bool> {
+        let raw: BoxIo = match (self.io.take(), self.raw.take()) {
+            (Some(io), _) => io,
+            (None, Some(raw)) => Box::new(raw),
+            (None, None) => return Err(()),
+        };
+        match self.cfg.spec.tls_misbehaviour {
+            TlsMisbehaviour::Reset => {
+                let mut raw = raw;
+                let mut chunk = [0u8; 64];
+                let _ = tokio::time::timeout(Duration::from_secs(5), raw.read(&mut chunk)).await;
+                // Dropping the stream mid-handshake is what the client must survive.
+                return Ok(false);
+            }
+            TlsMisbehaviour::Alert => {
+                let mut raw = raw;
+                let _ = read_client_hello(&mut raw).await;
+                let _ = raw.write_all(&alert_record(TlsVersion::Tls12, 40)).await;
+                let _ = raw.shutdown().await;
+                return Ok(false);
+            }
+            TlsMisbehaviour::None => {}
+        }
+        match self.cfg.tls.clone() {
+            TlsSide::None => Ok(false),
+            TlsSide::Legacy(max) => {
+                let mut raw = raw;
+                if let Some(hello) = read_client_hello(&mut raw).await {
+                    let answer = if hello.max_version() >= max.wire() {
+                        server_hello(max, 0x002f, [0x42; 32])
+                    } else {
+                        alert_record(max, 70)
+                    };
+                    let _ = raw.write_all(&answer).await;
+                    let _ = raw.flush().await;
+                    // A real legacy server would continue; the probe has what it needs.
+                    tokio::time::sleep(Duration::from_millis(200)).await;
+                }
+                Ok(false)
+            }
+            TlsSide::Rustls(acceptor) => {
+                match tokio::time::timeout(Duration::from_secs(15), acceptor.accept(raw)).await {
+                    Ok(Ok(tls)) => {
+                        self.io = Some(Box::new(tls));
+                        self.tls = true;
+                        self.buf.clear();
+                        Ok(true)
+                    }
+                    _ => Ok(false),
+                }
+            }
+        }
+    }
+}
+
+async fn read_client_hello(io: &mut BoxIo) -> Option<mxdoctor_proto::tls_hello::ClientHelloInfo> {
+    let mut buf = Vec::new();
+    loop {
+        match parse_client_hello(&buf) {
+            Ok(Some(h)) => return Some(h),
+            Err(_) => return None,
+            Ok(None) => {}
+        }
+        let mut chunk = [0u8; 4096];
+        match tokio::time::timeout(Duration::from_secs(10), io.read(&mut chunk)).await {
+            Ok(Ok(n)) if n > 0 => buf.extend_from_slice(&chunk[..n]),
+            _ => return None,
+        }
+    }
+}

@@ -1,0 +1,394 @@
+//! A lab world as data: `world.toml` (certificates, servers, listeners, the demo target) and
+//! `zones/*.zone` (RFC 1035 master files). Validated before anything starts.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::net::IpAddr;
+use std::path::Path;
+
+use serde::{Deserialize, Serialize};
+use time::OffsetDateTime;
+
+use crate::LabError;
+
+/// Largest world file or zone file read (a lab world is small; this bounds hostile input).
+const MAX_FILE: u64 = 1024 * 1024;
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct WorldFile {
+    world: Meta,
+    demo: Option<Demo>,
+    #[serde(default)]
+    ca: CaSpec,
+    #[serde(default, rename = "cert")]
+    certs: Vec<CertSpec>,
+    #[serde(default, rename = "server")]
+    servers: Vec<ServerSpec>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Meta {
+    name: String,
+    #[serde(default)]
+    description: String,
+}
+
+/// What `mxdoctor demo` and the tests run against a world.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Demo {
+    pub host: String,
+    #[serde(default = "default_port")]
+    pub port: u16,
+}
+
+fn default_port() -> u16 {
+    587
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CaSpec {
+    /// Also create an intermediate CA signed by the lab root.
+    #[serde(default)]
+    pub intermediate: bool,
+    /// Also create a CA that is never exported as a trust anchor.
+    #[serde(default)]
+    pub rogue: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Issuer {
+    Lab,
+    Intermediate,
+    Rogue,
+    #[serde(rename = "self")]
+    SelfSigned,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum KeyKind {
+    EcdsaP256,
+    EcdsaP384,
+    Ed25519,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CertSpec {
+    pub id: String,
+    /// dNSName subjectAltNames.
+    #[serde(default)]
+    pub names: Vec<String>,
+    pub cn: Option<String>,
+    /// false: a CN-only certificate without a subjectAltName extension.
+    #[serde(default = "yes")]
+    pub san: bool,
+    #[serde(default = "lab_issuer")]
+    pub issuer: Issuer,
+    #[serde(default = "default_not_before")]
+    pub not_before: String,
+    #[serde(default = "default_not_after")]
+    pub not_after: String,
+    #[serde(default = "default_key")]
+    pub key: KeyKind,
+    /// For certificates below an intermediate or a rogue CA: send the issuer too.
+    #[serde(default = "yes")]
+    pub send_chain: bool,
+}
+
+fn yes() -> bool {
+    true
+}
+fn lab_issuer() -> Issuer {
+    Issuer::Lab
+}
+fn default_not_before() -> String {
+    "-30d".into()
+}
+fn default_not_after() -> String {
+    "+335d".into()
+}
+fn default_key() -> KeyKind {
+    KeyKind::EcdsaP256
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Behaviour {
+    /// A real SMTP server.
+    Smtp,
+    /// Accepts TCP and never says anything.
+    Silent,
+    /// Answers with something that is not SMTP.
+    Garbage,
+    /// Sends a 100 KiB line without a line end.
+    LongLine,
+    /// The port is mapped but nothing listens: connection refused.
+    Closed,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ServerSpec {
+    pub id: String,
+    pub hostname: String,
+    pub addresses: Vec<IpAddr>,
+    #[serde(default = "smtp_behaviour")]
+    pub behaviour: Behaviour,
+    pub banner: Option<String>,
+    #[serde(default, rename = "listener")]
+    pub listeners: Vec<ListenerSpec>,
+}
+
+fn smtp_behaviour() -> Behaviour {
+    Behaviour::Smtp
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum TlsMode {
+    Starttls,
+    Implicit,
+    None,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum TlsMisbehaviour {
+    None,
+    /// Close the connection in the middle of the handshake.
+    Reset,
+    /// Answer the ClientHello with a fatal handshake_failure alert.
+    Alert,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct User {
+    pub user: String,
+    pub password: String,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ListenerSpec {
+    pub port: u16,
+    #[serde(default = "starttls")]
+    pub tls: TlsMode,
+    /// Default certificate (no SNI, or an SNI name without its own certificate).
+    pub cert: Option<String>,
+    /// SNI name -> certificate id.
+    #[serde(default)]
+    pub sni: BTreeMap<String, String>,
+    #[serde(default = "modern")]
+    pub versions: Vec<String>,
+    #[serde(default)]
+    pub auth_before_tls: Vec<String>,
+    #[serde(default = "plain_login")]
+    pub auth_after_tls: Vec<String>,
+    #[serde(default)]
+    pub users: Vec<User>,
+    #[serde(default = "no_misbehaviour")]
+    pub tls_misbehaviour: TlsMisbehaviour,
+}
+
+fn starttls() -> TlsMode {
+    TlsMode::Starttls
+}
+fn modern() -> Vec<String> {
+    vec!["1.2".into(), "1.3".into()]
+}
+fn plain_login() -> Vec<String> {
+    vec!["PLAIN".into(), "LOGIN".into()]
+}
+fn no_misbehaviour() -> TlsMisbehaviour {
+    TlsMisbehaviour::None
+}
+
+/// A loaded and validated world.
+#[derive(Debug, Clone)]
+pub struct World {
+    file: WorldFile,
+    /// (file name, contents) of each zone file.
+    zones: Vec<(String, String)>,
+}
+
+impl World {
+    /// Parses a world from its `world.toml` text and zone files.
+    pub fn from_parts(world_toml: &str, zones: Vec<(String, String)>) -> Result<Self, LabError> {
+        let file: WorldFile = toml::from_str(world_toml).map_err(|e| LabError::World(format!("world.toml: {e}")))?;
+        let w = World { file, zones };
+        w.validate()?;
+        Ok(w)
+    }
+
+    /// Loads `dir/world.toml` and `dir/zones/*.zone`.
+    pub fn load(dir: &Path) -> Result<Self, LabError> {
+        let read = |p: &Path| -> Result<String, LabError> {
+            let meta = std::fs::metadata(p).map_err(|e| LabError::World(format!("{}: {e}", p.display())))?;
+            if meta.len() > MAX_FILE {
+                return Err(LabError::World(format!("{}: larger than {MAX_FILE} bytes", p.display())));
+            }
+            std::fs::read_to_string(p).map_err(|e| LabError::World(format!("{}: {e}", p.display())))
+        };
+        let toml_text = read(&dir.join("world.toml"))?;
+        let mut zones = Vec::new();
+        if let Ok(entries) = std::fs::read_dir(dir.join("zones")) {
+            let mut paths: Vec<_> = entries.flatten().map(|e| e.path()).collect();
+            paths.sort();
+            for p in paths.into_iter().filter(|p| p.extension().is_some_and(|x| x == "zone")) {
+                let name = p.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+                zones.push((name, read(&p)?));
+            }
+        }
+        Self::from_parts(&toml_text, zones)
+    }
+
+    /// A built-in scenario by name.
+    pub fn builtin(name: &str) -> Option<Self> {
+        let prefix = format!("{name}/");
+        let toml_text = crate::builtin::FILES.iter().find(|(p, _)| *p == format!("{name}/world.toml"))?.1;
+        let zones = crate::builtin::FILES
+            .iter()
+            .filter(|(p, _)| p.starts_with(&prefix) && p.ends_with(".zone"))
+            .map(|(p, c)| (p.rsplit('/').next().unwrap_or(p).to_string(), c.to_string()))
+            .collect();
+        // A built-in world that does not load is a bug caught by the lab's tests.
+        Self::from_parts(toml_text, zones).ok()
+    }
+
+    pub fn name(&self) -> &str {
+        &self.file.world.name
+    }
+    pub fn description(&self) -> &str {
+        &self.file.world.description
+    }
+    pub fn demo(&self) -> Option<&Demo> {
+        self.file.demo.as_ref()
+    }
+    pub fn ca(&self) -> &CaSpec {
+        &self.file.ca
+    }
+    pub fn certs(&self) -> &[CertSpec] {
+        &self.file.certs
+    }
+    pub fn servers(&self) -> &[ServerSpec] {
+        &self.file.servers
+    }
+    pub fn zones(&self) -> &[(String, String)] {
+        &self.zones
+    }
+
+    fn validate(&self) -> Result<(), LabError> {
+        let err = |m: String| Err(LabError::World(format!("world `{}`: {m}", self.name())));
+        let mut cert_ids = BTreeSet::new();
+        for c in self.certs() {
+            if !cert_ids.insert(c.id.as_str()) {
+                return err(format!("duplicate certificate id `{}`", c.id));
+            }
+            if c.names.is_empty() && c.cn.is_none() {
+                return err(format!("certificate `{}` names nothing (no names, no cn)", c.id));
+            }
+            if !c.san && c.cn.is_none() {
+                return err(format!("certificate `{}` has san = false but no cn", c.id));
+            }
+            if c.issuer == Issuer::Intermediate && !self.ca().intermediate {
+                return err(format!("certificate `{}` wants the intermediate CA; set [ca] intermediate = true", c.id));
+            }
+            if c.issuer == Issuer::Rogue && !self.ca().rogue {
+                return err(format!("certificate `{}` wants the rogue CA; set [ca] rogue = true", c.id));
+            }
+            parse_when(&c.not_before, OffsetDateTime::UNIX_EPOCH)
+                .and_then(|_| parse_when(&c.not_after, OffsetDateTime::UNIX_EPOCH))
+                .map_err(|e| LabError::World(format!("certificate `{}`: {e}", c.id)))?;
+        }
+        let mut server_ids = BTreeSet::new();
+        let mut sockets = BTreeSet::new();
+        for s in self.servers() {
+            if !server_ids.insert(s.id.as_str()) {
+                return err(format!("duplicate server id `{}`", s.id));
+            }
+            if s.addresses.is_empty() {
+                return err(format!("server `{}` has no addresses", s.id));
+            }
+            for a in &s.addresses {
+                if !is_documentation(*a) {
+                    return err(format!(
+                        "server `{}`: {a} is not a documentation address (192.0.2.0/24, 198.51.100.0/24, 203.0.113.0/24, 2001:db8::/32)",
+                        s.id
+                    ));
+                }
+            }
+            for l in &s.listeners {
+                for a in &s.addresses {
+                    if !sockets.insert((*a, l.port)) {
+                        return err(format!("{a}:{} is played by two listeners", l.port));
+                    }
+                }
+                for id in l.cert.iter().chain(l.sni.values()) {
+                    if !cert_ids.contains(id.as_str()) {
+                        return err(format!("server `{}` port {}: unknown certificate `{id}`", s.id, l.port));
+                    }
+                }
+                if l.tls != TlsMode::None && l.cert.is_none() && s.behaviour == Behaviour::Smtp {
+                    return err(format!("server `{}` port {}: TLS needs a `cert`", s.id, l.port));
+                }
+                if l.versions.is_empty() {
+                    return err(format!("server `{}` port {}: no TLS versions", s.id, l.port));
+                }
+                for v in &l.versions {
+                    v.parse::<mxdoctor_proto::tls_hello::TlsVersion>()
+                        .map_err(|e| LabError::World(format!("server `{}` port {}: {e}", s.id, l.port)))?;
+                }
+            }
+        }
+        if let Some(d) = self.demo() {
+            if d.port == 0 {
+                return err("demo port 0".into());
+            }
+        }
+        Ok(())
+    }
+}
+
+/// 192.0.2.0/24, 198.51.100.0/24, 203.0.113.0/24 (RFC 5737) and 2001:db8::/32 (RFC 3849).
+pub fn is_documentation(ip: IpAddr) -> bool {
+    match ip {
+        IpAddr::V4(v4) => {
+            let o = v4.octets();
+            matches!((o[0], o[1], o[2]), (192, 0, 2) | (198, 51, 100) | (203, 0, 113))
+        }
+        IpAddr::V6(v6) => {
+            let s = v6.segments();
+            s[0] == 0x2001 && s[1] == 0x0db8
+        }
+    }
+}
+
+/// `-30d`, `+2h`, `+90m`, `-10s` relative to `base`, or an RFC 3339 instant.
+pub fn parse_when(s: &str, base: OffsetDateTime) -> Result<OffsetDateTime, String> {
+    let t = s.trim();
+    if let Some(sign) = t.chars().next().filter(|c| *c == '+' || *c == '-') {
+        let body = &t[1..];
+        let (num, unit) = body.split_at(body.len().saturating_sub(1));
+        let n: i64 = num.parse().map_err(|_| format!("`{s}`: expected e.g. -30d, +2h, or an RFC 3339 time"))?;
+        if n > 36_500 * 86_400 {
+            return Err(format!("`{s}`: too far"));
+        }
+        let secs = match unit {
+            "d" => n * 86_400,
+            "h" => n * 3_600,
+            "m" => n * 60,
+            "s" => n,
+            _ => return Err(format!("`{s}`: unit must be d, h, m or s")),
+        };
+        let d = time::Duration::seconds(if sign == '-' { -secs } else { secs });
+        return base.checked_add(d).ok_or_else(|| format!("`{s}`: out of range"));
+    }
+    OffsetDateTime::parse(t, &time::format_description::well_known::Rfc3339)
+        .map_err(|e| format!("`{s}`: not a relative time nor RFC 3339 ({e})"))
+}
