@@ -58,7 +58,9 @@ pub fn parse_resolver(s: &str) -> Result<SocketAddr, RunError> {
     if let Ok(ip) = s.parse::<IpAddr>() {
         return Ok(SocketAddr::new(ip, 53));
     }
-    Err(RunError(format!("--resolver {s}: expected IP or IP:PORT (e.g. 192.0.2.53 or 127.0.0.1:5353 or [::1]:53)")))
+    Err(RunError(format!(
+        "--resolver {s}: expected IP or IP:PORT (e.g. 192.0.2.53 or 127.0.0.1:5353 or [::1]:53)"
+    )))
 }
 
 pub fn make_clock(common: &Common) -> Result<SharedClock, RunError> {
@@ -66,15 +68,28 @@ pub fn make_clock(common: &Common) -> Result<SharedClock, RunError> {
         None => Ok(clock::system()),
         Some(s) => time::OffsetDateTime::parse(s, &time::format_description::well_known::Rfc3339)
             .map(clock::fixed)
-            .map_err(|e| RunError(format!("--now {s}: not an RFC 3339 time ({e}); example: 2026-11-23T00:00:00Z"))),
+            .map_err(|e| {
+                RunError(format!(
+                    "--now {s}: not an RFC 3339 time ({e}); example: 2026-11-23T00:00:00Z"
+                ))
+            }),
     }
 }
 
 /// The context for a lab: its resolver, its address map only, its CA as an extra anchor.
-pub fn lab_context(lab: &LabEnv, clock: SharedClock, timeout: Duration) -> Result<Context, RunError> {
+pub fn lab_context(
+    lab: &LabEnv,
+    clock: SharedClock,
+    timeout: Duration,
+) -> Result<Context, RunError> {
     let mut tls = TlsSettings::webpki_roots(clock.clone(), timeout);
     tls.add_pem(&lab.ca_pem, "lab CA")?;
-    let dns = Dns::new(&DnsConfig { servers: vec![lab.resolver], timeout, attempts: 2 }).map_err(|e| e.to_string())?;
+    let dns = Dns::new(&DnsConfig {
+        servers: vec![lab.resolver],
+        timeout,
+        attempts: 2,
+    })
+    .map_err(|e| e.to_string())?;
     Ok(Context {
         dns,
         connector: Connector::Lab(Arc::new(lab.map.clone())),
@@ -91,7 +106,10 @@ pub const EHLO_NAME: &str = "mxdoctor.invalid";
 /// Builds the engine context from the options and, when given, a lab's settings.
 pub fn build_context(common: &Common, lab: Option<LabEnv>) -> Result<Context, RunError> {
     if !(common.timeout.is_finite() && common.timeout > 0.0 && common.timeout <= 600.0) {
-        return Err(RunError(format!("--timeout {}: must be between 0 and 600 seconds", common.timeout)));
+        return Err(RunError(format!(
+            "--timeout {}: must be between 0 and 600 seconds",
+            common.timeout
+        )));
     }
     let timeout = Duration::from_secs_f64(common.timeout);
     let clock = make_clock(common)?;
@@ -100,7 +118,11 @@ pub fn build_context(common: &Common, lab: Option<LabEnv>) -> Result<Context, Ru
         (None, Some(path)) => Some(crate::labcmd::read_state(path)?),
         (None, None) => None,
     };
-    let mut servers: Vec<SocketAddr> = common.resolvers.iter().map(|s| parse_resolver(s)).collect::<Result<_, _>>()?;
+    let mut servers: Vec<SocketAddr> = common
+        .resolvers
+        .iter()
+        .map(|s| parse_resolver(s))
+        .collect::<Result<_, _>>()?;
     let mut tls = TlsSettings::webpki_roots(clock.clone(), timeout);
     let connector = if let Some(lab) = &lab {
         if servers.is_empty() {
@@ -109,7 +131,9 @@ pub fn build_context(common: &Common, lab: Option<LabEnv>) -> Result<Context, Ru
         tls.add_pem(&lab.ca_pem, "lab CA")?;
         Connector::Lab(Arc::new(lab.map.clone()))
     } else if let Some(pairs) = &common.connect_map {
-        Connector::Lab(Arc::new(AddressMap::parse_pairs(pairs).map_err(|e| format!("--connect-map: {e}"))?))
+        Connector::Lab(Arc::new(
+            AddressMap::parse_pairs(pairs).map_err(|e| format!("--connect-map: {e}"))?,
+        ))
     } else {
         Connector::Direct
     };
@@ -118,8 +142,20 @@ pub fn build_context(common: &Common, lab: Option<LabEnv>) -> Result<Context, Ru
             .map_err(|e| format!("--ca-file {}: cannot read it ({e})", path.display()))?;
         tls.add_pem(&pem, &path.display().to_string())?;
     }
-    let dns = Dns::new(&DnsConfig { servers, timeout, attempts: 2 }).map_err(|e| e.to_string())?;
-    Ok(Context { dns, connector, tls, clock, timeout, ehlo_name: EHLO_NAME.into() })
+    let dns = Dns::new(&DnsConfig {
+        servers,
+        timeout,
+        attempts: 2,
+    })
+    .map_err(|e| e.to_string())?;
+    Ok(Context {
+        dns,
+        connector,
+        tls,
+        clock,
+        timeout,
+        ehlo_name: EHLO_NAME.into(),
+    })
 }
 
 pub fn lang_of(common: &Common) -> Lang {
@@ -150,7 +186,11 @@ pub fn print(report: &Report, common: &Common) -> i32 {
 }
 
 pub fn exit_code(report: &Report) -> i32 {
-    if report.verdict.id.ends_with(".unknown") { EXIT_USAGE } else { report.exit_code() }
+    if report.verdict.id.ends_with(".unknown") {
+        EXIT_USAGE
+    } else {
+        report.exit_code()
+    }
 }
 
 pub fn sendas_request(
@@ -160,9 +200,12 @@ pub fn sendas_request(
     user: Option<&str>,
     password_env: Option<&str>,
 ) -> Result<SendasRequest, RunError> {
-    let host = Hostname::parse(host).map_err(|e| format!("`{host}` is not a host name Gmail would accept: {e}"))?;
+    let host = Hostname::parse(host)
+        .map_err(|e| format!("`{host}` is not a host name Gmail would accept: {e}"))?;
     if port == 0 {
-        return Err(RunError("--port 0: a port must be between 1 and 65535".into()));
+        return Err(RunError(
+            "--port 0: a port must be between 1 and 65535".into(),
+        ));
     }
     let mut req = SendasRequest::new(host, port);
     if let Some(s) = security {
@@ -172,9 +215,13 @@ pub fn sendas_request(
         };
     }
     if let (Some(user), Some(var)) = (user, password_env) {
-        let password = std::env::var(var)
-            .map_err(|_| format!("--password-env {var}: the environment variable {var} is not set"))?;
-        req.credentials = Some(Credentials { user: user.to_string(), password });
+        let password = std::env::var(var).map_err(|_| {
+            format!("--password-env {var}: the environment variable {var} is not set")
+        })?;
+        req.credentials = Some(Credentials {
+            user: user.to_string(),
+            password,
+        });
     }
     Ok(req)
 }
@@ -205,7 +252,11 @@ async fn demo_cmd(args: DemoArgs) -> Result<i32, RunError> {
         .await
         .map_err(|e| format!("could not start the lab: {e}"))?;
     let (host, port) = crate::labcmd::demo_target(&world)?;
-    let env = LabEnv { resolver: lab.dns_addr(), map: lab.address_map().clone(), ca_pem: lab.ca_pem().to_string() };
+    let env = LabEnv {
+        resolver: lab.dns_addr(),
+        map: lab.address_map().clone(),
+        ca_pem: lab.ca_pem().to_string(),
+    };
     let ctx = build_context(&args.common, Some(env))?;
     let req = sendas_request(&host, port, None, None, None)?;
     let report = sendas::run(&ctx, &req).await;
@@ -213,4 +264,3 @@ async fn demo_cmd(args: DemoArgs) -> Result<i32, RunError> {
     drop(lab);
     Ok(code)
 }
-

@@ -10,15 +10,22 @@ use crate::cli::LabArgs;
 pub async fn lab_cmd(args: LabArgs) -> Result<i32, RunError> {
     if args.list {
         for name in mxdoctor_lab::builtin_names() {
-            let desc = World::builtin(name).map(|w| w.description().to_string()).unwrap_or_default();
+            let desc = World::builtin(name)
+                .map(|w| w.description().to_string())
+                .unwrap_or_default();
             println!("{name:<22} {desc}");
         }
         return Ok(0);
     }
     let world = match (&args.scenario, &args.world) {
-        (_, Some(dir)) => World::load(dir).map_err(|e| format!("--world {}: {e}", dir.display()))?,
+        (_, Some(dir)) => {
+            World::load(dir).map_err(|e| format!("--world {}: {e}", dir.display()))?
+        }
         (Some(name), None) => World::builtin(name).ok_or_else(|| {
-            format!("no built-in scenario `{name}`; available: {}", mxdoctor_lab::builtin_names().join(", "))
+            format!(
+                "no built-in scenario `{name}`; available: {}",
+                mxdoctor_lab::builtin_names().join(", ")
+            )
         })?,
         (None, None) => World::builtin("seed").ok_or("the built-in seed scenario is missing")?,
     };
@@ -27,9 +34,12 @@ pub async fn lab_cmd(args: LabArgs) -> Result<i32, RunError> {
         .map_err(|e| format!("could not start the lab: {e}"))?;
     let state_path = args.state.clone().unwrap_or_else(LabState::default_path);
     let state = lab.state();
-    state.write(&state_path).map_err(|e| format!("cannot write the state file {}: {e}", state_path.display()))?;
+    state
+        .write(&state_path)
+        .map_err(|e| format!("cannot write the state file {}: {e}", state_path.display()))?;
     let ca_path = state_path.with_file_name("lab-ca.pem");
-    std::fs::write(&ca_path, lab.ca_pem()).map_err(|e| format!("cannot write {}: {e}", ca_path.display()))?;
+    std::fs::write(&ca_path, lab.ca_pem())
+        .map_err(|e| format!("cannot write {}: {e}", ca_path.display()))?;
     let map = lab
         .address_map()
         .iter()
@@ -47,7 +57,10 @@ pub async fn lab_cmd(args: LabArgs) -> Result<i32, RunError> {
     println!();
     println!("Attach other commands with --lab (reads the state file):");
     if let Ok((host, port)) = demo_target(&world) {
-        println!("  mxdoctor sendas {host} --port {port} --lab {}", state_path.display());
+        println!(
+            "  mxdoctor sendas {host} --port {port} --lab {}",
+            state_path.display()
+        );
     }
     println!("or explicitly:");
     println!(
@@ -69,15 +82,28 @@ pub async fn lab_cmd(args: LabArgs) -> Result<i32, RunError> {
 
 /// Reads a running lab's state file (`--lab [FILE]`; empty = the default path).
 pub fn read_state(path: &Path) -> Result<LabEnv, RunError> {
-    let path: PathBuf = if path.as_os_str().is_empty() { LabState::default_path() } else { path.to_path_buf() };
+    let path: PathBuf = if path.as_os_str().is_empty() {
+        LabState::default_path()
+    } else {
+        path.to_path_buf()
+    };
     let state = LabState::read(&path).map_err(|e| {
-        format!("--lab: cannot read the lab state file {} ({e}); is `mxdoctor lab` running?", path.display())
+        format!(
+            "--lab: cannot read the lab state file {} ({e}); is `mxdoctor lab` running?",
+            path.display()
+        )
     })?;
-    Ok(LabEnv { resolver: state.resolver, map: state.address_map.clone(), ca_pem: state.ca_pem.clone() })
+    Ok(LabEnv {
+        resolver: state.resolver,
+        map: state.address_map.clone(),
+        ca_pem: state.ca_pem.clone(),
+    })
 }
 
 /// The host and port a world's `[demo]` names.
 pub fn demo_target(world: &World) -> Result<(String, u16), RunError> {
-    let demo = world.demo().ok_or_else(|| format!("world `{}` names no [demo] target", world.name()))?;
+    let demo = world
+        .demo()
+        .ok_or_else(|| format!("world `{}` names no [demo] target", world.name()))?;
     Ok((demo.host.clone(), demo.port))
 }

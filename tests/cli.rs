@@ -39,19 +39,57 @@ fn bad_input_exits_2_with_a_clear_message() {
         (&["sendas", "192.0.2.25"], "not a host name"),
         (&["sendas", "mail.example.com", "--port", "70000"], "70000"),
         (&["sendas", "mail.example.com", "--port", "0"], "port"),
-        (&["sendas", "mail.example.com", "--timeout", "-1"], "timeout"),
-        (&["sendas", "mail.example.com", "--ca-file", "/nonexistent/ca.pem"], "cannot read"),
-        (&["sendas", "mail.example.com", "--resolver", "not-an-ip"], "--resolver"),
-        (&["sendas", "mail.example.com", "--now", "yesterday"], "RFC 3339"),
-        (&["sendas", "mail.example.com", "--connect-map", "192.0.2.1:25=10.0.0.1:25"], "loopback"),
-        (&["sendas", "mail.example.com", "--lab", "/nonexistent/lab.json"], "state file"),
-        (&["demo", "--scenario", "no-such-scenario"], "no built-in scenario"),
+        (&["sendas", "mail.example.com", "--timeout", "0"], "timeout"),
+        (&["sendas", "mail.example.com", "--timeout=-1"], "timeout"),
+        (
+            &[
+                "sendas",
+                "mail.example.com",
+                "--ca-file",
+                "/nonexistent/ca.pem",
+            ],
+            "cannot read",
+        ),
+        (
+            &["sendas", "mail.example.com", "--resolver", "not-an-ip"],
+            "--resolver",
+        ),
+        (
+            &["sendas", "mail.example.com", "--now", "yesterday"],
+            "RFC 3339",
+        ),
+        (
+            &[
+                "sendas",
+                "mail.example.com",
+                "--connect-map",
+                "192.0.2.1:25=10.0.0.1:25",
+            ],
+            "loopback",
+        ),
+        (
+            &[
+                "sendas",
+                "mail.example.com",
+                "--lab",
+                "/nonexistent/lab.json",
+            ],
+            "state file",
+        ),
+        (
+            &["demo", "--scenario", "no-such-scenario"],
+            "no built-in scenario",
+        ),
         (&["frobnicate"], "unrecognized subcommand"),
     ];
     for (args, needle) in cases {
         let o = mxdoctor(args);
         assert_eq!(o.status.code(), Some(2), "{args:?}: {}", stderr(&o));
-        assert!(stderr(&o).contains(needle), "{args:?}: expected `{needle}` in: {}", stderr(&o));
+        assert!(
+            stderr(&o).contains(needle),
+            "{args:?}: expected `{needle}` in: {}",
+            stderr(&o)
+        );
         assert!(!stderr(&o).contains("panicked"), "{args:?} panicked");
     }
 }
@@ -61,7 +99,12 @@ fn ca_file_that_is_not_pem_is_a_clear_error() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("junk.pem");
     std::fs::write(&path, "this is not a certificate\n").unwrap();
-    let o = mxdoctor(&["sendas", "mail.example.com", "--ca-file", path.to_str().unwrap()]);
+    let o = mxdoctor(&[
+        "sendas",
+        "mail.example.com",
+        "--ca-file",
+        path.to_str().unwrap(),
+    ]);
     assert_eq!(o.status.code(), Some(2));
     assert!(stderr(&o).contains("no certificate"), "{}", stderr(&o));
 }
@@ -79,7 +122,10 @@ fn filters() -> Vec<(&'static str, &'static str)> {
         (r#""ms": \d+"#, r#""ms": [ms]"#),
         (r#""elapsed_ms": \d+"#, r#""elapsed_ms": [ms]"#),
         (r#""serial": "[0-9a-f:]+""#, r#""serial": "[serial]""#),
-        (r#""tool_version": "[^"]+""#, r#""tool_version": "[version]""#),
+        (
+            r#""tool_version": "[^"]+""#,
+            r#""tool_version": "[version]""#,
+        ),
     ]
 }
 
@@ -87,7 +133,10 @@ fn filters() -> Vec<(&'static str, &'static str)> {
 fn demo_text_en() {
     let (code, out) = demo("en", "text");
     assert_eq!(code, Some(1), "{out}");
-    assert!(out.contains("TLS Negotiation failed, the certificate doesn't match the host."), "{out}");
+    assert!(
+        out.contains("TLS Negotiation failed, the certificate doesn't match the host."),
+        "{out}"
+    );
     insta::with_settings!({ filters => filters() }, { insta::assert_snapshot!(out) });
 }
 
@@ -116,12 +165,16 @@ fn demo_json_does_not_depend_on_language() {
     let strip = |s: &str| -> serde_json::Value {
         let mut v: serde_json::Value = serde_json::from_str(s).unwrap();
         // Timings and serials differ between runs; ids, severities and args must not.
-        v["checks"].as_array_mut().unwrap().iter_mut().for_each(|c| {
-            c.as_object_mut().unwrap().remove("evidence");
-            for f in c["findings"].as_array_mut().unwrap() {
-                f.as_object_mut().unwrap().remove("evidence");
-            }
-        });
+        v["checks"]
+            .as_array_mut()
+            .unwrap()
+            .iter_mut()
+            .for_each(|c| {
+                c.as_object_mut().unwrap().remove("evidence");
+                for f in c["findings"].as_array_mut().unwrap() {
+                    f.as_object_mut().unwrap().remove("evidence");
+                }
+            });
         v
     };
     assert_eq!(strip(&en), strip(&ja));

@@ -11,14 +11,32 @@ use time::macros::datetime;
 #[tokio::test]
 async fn certificate_matches_and_gmail_accepts() {
     let r = demo("cert-ok").await;
-    assert_eq!(r.verdict.id, "verdict.sendas.accept", "{}", mxdoctor_report::json(&r));
-    for id in ["dns.host.resolves", "smtp.starttls.offered", "tls.version.ok", "tls.cert.name-match", "tls.cert.trusted", "tls.cert.in-date", "smtp.auth.after-tls"] {
+    assert_eq!(
+        r.verdict.id,
+        "verdict.sendas.accept",
+        "{}",
+        mxdoctor_report::json(&r)
+    );
+    for id in [
+        "dns.host.resolves",
+        "smtp.starttls.offered",
+        "tls.version.ok",
+        "tls.cert.name-match",
+        "tls.cert.trusted",
+        "tls.cert.in-date",
+        "smtp.auth.after-tls",
+    ] {
         assert_has(&r, id);
     }
     assert_eq!(finding(&r, "tls.cert.name-match").args["by"], "san");
     assert!(no_failures(&r), "{:?}", ids(&r));
     assert_eq!(r.exit_code(), 0);
-    for id in ["tls.cert.name-mismatch", "sendas.candidates", "sendas.other-port", "smtp.auth.before-tls"] {
+    for id in [
+        "tls.cert.name-mismatch",
+        "sendas.candidates",
+        "sendas.other-port",
+        "smtp.auth.before-tls",
+    ] {
         assert_lacks(&r, id);
     }
 }
@@ -27,12 +45,23 @@ async fn certificate_matches_and_gmail_accepts() {
 async fn seed_name_mismatch_suggests_the_servers_own_name() {
     let r = demo("seed").await;
     assert_eq!(r.verdict.id, "verdict.sendas.refuse");
-    assert_eq!(r.verdict.because.first().map(String::as_str), Some("tls.cert.name-mismatch"));
+    assert_eq!(
+        r.verdict.because.first().map(String::as_str),
+        Some("tls.cert.name-mismatch")
+    );
     let m = finding(&r, "tls.cert.name-mismatch");
     assert_eq!(m.args["host"], "mail.hanako-shop.example");
-    assert!(m.args["names"].contains("*.star-hosting.example"), "{:?}", m.args);
+    assert!(
+        m.args["names"].contains("*.star-hosting.example"),
+        "{:?}",
+        m.args
+    );
     let c = finding(&r, "sendas.candidates");
-    assert!(c.args["candidates"].contains("sv1234.star-hosting.example"), "{:?}", c.args);
+    assert!(
+        c.args["candidates"].contains("sv1234.star-hosting.example"),
+        "{:?}",
+        c.args
+    );
     // The chain itself is fine: only the name is wrong.
     assert_has(&r, "tls.cert.trusted");
     assert_eq!(r.exit_code(), 1);
@@ -50,7 +79,10 @@ async fn wildcard_must_not_cover_a_deeper_label() {
     let r = demo("wildcard-deep").await;
     let m = finding(&r, "tls.cert.name-mismatch");
     let evidence = m.evidence.to_string();
-    assert!(evidence.contains("wildcard-covers-one-label-only"), "{evidence}");
+    assert!(
+        evidence.contains("wildcard-covers-one-label-only"),
+        "{evidence}"
+    );
     assert_eq!(r.verdict.id, "verdict.sendas.refuse");
 }
 
@@ -87,13 +119,31 @@ async fn missing_intermediate_is_an_incomplete_chain() {
 async fn expired_certificate_with_a_fixed_clock() {
     let lab = start("expired").await;
     let (host, port) = mxdoctor::labcmd::demo_target(lab.world()).unwrap();
-    let r = sendas_at(&lab, &host, port, datetime!(2026-06-01 00:00:00 UTC), Duration::from_secs(5)).await;
+    let r = sendas_at(
+        &lab,
+        &host,
+        port,
+        datetime!(2026-06-01 00:00:00 UTC),
+        Duration::from_secs(5),
+    )
+    .await;
     let f = finding(&r, "tls.cert.expired");
-    assert!(f.args["not_after"].starts_with("2026-01-01"), "{:?}", f.args);
+    assert!(
+        f.args["not_after"].starts_with("2026-01-01"),
+        "{:?}",
+        f.args
+    );
     // The chain is still judged on its own: trusted, only out of date.
     assert_has(&r, "tls.cert.trusted");
     // The same server judged at a time inside the window is in date: the clock decides.
-    let r = sendas_at(&lab, &host, port, datetime!(2025-06-01 00:00:00 UTC), Duration::from_secs(5)).await;
+    let r = sendas_at(
+        &lab,
+        &host,
+        port,
+        datetime!(2025-06-01 00:00:00 UTC),
+        Duration::from_secs(5),
+    )
+    .await;
     assert_has(&r, "tls.cert.in-date");
     assert_lacks(&r, "tls.cert.expired");
 }
@@ -108,9 +158,18 @@ async fn not_yet_valid_certificate() {
 async fn server_choosing_certificates_by_sni() {
     let lab = start("sni").await;
     let right = sendas(&lab, "mail.beta.example", 587).await;
-    assert_eq!(right.verdict.id, "verdict.sendas.accept", "{:?}", ids(&right));
+    assert_eq!(
+        right.verdict.id,
+        "verdict.sendas.accept",
+        "{:?}",
+        ids(&right)
+    );
     let sni = finding(&right, "tls.sni.selects-cert");
-    assert!(sni.args["default_names"].contains("mail.alpha.example"), "{:?}", sni.args);
+    assert!(
+        sni.args["default_names"].contains("mail.alpha.example"),
+        "{:?}",
+        sni.args
+    );
     let wrong = sendas(&lab, "mail.gamma.example", 587).await;
     assert_has(&wrong, "tls.cert.name-mismatch");
     assert_eq!(wrong.verdict.id, "verdict.sendas.refuse");
@@ -150,7 +209,10 @@ async fn tls_1_0_only_server_is_too_old() {
     let r = demo("tls10-only").await;
     assert_eq!(finding(&r, "tls.version.too-old").args["best"], "TLS 1.0");
     assert_lacks(&r, "tls.handshake.failed");
-    assert_eq!(r.verdict.because.first().map(String::as_str), Some("tls.version.too-old"));
+    assert_eq!(
+        r.verdict.because.first().map(String::as_str),
+        Some("tls.version.too-old")
+    );
 }
 
 #[tokio::test]
@@ -177,7 +239,12 @@ async fn silent_server_ends_at_the_timeout() {
     let lab = start("silent").await;
     let (host, port) = mxdoctor::labcmd::demo_target(lab.world()).unwrap();
     let r = sendas_at(&lab, &host, port, NOW, Duration::from_millis(700)).await;
-    assert_eq!(error_cause(&r).as_deref(), Some("timeout"), "{}", mxdoctor_report::json(&r));
+    assert_eq!(
+        error_cause(&r).as_deref(),
+        Some("timeout"),
+        "{}",
+        mxdoctor_report::json(&r)
+    );
     assert_eq!(r.verdict.id, "verdict.sendas.unreachable");
 }
 
@@ -185,7 +252,12 @@ async fn silent_server_ends_at_the_timeout() {
 async fn garbage_and_over_long_lines_are_protocol_errors() {
     for scenario in ["garbage", "long-line"] {
         let r = demo(scenario).await;
-        assert_eq!(error_cause(&r).as_deref(), Some("protocol"), "{scenario}: {}", mxdoctor_report::json(&r));
+        assert_eq!(
+            error_cause(&r).as_deref(),
+            Some("protocol"),
+            "{scenario}: {}",
+            mxdoctor_report::json(&r)
+        );
     }
 }
 
@@ -199,7 +271,12 @@ async fn reset_mid_handshake_is_a_handshake_failure() {
 async fn with_auth(scenario: &str, user: &str, password: &str) -> mxdoctor_engine::model::Report {
     let lab = start(scenario).await;
     let (host, port) = mxdoctor::labcmd::demo_target(lab.world()).unwrap();
-    let ctx = mxdoctor::app::lab_context(&env(&lab), mxdoctor_net::clock::fixed(NOW), Duration::from_secs(5)).unwrap();
+    let ctx = mxdoctor::app::lab_context(
+        &env(&lab),
+        mxdoctor_net::clock::fixed(NOW),
+        Duration::from_secs(5),
+    )
+    .unwrap();
     let var = format!("MXDOCTOR_TEST_PW_{}", std::process::id());
     // SAFETY: set_var is unsafe in edition 2024 because other threads may read the environment;
     // this test reads it back immediately and no other code of this test binary reads this name.
@@ -211,13 +288,115 @@ async fn with_auth(scenario: &str, user: &str, password: &str) -> mxdoctor_engin
 #[tokio::test]
 async fn auth_like_gmail_accepted_and_rejected_without_leaking_the_password() {
     let ok = with_auth("cert-ok", "taro@good.example", "lab-password").await;
-    assert_eq!(finding(&ok, "smtp.auth.accepted").args["mechanism"], "PLAIN");
+    assert_eq!(
+        finding(&ok, "smtp.auth.accepted").args["mechanism"],
+        "PLAIN"
+    );
     assert_eq!(ok.verdict.id, "verdict.sendas.accept");
     let bad = with_auth("cert-ok", "taro@good.example", "wrong-secret-123").await;
     assert!(finding(&bad, "smtp.auth.rejected").args["reply"].starts_with("535"));
     assert_eq!(bad.verdict.id, "verdict.sendas.refuse");
     let json = mxdoctor_report::json(&bad);
-    assert!(!json.contains("wrong-secret-123"), "the password leaked into the report");
-    let text = mxdoctor_report::text(&bad, &mxdoctor_report::TextOptions { lang: mxdoctor_explain::Lang::En, color: false, verbose: true });
-    assert!(!text.contains("wrong-secret-123"), "the password leaked into the text output");
+    assert!(
+        !json.contains("wrong-secret-123"),
+        "the password leaked into the report"
+    );
+    let text = mxdoctor_report::text(
+        &bad,
+        &mxdoctor_report::TextOptions {
+            lang: mxdoctor_explain::Lang::En,
+            color: false,
+            verbose: true,
+        },
+    );
+    assert!(
+        !text.contains("wrong-secret-123"),
+        "the password leaked into the text output"
+    );
+}
+
+#[tokio::test]
+async fn starttls_advertised_but_refused() {
+    let r = demo("starttls-broken").await;
+    assert!(finding(&r, "smtp.starttls.rejected").args["reply"].starts_with("454"));
+    assert_lacks(&r, "smtp.starttls.offered");
+    assert_eq!(r.verdict.id, "verdict.sendas.refuse");
+}
+
+#[tokio::test]
+async fn tls_alert_is_a_handshake_failure_with_the_alert_named() {
+    let r = demo("tls-alert").await;
+    let f = finding(&r, "tls.handshake.failed");
+    assert!(
+        f.args["reason"].contains("HandshakeFailure"),
+        "{:?}",
+        f.args
+    );
+}
+
+#[tokio::test]
+async fn legacy_versions_still_accepted_are_a_notice() {
+    let r = demo("legacy-and-modern").await;
+    assert_eq!(r.verdict.id, "verdict.sendas.accept", "{:?}", ids(&r));
+    assert_eq!(
+        finding(&r, "tls.version.legacy-accepted").args["versions"],
+        "TLS 1.1, TLS 1.0"
+    );
+    let accepted = finding(&r, "tls.version.ok").evidence["accepted"].clone();
+    assert_eq!(
+        accepted,
+        serde_json::json!(["TLS 1.3", "TLS 1.2", "TLS 1.1", "TLS 1.0"])
+    );
+    // A modern-only server is not flagged.
+    assert_lacks(&demo("cert-ok").await, "tls.version.legacy-accepted");
+}
+
+#[tokio::test]
+async fn certificate_expiring_within_14_days_is_a_warning() {
+    let lab = start("expired").await;
+    let (host, port) = mxdoctor::labcmd::demo_target(lab.world()).unwrap();
+    let r = sendas_at(
+        &lab,
+        &host,
+        port,
+        datetime!(2025-12-25 00:00:00 UTC),
+        Duration::from_secs(5),
+    )
+    .await;
+    assert_eq!(finding(&r, "tls.cert.expires-soon").args["days_left"], "7");
+    assert_lacks(&r, "tls.cert.in-date");
+    // A warning does not make Gmail refuse.
+    assert_eq!(r.verdict.id, "verdict.sendas.accept");
+}
+
+#[tokio::test]
+async fn dns_that_does_not_answer_is_an_error_status_and_no_verdict() {
+    // A UDP socket that never answers and a TCP port that is closed: DNS is unusable.
+    let sink = tokio::net::UdpSocket::bind("127.0.0.1:0").await.unwrap();
+    let lab = start("seed").await;
+    let mut env = env(&lab);
+    env.resolver = sink.local_addr().unwrap();
+    let ctx = mxdoctor::app::lab_context(
+        &env,
+        mxdoctor_net::clock::fixed(NOW),
+        Duration::from_millis(400),
+    )
+    .unwrap();
+    let req =
+        mxdoctor::app::sendas_request("mail.hanako-shop.example", 587, None, None, None).unwrap();
+    let r = mxdoctor_engine::sendas::run(&ctx, &req).await;
+    assert_eq!(
+        error_cause(&r).as_deref(),
+        Some("dns-failure"),
+        "{}",
+        mxdoctor_report::json(&r)
+    );
+    assert_eq!(r.verdict.id, "verdict.sendas.unknown");
+    assert_lacks(&r, "dns.host.not-found");
+    assert_eq!(mxdoctor::app::exit_code(&r), 2);
+}
+
+#[tokio::test]
+async fn the_seed_reports_that_login_was_not_tried() {
+    assert_has(&demo("seed").await, "smtp.auth.untested");
 }

@@ -19,18 +19,29 @@ pub async fn start(scenario: &str) -> Lab {
 }
 
 pub async fn start_at(scenario: &str, now: OffsetDateTime) -> Lab {
-    let world = World::builtin(scenario).unwrap_or_else(|| panic!("no built-in scenario {scenario}"));
+    let world =
+        World::builtin(scenario).unwrap_or_else(|| panic!("no built-in scenario {scenario}"));
     mxdoctor_lab::start(&world, LabOptions { now: Some(now) })
         .await
         .unwrap_or_else(|e| panic!("lab {scenario} did not start: {e}"))
 }
 
 pub fn env(lab: &Lab) -> LabEnv {
-    LabEnv { resolver: lab.dns_addr(), map: lab.address_map().clone(), ca_pem: lab.ca_pem().to_string() }
+    LabEnv {
+        resolver: lab.dns_addr(),
+        map: lab.address_map().clone(),
+        ca_pem: lab.ca_pem().to_string(),
+    }
 }
 
 /// Runs `sendas HOST --port PORT` against a running lab with the clock at `now`.
-pub async fn sendas_at(lab: &Lab, host: &str, port: u16, now: OffsetDateTime, timeout: Duration) -> Report {
+pub async fn sendas_at(
+    lab: &Lab,
+    host: &str,
+    port: u16,
+    now: OffsetDateTime,
+    timeout: Duration,
+) -> Report {
     let ctx = lab_context(&env(lab), clock::fixed(now), timeout).expect("context");
     let req = sendas_request(host, port, None, None, None).expect("request");
     sendas::run(&ctx, &req).await
@@ -56,10 +67,13 @@ pub fn has(report: &Report, id: &str) -> bool {
 }
 
 pub fn finding<'a>(report: &'a Report, id: &str) -> &'a Finding {
-    report
-        .findings()
-        .find(|f| f.id == id)
-        .unwrap_or_else(|| panic!("finding {id} missing; have {:?}\n{}", ids(report), mxdoctor_report::json(report)))
+    report.findings().find(|f| f.id == id).unwrap_or_else(|| {
+        panic!(
+            "finding {id} missing; have {:?}\n{}",
+            ids(report),
+            mxdoctor_report::json(report)
+        )
+    })
 }
 
 pub fn assert_has(report: &Report, id: &str) {
@@ -67,7 +81,11 @@ pub fn assert_has(report: &Report, id: &str) {
 }
 
 pub fn assert_lacks(report: &Report, id: &str) {
-    assert!(!has(report, id), "finding {id} should not fire; have {:?}", ids(report));
+    assert!(
+        !has(report, id),
+        "finding {id} should not fire; have {:?}",
+        ids(report)
+    );
 }
 
 pub fn no_failures(report: &Report) -> bool {
@@ -76,7 +94,9 @@ pub fn no_failures(report: &Report) -> bool {
 
 pub fn error_cause(report: &Report) -> Option<String> {
     report.checks.iter().find_map(|c| match &c.status {
-        mxdoctor_engine::model::CheckStatus::Error { cause, .. } => Some(cause.as_str().to_string()),
+        mxdoctor_engine::model::CheckStatus::Error { cause, .. } => {
+            Some(cause.as_str().to_string())
+        }
         _ => None,
     })
 }

@@ -76,8 +76,6 @@ impl Finding {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum ErrorCause {
-    /// DNS: the name does not exist or has no address.
-    NotFound,
     /// DNS: SERVFAIL, REFUSED or no answer from any server.
     DnsFailure,
     /// TCP connection refused (port closed).
@@ -95,7 +93,6 @@ pub enum ErrorCause {
 impl ErrorCause {
     pub fn as_str(self) -> &'static str {
         match self {
-            ErrorCause::NotFound => "not-found",
             ErrorCause::DnsFailure => "dns-failure",
             ErrorCause::Refused => "refused",
             ErrorCause::Timeout => "timeout",
@@ -149,9 +146,9 @@ impl CheckResult {
     }
 }
 
-/// Evidence kept as data, tagged by kind.
+/// Evidence kept as data: `{"kind": "smtp-transcript", "data": [...]}`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(tag = "kind", rename_all = "kebab-case")]
+#[serde(tag = "kind", content = "data", rename_all = "kebab-case")]
 pub enum Evidence {
     Dns(serde_json::Value),
     SmtpTranscript(serde_json::Value),
@@ -197,7 +194,11 @@ impl Report {
             .iter()
             .flat_map(|c| &c.findings)
             .any(|f| f.severity == Severity::Fail);
-        if failing || self.verdict.severity == Severity::Fail { 1 } else { 0 }
+        if failing || self.verdict.severity == Severity::Fail {
+            1
+        } else {
+            0
+        }
     }
 
     pub fn findings(&self) -> impl Iterator<Item = &Finding> {

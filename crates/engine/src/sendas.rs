@@ -12,8 +12,12 @@ use futures_util::future::join_all;
 use serde_json::json;
 
 use mxdoctor_net::legacy::{LegacyResult, probe_version};
-use mxdoctor_net::smtp::{Credentials, Security, SessionPlan, SessionReport, SmtpError, run_session};
-use mxdoctor_net::tls::{BOTH, ChainVerdict, DateVerdict, ONLY_12, ONLY_13, TlsFailure, TlsOutcome};
+use mxdoctor_net::smtp::{
+    Credentials, Security, SessionPlan, SessionReport, SmtpError, run_session,
+};
+use mxdoctor_net::tls::{
+    BOTH, ChainVerdict, DateVerdict, ONLY_12, ONLY_13, TlsFailure, TlsOutcome,
+};
 use mxdoctor_net::{ConnectError, DnsError};
 use mxdoctor_proto::hostname::Hostname;
 use mxdoctor_proto::names::{covered_names, name_covers, verify_name};
@@ -37,7 +41,12 @@ pub struct SendasRequest {
 
 impl SendasRequest {
     pub fn new(host: Hostname, port: u16) -> Self {
-        Self { host, port, security: Security::for_port(port), credentials: None }
+        Self {
+            host,
+            port,
+            security: Security::for_port(port),
+            credentials: None,
+        }
     }
 }
 
@@ -61,7 +70,11 @@ pub async fn run(ctx: &Context, req: &SendasRequest) -> Report {
             addrs
         }
         Err(e) if e.is_negative() => {
-            let rcode = if matches!(e, DnsError::NxDomain { .. }) { "NXDOMAIN" } else { "NODATA" };
+            let rcode = if matches!(e, DnsError::NxDomain { .. }) {
+                "NXDOMAIN"
+            } else {
+                "NODATA"
+            };
             dns_check.findings.push(
                 Finding::new("dns.host.not-found", Severity::Fail, host.clone())
                     .arg("host", &host)
@@ -70,8 +83,11 @@ pub async fn run(ctx: &Context, req: &SendasRequest) -> Report {
             Vec::new()
         }
         Err(e) => {
-            let cause = if matches!(e, DnsError::Timeout { .. }) { ErrorCause::Timeout } else { ErrorCause::DnsFailure };
-            dns_check.status = CheckStatus::Error { cause, detail: e.to_string() };
+            // Could not find out (SERVFAIL, no answer): not the same as "does not exist".
+            dns_check.status = CheckStatus::Error {
+                cause: ErrorCause::DnsFailure,
+                detail: e.to_string(),
+            };
             Vec::new()
         }
     };
@@ -103,19 +119,29 @@ pub async fn run(ctx: &Context, req: &SendasRequest) -> Report {
     };
     let session = run_session(&ctx.connector, &plan, &ctx.tls, ctx.timeout).await;
     let mut smtp_check = CheckResult::ran("sendas.session", subject.clone());
-    smtp_check.findings = session_findings(&session, &req.host, req.port, req.credentials.is_some());
+    smtp_check.findings =
+        session_findings(&session, &req.host, req.port, req.credentials.is_some());
     if let Some(err) = &session.error {
         // A session that stopped before TLS was judged is an error status, never a pass or fail
         // of the certificate.
         if session.tls.is_none() {
-            smtp_check.status = CheckStatus::Error { cause: cause_of(err), detail: err.to_string() };
+            smtp_check.status = CheckStatus::Error {
+                cause: cause_of(err),
+                detail: err.to_string(),
+            };
         } else {
-            smtp_check.evidence.push(Evidence::Note(format!("session ended early: {err}")));
+            smtp_check
+                .evidence
+                .push(Evidence::Note(format!("session ended early: {err}")));
         }
     }
-    smtp_check.evidence.push(Evidence::SmtpTranscript(json!(session.transcript)));
+    smtp_check
+        .evidence
+        .push(Evidence::SmtpTranscript(json!(session.transcript)));
     if let Some(tls) = &session.tls {
-        smtp_check.evidence.push(Evidence::Certificate(json!(tls.chain)));
+        smtp_check
+            .evidence
+            .push(Evidence::Certificate(json!(tls.chain)));
         smtp_check.evidence.push(Evidence::Tls(json!({
             "version": tls.version, "cipher": tls.cipher, "sni": tls.sni,
             "chain": tls.chain_verdict, "dates": tls.dates,
@@ -126,15 +152,25 @@ pub async fn run(ctx: &Context, req: &SendasRequest) -> Report {
     // 3. Side probes, concurrently.
     let tls_failed_on_version = matches!(
         &session.tls_failure,
-        Some(TlsFailure::Incompatible { .. }) | Some(TlsFailure::Alert { .. }) | Some(TlsFailure::Protocol { .. })
+        Some(TlsFailure::Incompatible { .. })
+            | Some(TlsFailure::Alert { .. })
+            | Some(TlsFailure::Protocol { .. })
     );
     let reached_tls = session.tls.is_some() || session.tls_failure.is_some();
     let (legacy, modern, no_sni, candidates, other) = tokio::join!(
         async {
-            if reached_tls { legacy_versions(ctx, addr, req.security, &host).await } else { Vec::new() }
+            if reached_tls {
+                legacy_versions(ctx, addr, req.security, &host).await
+            } else {
+                Vec::new()
+            }
         },
         async {
-            if session.tls.is_some() { modern_versions(ctx, addr, req.security, &host).await } else { Vec::new() }
+            if session.tls.is_some() {
+                modern_versions(ctx, addr, req.security, &host).await
+            } else {
+                Vec::new()
+            }
         },
         async {
             match &session.tls {
@@ -171,8 +207,12 @@ pub async fn run(ctx: &Context, req: &SendasRequest) -> Report {
             .collect();
         if !old.is_empty() {
             tls_check.findings.push(
-                Finding::new("tls.version.legacy-accepted", Severity::Notice, subject.clone())
-                    .arg("versions", old.join(", ")),
+                Finding::new(
+                    "tls.version.legacy-accepted",
+                    Severity::Notice,
+                    subject.clone(),
+                )
+                .arg("versions", old.join(", ")),
             );
         }
     } else if tls_failed_on_version {
@@ -182,7 +222,9 @@ pub async fn run(ctx: &Context, req: &SendasRequest) -> Report {
         });
         if let Some(best) = best {
             // The handshake failed because the server is too old: say that, not "handshake failed".
-            smtp_check.findings.retain(|f| f.id != "tls.handshake.failed");
+            smtp_check
+                .findings
+                .retain(|f| f.id != "tls.handshake.failed");
             tls_check.findings.push(
                 Finding::new("tls.version.too-old", Severity::Fail, subject.clone())
                     .arg("best", best)
@@ -191,7 +233,9 @@ pub async fn run(ctx: &Context, req: &SendasRequest) -> Report {
         }
     }
     if !legacy.is_empty() {
-        tls_check.evidence.push(Evidence::Tls(json!({ "legacy_probes": legacy, "modern_accepted": modern })));
+        tls_check.evidence.push(Evidence::Tls(
+            json!({ "legacy_probes": legacy, "modern_accepted": modern }),
+        ));
     }
     if !tls_check.findings.is_empty() || !tls_check.evidence.is_empty() {
         checks.push(smtp_check);
@@ -201,15 +245,18 @@ pub async fn run(ctx: &Context, req: &SendasRequest) -> Report {
     }
 
     let mut advice = CheckResult::ran("sendas.advice", subject.clone());
-    if let (Some(main), Some(Ok(plain))) = (&session.tls, &no_sni) {
-        if main.chain_der.first() != plain.chain_der.first() {
-            let names = plain.leaf().map(|c| covered_names(&c.presented_ids())).unwrap_or_default();
-            advice.findings.push(
-                Finding::new("tls.sni.selects-cert", Severity::Info, subject.clone())
-                    .arg("default_names", names.join(", "))
-                    .evidence(json!({ "without_sni": plain.leaf(), "with_sni": main.leaf() })),
-            );
-        }
+    if let (Some(main), Some(Ok(plain))) = (&session.tls, &no_sni)
+        && main.chain_der.first() != plain.chain_der.first()
+    {
+        let names = plain
+            .leaf()
+            .map(|c| covered_names(&c.presented_ids()))
+            .unwrap_or_default();
+        advice.findings.push(
+            Finding::new("tls.sni.selects-cert", Severity::Info, subject.clone())
+                .arg("default_names", names.join(", "))
+                .evidence(json!({ "without_sni": plain.leaf(), "with_sni": main.leaf() })),
+        );
     }
     if !candidates.is_empty() {
         advice.findings.push(
@@ -222,9 +269,13 @@ pub async fn run(ctx: &Context, req: &SendasRequest) -> Report {
     }
     if let Some((port, security)) = other {
         advice.findings.push(
-            Finding::new("sendas.other-port", Severity::Info, format!("{host}:{port}"))
-                .arg("port", port)
-                .arg("security", security.gmail_label()),
+            Finding::new(
+                "sendas.other-port",
+                Severity::Info,
+                format!("{host}:{port}"),
+            )
+            .arg("port", port)
+            .arg("security", security.gmail_label()),
         );
     }
     if !advice.findings.is_empty() {
@@ -234,7 +285,12 @@ pub async fn run(ctx: &Context, req: &SendasRequest) -> Report {
 }
 
 /// The findings one session supports. Pure: no I/O, so every branch is unit-testable.
-pub fn session_findings(s: &SessionReport, host: &Hostname, port: u16, tried_auth: bool) -> Vec<Finding> {
+pub fn session_findings(
+    s: &SessionReport,
+    host: &Hostname,
+    port: u16,
+    tried_auth: bool,
+) -> Vec<Finding> {
     let server = format!("{}:{port}", host.as_str());
     let mut out = Vec::new();
     if let Some(caps) = &s.ehlo_before_tls {
@@ -253,7 +309,8 @@ pub fn session_findings(s: &SessionReport, host: &Hostname, port: u16, tried_aut
         } else {
             match s.starttls_accepted {
                 Some(true) => out.push(
-                    Finding::new("smtp.starttls.offered", Severity::Pass, server.clone()).arg("server", &server),
+                    Finding::new("smtp.starttls.offered", Severity::Pass, server.clone())
+                        .arg("server", &server),
                 ),
                 Some(false) => out.push(
                     Finding::new("smtp.starttls.rejected", Severity::Fail, server.clone())
@@ -275,7 +332,14 @@ pub fn session_findings(s: &SessionReport, host: &Hostname, port: u16, tried_aut
         out.extend(certificate_findings(tls, host, &server));
         if let Some(caps) = &s.ehlo_after_tls {
             if caps.auth.is_empty() {
-                out.push(Finding::new("smtp.auth.missing-after-tls", Severity::Fail, server.clone()).arg("server", &server));
+                out.push(
+                    Finding::new(
+                        "smtp.auth.missing-after-tls",
+                        Severity::Fail,
+                        server.clone(),
+                    )
+                    .arg("server", &server),
+                );
             } else {
                 out.push(
                     Finding::new("smtp.auth.after-tls", Severity::Pass, server.clone())
@@ -293,7 +357,11 @@ pub fn session_findings(s: &SessionReport, host: &Hostname, port: u16, tried_aut
                             .arg("reply", &a.reply)
                             .evidence(json!({ "mechanism": a.mechanism, "reply": a.reply })),
                     ),
-                    None if !tried_auth => out.push(Finding::new("smtp.auth.untested", Severity::Info, server.clone())),
+                    None if !tried_auth => out.push(Finding::new(
+                        "smtp.auth.untested",
+                        Severity::Info,
+                        server.clone(),
+                    )),
                     None => {}
                 }
             }
@@ -351,22 +419,35 @@ pub fn certificate_findings(tls: &TlsOutcome, host: &Hostname, server: &str) -> 
                 .evidence(json!({ "trust_store": tls.trust_store })),
         ),
         ChainVerdict::SelfSigned => out.push(
-            Finding::new("tls.cert.self-signed", Severity::Fail, server.to_string()).arg("subject", &leaf.subject),
+            Finding::new("tls.cert.self-signed", Severity::Fail, server.to_string())
+                .arg("subject", &leaf.subject),
         ),
         ChainVerdict::IncompleteChain { issuer } => out.push(
-            Finding::new("tls.cert.incomplete-chain", Severity::Fail, server.to_string())
-                .arg("issuer", issuer)
-                .evidence(json!({ "presented": tls.chain.len(), "trust_store": tls.trust_store })),
+            Finding::new(
+                "tls.cert.incomplete-chain",
+                Severity::Fail,
+                server.to_string(),
+            )
+            .arg("issuer", issuer)
+            .evidence(json!({ "presented": tls.chain.len(), "trust_store": tls.trust_store })),
         ),
         ChainVerdict::UnknownIssuer { issuer } => out.push(
-            Finding::new("tls.cert.unknown-issuer", Severity::Fail, server.to_string())
-                .arg("issuer", issuer)
-                .evidence(json!({ "presented": tls.chain.len(), "trust_store": tls.trust_store })),
+            Finding::new(
+                "tls.cert.unknown-issuer",
+                Severity::Fail,
+                server.to_string(),
+            )
+            .arg("issuer", issuer)
+            .evidence(json!({ "presented": tls.chain.len(), "trust_store": tls.trust_store })),
         ),
         ChainVerdict::Invalid { reason } => out.push(
-            Finding::new("tls.cert.unknown-issuer", Severity::Fail, server.to_string())
-                .arg("issuer", &leaf.issuer)
-                .evidence(json!({ "webpki": reason })),
+            Finding::new(
+                "tls.cert.unknown-issuer",
+                Severity::Fail,
+                server.to_string(),
+            )
+            .arg("issuer", &leaf.issuer)
+            .evidence(json!({ "webpki": reason })),
         ),
         ChainVerdict::Empty => {}
     }
@@ -464,7 +545,12 @@ async fn tls_only_versions(
     }
 }
 
-async fn modern_versions(ctx: &Context, addr: SocketAddr, security: Security, host: &str) -> Vec<TlsVersion> {
+async fn modern_versions(
+    ctx: &Context,
+    addr: SocketAddr,
+    security: Security,
+    host: &str,
+) -> Vec<TlsVersion> {
     let (v13, v12) = tokio::join!(
         tls_only_versions(ctx, addr, security, host, true, ONLY_13),
         tls_only_versions(ctx, addr, security, host, true, ONLY_12),
@@ -479,33 +565,69 @@ async fn modern_versions(ctx: &Context, addr: SocketAddr, security: Security, ho
     out
 }
 
-async fn legacy_versions(ctx: &Context, addr: SocketAddr, security: Security, host: &str) -> Vec<LegacyResult> {
+async fn legacy_versions(
+    ctx: &Context,
+    addr: SocketAddr,
+    security: Security,
+    host: &str,
+) -> Vec<LegacyResult> {
     let (v11, v10) = tokio::join!(
-        probe_version(&ctx.connector, addr, security, Some(host), &ctx.ehlo_name, TlsVersion::Tls11, ctx.timeout),
-        probe_version(&ctx.connector, addr, security, Some(host), &ctx.ehlo_name, TlsVersion::Tls10, ctx.timeout),
+        probe_version(
+            &ctx.connector,
+            addr,
+            security,
+            Some(host),
+            &ctx.ehlo_name,
+            TlsVersion::Tls11,
+            ctx.timeout
+        ),
+        probe_version(
+            &ctx.connector,
+            addr,
+            security,
+            Some(host),
+            &ctx.ehlo_name,
+            TlsVersion::Tls10,
+            ctx.timeout
+        ),
     );
     vec![v11, v10]
 }
 
 /// Names the certificate covers (and PTR names of the server it covers) that resolve to the
 /// same address and present an acceptable certificate there: what the user can type instead.
-async fn candidates(ctx: &Context, session: &SessionReport, ip: IpAddr, req: &SendasRequest) -> Vec<String> {
-    let Some(tls) = &session.tls else { return Vec::new() };
+async fn candidates(
+    ctx: &Context,
+    session: &SessionReport,
+    ip: IpAddr,
+    req: &SendasRequest,
+) -> Vec<String> {
+    let Some(tls) = &session.tls else {
+        return Vec::new();
+    };
     if acceptable(tls, &req.host) {
         return Vec::new();
     }
-    let Some(leaf) = tls.leaf() else { return Vec::new() };
+    let Some(leaf) = tls.leaf() else {
+        return Vec::new();
+    };
     let ids = leaf.presented_ids();
-    let mut names: Vec<String> = covered_names(&ids).into_iter().filter(|n| !n.starts_with("*.")).collect();
+    let mut names: Vec<String> = covered_names(&ids)
+        .into_iter()
+        .filter(|n| !n.starts_with("*."))
+        .collect();
     // A wildcard certificate often covers the server's own PTR name.
     if let Ok(ptrs) = ctx.dns.reverse(ip).await {
         for p in ptrs {
-            if let Ok(h) = Hostname::parse(&p) {
-                if ids.dns_sans.iter().chain(ids.common_names.iter()).any(|n| name_covers(n, &h).is_ok())
-                    && !names.contains(&h.as_str().to_string())
-                {
-                    names.push(h.as_str().to_string());
-                }
+            if let Ok(h) = Hostname::parse(&p)
+                && ids
+                    .dns_sans
+                    .iter()
+                    .chain(ids.common_names.iter())
+                    .any(|n| name_covers(n, &h).is_ok())
+                && !names.contains(&h.as_str().to_string())
+            {
+                names.push(h.as_str().to_string());
             }
         }
     }
@@ -517,7 +639,15 @@ async fn candidates(ctx: &Context, session: &SessionReport, ip: IpAddr, req: &Se
         if !addrs.contains(&ip) {
             return None;
         }
-        let t = tls_only(ctx, SocketAddr::new(ip, req.port), req.security, h.as_str(), true).await.ok()?;
+        let t = tls_only(
+            ctx,
+            SocketAddr::new(ip, req.port),
+            req.security,
+            h.as_str(),
+            true,
+        )
+        .await
+        .ok()?;
         acceptable(&t, &h).then(|| h.as_str().to_string())
     });
     let mut out: Vec<String> = join_all(checks).await.into_iter().flatten().collect();
@@ -534,7 +664,10 @@ async fn other_port(
 ) -> Option<(u16, Security)> {
     let port_related_failure = session.error.is_some()
         || session.tls_failure.is_some()
-        || session.ehlo_before_tls.as_ref().is_some_and(|c| !c.starttls)
+        || session
+            .ehlo_before_tls
+            .as_ref()
+            .is_some_and(|c| !c.starttls)
         || session.starttls_accepted == Some(false);
     if !port_related_failure {
         return None;
@@ -546,7 +679,15 @@ async fn other_port(
     if port == req.port {
         return None;
     }
-    let t = tls_only(ctx, SocketAddr::new(ip, port), security, req.host.as_str(), true).await.ok()?;
+    let t = tls_only(
+        ctx,
+        SocketAddr::new(ip, port),
+        security,
+        req.host.as_str(),
+        true,
+    )
+    .await
+    .ok()?;
     acceptable(&t, &req.host).then_some((port, security))
 }
 
@@ -567,7 +708,13 @@ const FAIL_ORDER: &[&str] = &[
     "smtp.auth.rejected",
 ];
 
-fn finish(ctx: &Context, command: &str, subject: &str, req: &SendasRequest, checks: Vec<CheckResult>) -> Report {
+fn finish(
+    ctx: &Context,
+    command: &str,
+    subject: &str,
+    req: &SendasRequest,
+    checks: Vec<CheckResult>,
+) -> Report {
     let verdict = verdict(&checks, req);
     Report {
         schema_version: SCHEMA_VERSION,
@@ -586,9 +733,15 @@ pub fn verdict(checks: &[CheckResult], req: &SendasRequest) -> Verdict {
     let mut args = std::collections::BTreeMap::new();
     args.insert("host".to_string(), req.host.as_str().to_string());
     args.insert("port".to_string(), req.port.to_string());
-    args.insert("security".to_string(), req.security.gmail_label().to_string());
-    let fails: Vec<&Finding> =
-        checks.iter().flat_map(|c| &c.findings).filter(|f| f.severity == Severity::Fail).collect();
+    args.insert(
+        "security".to_string(),
+        req.security.gmail_label().to_string(),
+    );
+    let fails: Vec<&Finding> = checks
+        .iter()
+        .flat_map(|c| &c.findings)
+        .filter(|f| f.severity == Severity::Fail)
+        .collect();
     let mut because: Vec<String> = Vec::new();
     for id in FAIL_ORDER {
         if fails.iter().any(|f| f.id == *id) {
@@ -608,22 +761,46 @@ pub fn verdict(checks: &[CheckResult], req: &SendasRequest) -> Verdict {
         })
         .collect();
     if because.first().map(String::as_str) == Some("dns.host.not-found") {
-        return Verdict { id: "verdict.sendas.unreachable".into(), severity: Severity::Fail, args, because };
+        return Verdict {
+            id: "verdict.sendas.unreachable".into(),
+            severity: Severity::Fail,
+            args,
+            because,
+        };
     }
     if let Some(cause) = errors.first() {
         let id = match cause {
             ErrorCause::DnsFailure => "verdict.sendas.unknown",
             _ => "verdict.sendas.unreachable",
         };
-        let severity = if id == "verdict.sendas.unknown" { Severity::Warning } else { Severity::Fail };
+        let severity = if id == "verdict.sendas.unknown" {
+            Severity::Warning
+        } else {
+            Severity::Fail
+        };
         let mut because = vec![cause.catalog_id()];
         because.extend(fails.iter().map(|f| f.id.clone()));
-        return Verdict { id: id.into(), severity, args, because };
+        return Verdict {
+            id: id.into(),
+            severity,
+            args,
+            because,
+        };
     }
     if !because.is_empty() {
-        return Verdict { id: "verdict.sendas.refuse".into(), severity: Severity::Fail, args, because };
+        return Verdict {
+            id: "verdict.sendas.refuse".into(),
+            severity: Severity::Fail,
+            args,
+            because,
+        };
     }
-    Verdict { id: "verdict.sendas.accept".into(), severity: Severity::Pass, args, because }
+    Verdict {
+        id: "verdict.sendas.accept".into(),
+        severity: Severity::Pass,
+        args,
+        because,
+    }
 }
 
 fn join<T: std::fmt::Display>(items: impl Iterator<Item = T>) -> String {

@@ -3,8 +3,8 @@
 //! ones (expired, CN-only, self-signed, below a CA nobody trusts).
 
 use rcgen::{
-    BasicConstraints, CertificateParams, CertifiedIssuer, DistinguishedName, DnType, ExtendedKeyUsagePurpose,
-    IsCa, KeyPair, KeyUsagePurpose, SignatureAlgorithm,
+    BasicConstraints, CertificateParams, CertifiedIssuer, DistinguishedName, DnType,
+    ExtendedKeyUsagePurpose, IsCa, KeyPair, KeyUsagePurpose, SignatureAlgorithm,
 };
 use rustls_pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
 use time::OffsetDateTime;
@@ -44,7 +44,11 @@ fn ca_params(cn: &str, org: &str, now: OffsetDateTime) -> CertificateParams {
     dn.push(DnType::CommonName, cn);
     p.distinguished_name = dn;
     p.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-    p.key_usages = vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::CrlSign, KeyUsagePurpose::DigitalSignature];
+    p.key_usages = vec![
+        KeyUsagePurpose::KeyCertSign,
+        KeyUsagePurpose::CrlSign,
+        KeyUsagePurpose::DigitalSignature,
+    ];
     p.not_before = now - time::Duration::days(3650);
     p.not_after = now + time::Duration::days(3650);
     p
@@ -53,7 +57,11 @@ fn ca_params(cn: &str, org: &str, now: OffsetDateTime) -> CertificateParams {
 impl LabCa {
     pub fn new(intermediate: bool, rogue: bool, now: OffsetDateTime) -> Result<Self, LabError> {
         let key = KeyPair::generate_for(&rcgen::PKCS_ECDSA_P256_SHA256).map_err(err)?;
-        let root = CertifiedIssuer::self_signed(ca_params("mxdoctor Lab Root CA", "mxdoctor lab", now), key).map_err(err)?;
+        let root = CertifiedIssuer::self_signed(
+            ca_params("mxdoctor Lab Root CA", "mxdoctor lab", now),
+            key,
+        )
+        .map_err(err)?;
         let intermediate = if intermediate {
             let key = KeyPair::generate_for(&rcgen::PKCS_ECDSA_P256_SHA256).map_err(err)?;
             let mut p = ca_params("mxdoctor Lab Intermediate CA", "mxdoctor lab", now);
@@ -64,11 +72,21 @@ impl LabCa {
         };
         let rogue = if rogue {
             let key = KeyPair::generate_for(&rcgen::PKCS_ECDSA_P256_SHA256).map_err(err)?;
-            Some(CertifiedIssuer::self_signed(ca_params("Rogue Private CA", "Untrusted Corp", now), key).map_err(err)?)
+            Some(
+                CertifiedIssuer::self_signed(
+                    ca_params("Rogue Private CA", "Untrusted Corp", now),
+                    key,
+                )
+                .map_err(err)?,
+            )
         } else {
             None
         };
-        Ok(Self { root, intermediate, rogue })
+        Ok(Self {
+            root,
+            intermediate,
+            rogue,
+        })
     }
 
     /// The lab root, PEM: the one trust anchor the lab exports.
@@ -99,11 +117,17 @@ impl LabCa {
             Issuer::SelfSigned => (p.self_signed(&key).map_err(err)?, None),
             Issuer::Lab => (p.signed_by(&key, &self.root).map_err(err)?, None),
             Issuer::Intermediate => {
-                let ca = self.intermediate.as_ref().ok_or_else(|| err("no intermediate CA in this world"))?;
+                let ca = self
+                    .intermediate
+                    .as_ref()
+                    .ok_or_else(|| err("no intermediate CA in this world"))?;
                 (p.signed_by(&key, ca).map_err(err)?, Some(ca.der().clone()))
             }
             Issuer::Rogue => {
-                let ca = self.rogue.as_ref().ok_or_else(|| err("no rogue CA in this world"))?;
+                let ca = self
+                    .rogue
+                    .as_ref()
+                    .ok_or_else(|| err("no rogue CA in this world"))?;
                 (p.signed_by(&key, ca).map_err(err)?, Some(ca.der().clone()))
             }
         };

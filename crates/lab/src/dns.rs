@@ -26,8 +26,13 @@ fn zone_handler(text: &str, file: &str) -> Result<(Name, Arc<dyn ZoneHandler>), 
     let (origin, records) = Parser::new(text, None, None)
         .parse()
         .map_err(|e| LabError::Zone(format!("{file}: {e}")))?;
-    let handler = InMemoryZoneHandler::<hickory_server::net::runtime::TokioRuntimeProvider>::new(origin.clone(), records, ZoneType::Primary, AxfrPolicy::Deny)
-        .map_err(|e| LabError::Zone(format!("{file}: {e}")))?;
+    let handler = InMemoryZoneHandler::<hickory_server::net::runtime::TokioRuntimeProvider>::new(
+        origin.clone(),
+        records,
+        ZoneType::Primary,
+        AxfrPolicy::Deny,
+    )
+    .map_err(|e| LabError::Zone(format!("{file}: {e}")))?;
     Ok((origin, Arc::new(handler)))
 }
 
@@ -39,7 +44,9 @@ pub fn catalog(zones: &[(String, String)]) -> Result<Catalog, LabError> {
         let (origin, handler) = zone_handler(text, file)?;
         seen_root |= origin.is_root();
         if catalog.contains(&LowerName::from(&origin)) {
-            return Err(LabError::Zone(format!("{file}: zone {origin} is defined twice")));
+            return Err(LabError::Zone(format!(
+                "{file}: zone {origin} is defined twice"
+            )));
         }
         catalog.upsert(LowerName::from(&origin), vec![handler]);
     }
@@ -63,8 +70,9 @@ pub async fn serve(catalog: Catalog) -> Result<(SocketAddr, Server<Catalog>), La
             break;
         }
     }
-    let (addr, udp, tcp) =
-        bound.ok_or_else(|| LabError::Io("DNS server: no loopback port free for both UDP and TCP".into()))?;
+    let (addr, udp, tcp) = bound.ok_or_else(|| {
+        LabError::Io("DNS server: no loopback port free for both UDP and TCP".into())
+    })?;
     let mut server = Server::new(catalog);
     server.register_socket(udp);
     server.register_listener(tcp, Duration::from_secs(10), 64 * 1024);

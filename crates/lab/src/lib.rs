@@ -101,7 +101,9 @@ impl LabState {
             checked.insert(*w, *t).map_err(std::io::Error::other)?;
         }
         if !state.resolver.ip().is_loopback() {
-            return Err(std::io::Error::other("the lab resolver must be a loopback address"));
+            return Err(std::io::Error::other(
+                "the lab resolver must be a loopback address",
+            ));
         }
         Ok(state)
     }
@@ -119,7 +121,10 @@ pub struct Lab {
 
 impl std::fmt::Debug for Lab {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Lab").field("world", &self.world.name()).field("dns", &self.dns_addr).finish_non_exhaustive()
+        f.debug_struct("Lab")
+            .field("world", &self.world.name())
+            .field("dns", &self.dns_addr)
+            .finish_non_exhaustive()
     }
 }
 
@@ -171,7 +176,10 @@ pub async fn start(world: &World, opts: LabOptions) -> Result<Lab, LabError> {
             .key_provider
             .load_private_key(issued.key)
             .map_err(|e| LabError::Certificate(format!("{}: {e}", spec.id)))?;
-        certs.insert(spec.id.clone(), Arc::new(CertifiedKey::new(issued.chain, key)));
+        certs.insert(
+            spec.id.clone(),
+            Arc::new(CertifiedKey::new(issued.chain, key)),
+        );
     }
 
     let mut tasks = Vec::new();
@@ -188,7 +196,10 @@ pub async fn start(world: &World, opts: LabOptions) -> Result<Lab, LabError> {
             let tls = tls_side(l, &certs, &provider)?;
             let cfg = Arc::new(smtp::ListenerConfig {
                 hostname: s.hostname.clone(),
-                banner: s.banner.clone().unwrap_or_else(|| format!("{} ESMTP", s.hostname)),
+                banner: s
+                    .banner
+                    .clone()
+                    .unwrap_or_else(|| format!("{} ESMTP", s.hostname)),
                 behaviour: s.behaviour,
                 spec: l.clone(),
                 tls,
@@ -202,11 +213,19 @@ pub async fn start(world: &World, opts: LabOptions) -> Result<Lab, LabError> {
                 } else {
                     tasks.push(smtp::spawn(listener, cfg.clone()));
                 }
-                map.insert(SocketAddr::new(*addr, l.port), local).map_err(|e| LabError::Io(e.to_string()))?;
+                map.insert(SocketAddr::new(*addr, l.port), local)
+                    .map_err(|e| LabError::Io(e.to_string()))?;
             }
         }
     }
-    Ok(Lab { world: world.clone(), dns_addr, map, ca_pem: ca.root_pem(), started_at: now, tasks })
+    Ok(Lab {
+        world: world.clone(),
+        dns_addr,
+        map,
+        ca_pem: ca.root_pem(),
+        started_at: now,
+        tasks,
+    })
 }
 
 fn tls_side(
@@ -226,9 +245,13 @@ fn tls_side(
             _ => None,
         })
         .collect();
+    let legacy: Vec<TlsVersion> = versions
+        .iter()
+        .copied()
+        .filter(|v| *v < TlsVersion::Tls12)
+        .collect();
     if modern.is_empty() {
-        let max = versions.iter().copied().max().unwrap_or(TlsVersion::Tls10);
-        return Ok(smtp::TlsSide::Legacy(max));
+        return Ok(smtp::TlsSide::Legacy(legacy));
     }
     let resolver = smtp::SniResolver {
         default: l.cert.as_ref().and_then(|id| certs.get(id).cloned()),
@@ -243,5 +266,10 @@ fn tls_side(
         .map_err(|e| LabError::Tls(e.to_string()))?
         .with_no_client_auth()
         .with_cert_resolver(Arc::new(resolver));
-    Ok(smtp::TlsSide::Rustls(tokio_rustls::TlsAcceptor::from(Arc::new(config))))
+    let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(config));
+    Ok(if legacy.is_empty() {
+        smtp::TlsSide::Rustls(acceptor)
+    } else {
+        smtp::TlsSide::Mixed(acceptor, legacy)
+    })
 }

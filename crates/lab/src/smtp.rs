@@ -49,8 +49,10 @@ impl ResolvesServerCert for SniResolver {
 pub enum TlsSide {
     None,
     Rustls(TlsAcceptor),
-    /// Canned legacy server: the highest version it speaks.
-    Legacy(TlsVersion),
+    /// Canned legacy server: the versions (below 1.2) it speaks.
+    Legacy(Vec<TlsVersion>),
+    /// Both: a legacy ClientHello gets the canned answer, anything newer goes to rustls.
+    Mixed(TlsAcceptor, Vec<TlsVersion>),
 }
 
 /// Everything one listener needs to serve a connection.
@@ -96,7 +98,9 @@ async fn serve(stream: TcpStream, cfg: Arc<ListenerConfig>) {
         Behaviour::Garbage => {
             let mut stream = stream;
             let _ = stream
-                .write_all(b"HTTP/1.1 400 Bad Request\r\nServer: nginx\r\nContent-Length: 0\r\n\r\n")
+                .write_all(
+                    b"HTTP/1.1 400 Bad Request\r\nServer: nginx\r\nContent-Length: 0\r\n\r\n",
+                )
                 .await;
             let _ = stream.shutdown().await;
         }
@@ -124,7 +128,13 @@ type R<T> = Result<T, ()>;
 
 impl Session {
     fn new(stream: TcpStream, cfg: Arc<ListenerConfig>) -> Self {
-        Self { io: None, raw: Some(stream), buf: Vec::new(), cfg, tls: false }
+        Self {
+            io: None,
+            raw: Some(stream),
+            buf: Vec::new(),
+            cfg,
+            tls: false,
+        }
     }
 
     fn io(&mut self) -> R<&mut BoxIo> {
@@ -175,7 +185,11 @@ impl Session {
     }
 
     fn auth_mechs(&self) -> &[String] {
-        if self.tls { &self.cfg.spec.auth_after_tls } else { &self.cfg.spec.auth_before_tls }
+        if self.tls {
+            &self.cfg.spec.auth_after_tls
+        } else {
+            &self.cfg.spec.auth_before_tls
+        }
     }
 
     async fn run(mut self) -> R<()> {
@@ -191,7 +205,13 @@ impl Session {
             };
             match verb.as_str() {
                 "EHLO" => {
-                    let mut lines = vec![format!("{} Hello {arg}", self.cfg.hostname), "PIPELINING".into(), "SIZE 10485760".into(), "8BITMIME".into(), "ENHANCEDSTATUSCODES".into()];
+                    let mut lines = vec![
+                        format!("{} Hello {arg}", self.cfg.hostname),
+                        "PIPELINING".into(),
+                        "SIZE 10485760".into(),
+                        "8BITMIME".into(),
+                        "ENHANCEDSTATUSCODES".into(),
+                    ];
                     if self.cfg.spec.tls == TlsMode::Starttls && !self.tls {
                         lines.push("STARTTLS".into());
                     }
@@ -214,6 +234,9 @@ impl Session {
                         self.write("502 5.5.1 STARTTLS not supported\r\n").await?;
                     } else if self.tls {
                         self.write("503 5.5.1 TLS already active\r\n").await?;
+                    } else if self.cfg.spec.starttls_fails {
+                        self.write("454 4.7.0 TLS not available due to local problem\r\n")
+                            .await?;
                     } else {
                         self.write("220 2.0.0 Ready to start TLS\r\n").await?;
                         if !self.buf.is_empty() {
@@ -229,10 +252,13 @@ impl Session {
                 "MAIL" => self.write("250 2.1.0 Ok\r\n").await?,
                 "RCPT" => self.write("250 2.1.5 Ok\r\n").await?,
                 "DATA" => {
-                    self.write("354 End data with <CR><LF>.<CR><LF>\r\n").await?;
+                    self.write("354 End data with <CR><LF>.<CR><LF>\r\n")
+                        .await?;
                     let mut size = 0usize;
                     loop {
-                        let Some(l) = self.line().await? else { return Ok(()) };
+                        let Some(l) = self.line().await? else {
+                            return Ok(());
+                        };
                         if l == "." {
                             break;
                         }
@@ -262,7 +288,11 @@ impl Session {
         let mut parts = arg.split_whitespace();
         let mech = parts.next().unwrap_or_default().to_ascii_uppercase();
         let initial = parts.next().map(str::to_string);
-        if !self.auth_mechs().iter().any(|m| m.eq_ignore_ascii_case(&mech)) {
+        if !self
+            .auth_mechs()
+            .iter()
+            .any(|m| m.eq_ignore_ascii_case(&mech))
+        {
             let reply = if !self.tls && !self.cfg.spec.auth_after_tls.is_empty() {
                 "538 5.7.11 Encryption required for requested authentication mechanism\r\n"
             } else {
@@ -271,7 +301,11 @@ impl Session {
             return self.write(reply).await;
         }
         let b64 = base64::engine::general_purpose::STANDARD;
-        let decode = |s: &str| b64.decode(s.trim()).ok().map(|v| String::from_utf8_lossy(&v).into_owned());
+        let decode = |s: &str| {
+            b64.decode(s.trim())
+                .ok()
+                .map(|v| String::from_utf8_lossy(&v).into_owned())
+        };
         let (user, password) = match mech.as_str() {
             "PLAIN" => {
                 let token = match initial {
@@ -286,22 +320,43 @@ impl Session {
                 };
                 let mut f = decoded.split('\0');
                 let _authzid = f.next();
-                (f.next().unwrap_or_default().to_string(), f.next().unwrap_or_default().to_string())
+                (
+                    f.next().unwrap_or_default().to_string(),
+                    f.next().unwrap_or_default().to_string(),
+                )
             }
             "LOGIN" => {
                 self.write("334 VXNlcm5hbWU6\r\n").await?;
-                let u = self.line().await?.and_then(|l| decode(&l)).unwrap_or_default();
+                let u = self
+                    .line()
+                    .await?
+                    .and_then(|l| decode(&l))
+                    .unwrap_or_default();
                 self.write("334 UGFzc3dvcmQ6\r\n").await?;
-                let p = self.line().await?.and_then(|l| decode(&l)).unwrap_or_default();
+                let p = self
+                    .line()
+                    .await?
+                    .and_then(|l| decode(&l))
+                    .unwrap_or_default();
                 (u, p)
             }
-            _ => return self.write("504 5.5.4 Unrecognized authentication type\r\n").await,
+            _ => {
+                return self
+                    .write("504 5.5.4 Unrecognized authentication type\r\n")
+                    .await;
+            }
         };
-        let ok = self.cfg.spec.users.iter().any(|u| u.user == user && u.password == password);
+        let ok = self
+            .cfg
+            .spec
+            .users
+            .iter()
+            .any(|u| u.user == user && u.password == password);
         if ok {
             self.write("235 2.7.0 Authentication successful\r\n").await
         } else {
-            self.write("535 5.7.8 Authentication credentials invalid\r\n").await
+            self.write("535 5.7.8 Authentication credentials invalid\r\n")
+                .await
         }
     }
 
@@ -331,48 +386,134 @@ impl Session {
         }
         match self.cfg.tls.clone() {
             TlsSide::None => Ok(false),
-            TlsSide::Legacy(max) => {
+            TlsSide::Legacy(versions) => {
                 let mut raw = raw;
                 if let Some(hello) = read_client_hello(&mut raw).await {
-                    let answer = if hello.max_version() >= max.wire() {
-                        server_hello(max, 0x002f, [0x42; 32])
-                    } else {
-                        alert_record(max, 70)
-                    };
-                    let _ = raw.write_all(&answer).await;
-                    let _ = raw.flush().await;
-                    // A real legacy server would continue; the probe has what it needs.
-                    tokio::time::sleep(Duration::from_millis(200)).await;
+                    canned_answer(&mut raw, &hello, &versions).await;
                 }
                 Ok(false)
             }
-            TlsSide::Rustls(acceptor) => {
-                match tokio::time::timeout(Duration::from_secs(15), acceptor.accept(raw)).await {
-                    Ok(Ok(tls)) => {
-                        self.io = Some(Box::new(tls));
-                        self.tls = true;
-                        self.buf.clear();
-                        Ok(true)
-                    }
-                    _ => Ok(false),
+            TlsSide::Mixed(acceptor, versions) => {
+                let mut raw = raw;
+                let (bytes, hello) = read_client_hello_bytes(&mut raw).await;
+                let Some(hello) = hello else { return Ok(false) };
+                if hello.max_version() < TlsVersion::Tls12.wire() {
+                    canned_answer(&mut raw, &hello, &versions).await;
+                    return Ok(false);
                 }
+                let replay: BoxIo = Box::new(Prefixed {
+                    prefix: bytes,
+                    pos: 0,
+                    inner: raw,
+                });
+                self.accept_rustls(acceptor, replay).await
             }
+            TlsSide::Rustls(acceptor) => self.accept_rustls(acceptor, raw).await,
+        }
+    }
+
+    async fn accept_rustls(&mut self, acceptor: TlsAcceptor, raw: BoxIo) -> R<bool> {
+        match tokio::time::timeout(Duration::from_secs(15), acceptor.accept(raw)).await {
+            Ok(Ok(tls)) => {
+                self.io = Some(Box::new(tls));
+                self.tls = true;
+                self.buf.clear();
+                Ok(true)
+            }
+            _ => Ok(false),
         }
     }
 }
 
+/// Answers a legacy ClientHello as an old server would: the highest version both speak, or a
+/// protocol_version alert. The handshake stops there; the probe has what it needs.
+async fn canned_answer(
+    raw: &mut BoxIo,
+    hello: &mxdoctor_proto::tls_hello::ClientHelloInfo,
+    versions: &[TlsVersion],
+) {
+    let best = versions
+        .iter()
+        .copied()
+        .filter(|v| v.wire() <= hello.max_version())
+        .max();
+    let answer = match best {
+        Some(v) => server_hello(v, 0x002f, [0x42; 32]),
+        None => alert_record(
+            versions.iter().copied().max().unwrap_or(TlsVersion::Tls10),
+            70,
+        ),
+    };
+    let _ = raw.write_all(&answer).await;
+    let _ = raw.flush().await;
+    tokio::time::sleep(Duration::from_millis(200)).await;
+}
+
 async fn read_client_hello(io: &mut BoxIo) -> Option<mxdoctor_proto::tls_hello::ClientHelloInfo> {
+    read_client_hello_bytes(io).await.1
+}
+
+/// Reads until a complete ClientHello is in; returns the bytes read (to replay) and the hello.
+async fn read_client_hello_bytes(
+    io: &mut BoxIo,
+) -> (Vec<u8>, Option<mxdoctor_proto::tls_hello::ClientHelloInfo>) {
     let mut buf = Vec::new();
     loop {
         match parse_client_hello(&buf) {
-            Ok(Some(h)) => return Some(h),
-            Err(_) => return None,
+            Ok(Some(h)) => return (buf, Some(h)),
+            Err(_) => return (buf, None),
             Ok(None) => {}
         }
         let mut chunk = [0u8; 4096];
         match tokio::time::timeout(Duration::from_secs(10), io.read(&mut chunk)).await {
             Ok(Ok(n)) if n > 0 => buf.extend_from_slice(&chunk[..n]),
-            _ => return None,
+            _ => return (buf, None),
         }
+    }
+}
+
+/// A stream that first replays bytes already read (the ClientHello we peeked at).
+struct Prefixed {
+    prefix: Vec<u8>,
+    pos: usize,
+    inner: BoxIo,
+}
+
+impl AsyncRead for Prefixed {
+    fn poll_read(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+        buf: &mut tokio::io::ReadBuf<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        if self.pos < self.prefix.len() {
+            let n = buf.remaining().min(self.prefix.len() - self.pos);
+            let start = self.pos;
+            buf.put_slice(&self.prefix[start..start + n]);
+            self.pos += n;
+            return std::task::Poll::Ready(Ok(()));
+        }
+        std::pin::Pin::new(&mut self.inner).poll_read(cx, buf)
+    }
+}
+
+impl AsyncWrite for Prefixed {
+    fn poll_write(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+        buf: &[u8],
+    ) -> std::task::Poll<std::io::Result<usize>> {
+        std::pin::Pin::new(&mut self.inner).poll_write(cx, buf)
+    }
+    fn poll_flush(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        std::pin::Pin::new(&mut self.inner).poll_flush(cx)
+    }
+    fn poll_shutdown(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        std::pin::Pin::new(&mut self.inner).poll_shutdown(cx)
     }
 }

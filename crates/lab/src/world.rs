@@ -194,6 +194,9 @@ pub struct ListenerSpec {
     pub users: Vec<User>,
     #[serde(default = "no_misbehaviour")]
     pub tls_misbehaviour: TlsMisbehaviour,
+    /// Advertise STARTTLS but answer the command with 454 (a broken TLS set-up).
+    #[serde(default)]
+    pub starttls_fails: bool,
 }
 
 fn starttls() -> TlsMode {
@@ -220,7 +223,8 @@ pub struct World {
 impl World {
     /// Parses a world from its `world.toml` text and zone files.
     pub fn from_parts(world_toml: &str, zones: Vec<(String, String)>) -> Result<Self, LabError> {
-        let file: WorldFile = toml::from_str(world_toml).map_err(|e| LabError::World(format!("world.toml: {e}")))?;
+        let file: WorldFile =
+            toml::from_str(world_toml).map_err(|e| LabError::World(format!("world.toml: {e}")))?;
         let w = World { file, zones };
         w.validate()?;
         Ok(w)
@@ -229,9 +233,13 @@ impl World {
     /// Loads `dir/world.toml` and `dir/zones/*.zone`.
     pub fn load(dir: &Path) -> Result<Self, LabError> {
         let read = |p: &Path| -> Result<String, LabError> {
-            let meta = std::fs::metadata(p).map_err(|e| LabError::World(format!("{}: {e}", p.display())))?;
+            let meta = std::fs::metadata(p)
+                .map_err(|e| LabError::World(format!("{}: {e}", p.display())))?;
             if meta.len() > MAX_FILE {
-                return Err(LabError::World(format!("{}: larger than {MAX_FILE} bytes", p.display())));
+                return Err(LabError::World(format!(
+                    "{}: larger than {MAX_FILE} bytes",
+                    p.display()
+                )));
             }
             std::fs::read_to_string(p).map_err(|e| LabError::World(format!("{}: {e}", p.display())))
         };
@@ -240,8 +248,14 @@ impl World {
         if let Ok(entries) = std::fs::read_dir(dir.join("zones")) {
             let mut paths: Vec<_> = entries.flatten().map(|e| e.path()).collect();
             paths.sort();
-            for p in paths.into_iter().filter(|p| p.extension().is_some_and(|x| x == "zone")) {
-                let name = p.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+            for p in paths
+                .into_iter()
+                .filter(|p| p.extension().is_some_and(|x| x == "zone"))
+            {
+                let name = p
+                    .file_name()
+                    .map(|n| n.to_string_lossy().into_owned())
+                    .unwrap_or_default();
                 zones.push((name, read(&p)?));
             }
         }
@@ -251,7 +265,10 @@ impl World {
     /// A built-in scenario by name.
     pub fn builtin(name: &str) -> Option<Self> {
         let prefix = format!("{name}/");
-        let toml_text = crate::builtin::FILES.iter().find(|(p, _)| *p == format!("{name}/world.toml"))?.1;
+        let toml_text = crate::builtin::FILES
+            .iter()
+            .find(|(p, _)| *p == format!("{name}/world.toml"))?
+            .1;
         let zones = crate::builtin::FILES
             .iter()
             .filter(|(p, _)| p.starts_with(&prefix) && p.ends_with(".zone"))
@@ -291,16 +308,25 @@ impl World {
                 return err(format!("duplicate certificate id `{}`", c.id));
             }
             if c.names.is_empty() && c.cn.is_none() {
-                return err(format!("certificate `{}` names nothing (no names, no cn)", c.id));
+                return err(format!(
+                    "certificate `{}` names nothing (no names, no cn)",
+                    c.id
+                ));
             }
             if !c.san && c.cn.is_none() {
                 return err(format!("certificate `{}` has san = false but no cn", c.id));
             }
             if c.issuer == Issuer::Intermediate && !self.ca().intermediate {
-                return err(format!("certificate `{}` wants the intermediate CA; set [ca] intermediate = true", c.id));
+                return err(format!(
+                    "certificate `{}` wants the intermediate CA; set [ca] intermediate = true",
+                    c.id
+                ));
             }
             if c.issuer == Issuer::Rogue && !self.ca().rogue {
-                return err(format!("certificate `{}` wants the rogue CA; set [ca] rogue = true", c.id));
+                return err(format!(
+                    "certificate `{}` wants the rogue CA; set [ca] rogue = true",
+                    c.id
+                ));
             }
             parse_when(&c.not_before, OffsetDateTime::UNIX_EPOCH)
                 .and_then(|_| parse_when(&c.not_after, OffsetDateTime::UNIX_EPOCH))
@@ -331,25 +357,36 @@ impl World {
                 }
                 for id in l.cert.iter().chain(l.sni.values()) {
                     if !cert_ids.contains(id.as_str()) {
-                        return err(format!("server `{}` port {}: unknown certificate `{id}`", s.id, l.port));
+                        return err(format!(
+                            "server `{}` port {}: unknown certificate `{id}`",
+                            s.id, l.port
+                        ));
                     }
                 }
                 if l.tls != TlsMode::None && l.cert.is_none() && s.behaviour == Behaviour::Smtp {
-                    return err(format!("server `{}` port {}: TLS needs a `cert`", s.id, l.port));
+                    return err(format!(
+                        "server `{}` port {}: TLS needs a `cert`",
+                        s.id, l.port
+                    ));
                 }
                 if l.versions.is_empty() {
-                    return err(format!("server `{}` port {}: no TLS versions", s.id, l.port));
+                    return err(format!(
+                        "server `{}` port {}: no TLS versions",
+                        s.id, l.port
+                    ));
                 }
                 for v in &l.versions {
                     v.parse::<mxdoctor_proto::tls_hello::TlsVersion>()
-                        .map_err(|e| LabError::World(format!("server `{}` port {}: {e}", s.id, l.port)))?;
+                        .map_err(|e| {
+                            LabError::World(format!("server `{}` port {}: {e}", s.id, l.port))
+                        })?;
                 }
             }
         }
-        if let Some(d) = self.demo() {
-            if d.port == 0 {
-                return err("demo port 0".into());
-            }
+        if let Some(d) = self.demo()
+            && d.port == 0
+        {
+            return err("demo port 0".into());
         }
         Ok(())
     }
@@ -360,7 +397,10 @@ pub fn is_documentation(ip: IpAddr) -> bool {
     match ip {
         IpAddr::V4(v4) => {
             let o = v4.octets();
-            matches!((o[0], o[1], o[2]), (192, 0, 2) | (198, 51, 100) | (203, 0, 113))
+            matches!(
+                (o[0], o[1], o[2]),
+                (192, 0, 2) | (198, 51, 100) | (203, 0, 113)
+            )
         }
         IpAddr::V6(v6) => {
             let s = v6.segments();
@@ -375,7 +415,9 @@ pub fn parse_when(s: &str, base: OffsetDateTime) -> Result<OffsetDateTime, Strin
     if let Some(sign) = t.chars().next().filter(|c| *c == '+' || *c == '-') {
         let body = &t[1..];
         let (num, unit) = body.split_at(body.len().saturating_sub(1));
-        let n: i64 = num.parse().map_err(|_| format!("`{s}`: expected e.g. -30d, +2h, or an RFC 3339 time"))?;
+        let n: i64 = num
+            .parse()
+            .map_err(|_| format!("`{s}`: expected e.g. -30d, +2h, or an RFC 3339 time"))?;
         if n > 36_500 * 86_400 {
             return Err(format!("`{s}`: too far"));
         }
@@ -387,7 +429,9 @@ pub fn parse_when(s: &str, base: OffsetDateTime) -> Result<OffsetDateTime, Strin
             _ => return Err(format!("`{s}`: unit must be d, h, m or s")),
         };
         let d = time::Duration::seconds(if sign == '-' { -secs } else { secs });
-        return base.checked_add(d).ok_or_else(|| format!("`{s}`: out of range"));
+        return base
+            .checked_add(d)
+            .ok_or_else(|| format!("`{s}`: out of range"));
     }
     OffsetDateTime::parse(t, &time::format_description::well_known::Rfc3339)
         .map_err(|e| format!("`{s}`: not a relative time nor RFC 3339 ({e})"))

@@ -1,7 +1,7 @@
 //! Certificate details via x509-parser: the facts a report shows about a certificate.
 
-use serde::{Deserialize, Serialize};
 use ::time::OffsetDateTime;
+use serde::{Deserialize, Serialize};
 use x509_parser::extensions::GeneralName;
 use x509_parser::prelude::*;
 
@@ -37,7 +37,8 @@ pub struct CertSummary {
 
 impl CertSummary {
     pub fn parse(der: &[u8]) -> Result<Self, String> {
-        let (_, cert) = X509Certificate::from_der(der).map_err(|e| format!("unreadable certificate: {e}"))?;
+        let (_, cert) =
+            X509Certificate::from_der(der).map_err(|e| format!("unreadable certificate: {e}"))?;
         let subject = cert.subject().to_string();
         let issuer = cert.issuer().to_string();
         let common_names = cert
@@ -65,7 +66,12 @@ impl CertSummary {
         let nb = cert.validity().not_before.to_datetime();
         let na = cert.validity().not_after.to_datetime();
         let key = describe_key(&cert);
-        let is_ca = cert.basic_constraints().ok().flatten().map(|b| b.value.ca).unwrap_or(false);
+        let is_ca = cert
+            .basic_constraints()
+            .ok()
+            .flatten()
+            .map(|b| b.value.ca)
+            .unwrap_or(false);
         Ok(Self {
             self_issued: cert.subject().as_raw() == cert.issuer().as_raw(),
             subject,
@@ -89,7 +95,11 @@ impl CertSummary {
     pub fn presented_ids(&self) -> PresentedIds {
         PresentedIds {
             dns_sans: self.dns_names.clone(),
-            ip_sans: self.ip_addresses.iter().filter_map(|s| s.parse().ok()).collect(),
+            ip_sans: self
+                .ip_addresses
+                .iter()
+                .filter_map(|s| s.parse().ok())
+                .collect(),
             common_names: self.common_names.clone(),
         }
     }

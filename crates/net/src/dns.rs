@@ -8,6 +8,7 @@ use std::net::{IpAddr, SocketAddr};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use hickory_resolver::TokioResolver;
 use hickory_resolver::config::{
     ConnectionConfig, NameServerConfig, ResolveHosts, ResolverConfig, ResolverOpts,
 };
@@ -15,7 +16,6 @@ use hickory_resolver::net::runtime::TokioRuntimeProvider;
 use hickory_resolver::net::{DnsError as HDnsError, NetError};
 use hickory_resolver::proto::op::ResponseCode;
 use hickory_resolver::proto::rr::{Name, RData, RecordType};
-use hickory_resolver::TokioResolver;
 use serde::{Deserialize, Serialize};
 
 /// Where DNS questions go.
@@ -30,7 +30,11 @@ pub struct DnsConfig {
 
 impl Default for DnsConfig {
     fn default() -> Self {
-        Self { servers: Vec::new(), timeout: Duration::from_secs(5), attempts: 2 }
+        Self {
+            servers: Vec::new(),
+            timeout: Duration::from_secs(5),
+            attempts: 2,
+        }
     }
 }
 
@@ -66,13 +70,21 @@ pub enum DnsError {
     #[error("{name} has no {rtype} record")]
     NoRecords { name: String, rtype: String },
     #[error("the DNS server answered {rcode} for {name} {rtype}")]
-    Rcode { name: String, rtype: String, rcode: String },
+    Rcode {
+        name: String,
+        rtype: String,
+        rcode: String,
+    },
     #[error("no DNS answer for {name} {rtype} in time")]
     Timeout { name: String, rtype: String },
     #[error("{name} is not a valid DNS name: {message}")]
     BadName { name: String, message: String },
     #[error("DNS lookup of {name} {rtype} failed: {message}")]
-    Other { name: String, rtype: String, message: String },
+    Other {
+        name: String,
+        rtype: String,
+        message: String,
+    },
     #[error("could not set up the resolver: {0}")]
     Setup(String),
 }
@@ -125,8 +137,13 @@ impl Dns {
         opts.try_tcp_on_error = true;
         // Our own per-run log is the evidence; hickory's cache is fine to keep for speed.
         opts.preserve_intermediates = true;
-        let resolver = builder.build().map_err(|e| DnsError::Setup(e.to_string()))?;
-        Ok(Self { resolver, log: Arc::new(Mutex::new(Vec::new())) })
+        let resolver = builder
+            .build()
+            .map_err(|e| DnsError::Setup(e.to_string()))?;
+        Ok(Self {
+            resolver,
+            log: Arc::new(Mutex::new(Vec::new())),
+        })
     }
 
     /// Every question asked so far, in order.
@@ -138,8 +155,10 @@ impl Dns {
     /// chain) are kept in the evidence and in the returned list.
     pub async fn lookup(&self, name: &str, rtype: RecordType) -> Result<Vec<DnsRecord>, DnsError> {
         let fqdn = absolute(name);
-        let parsed = Name::from_ascii(&fqdn)
-            .map_err(|e| DnsError::BadName { name: name.to_string(), message: e.to_string() })?;
+        let parsed = Name::from_ascii(&fqdn).map_err(|e| DnsError::BadName {
+            name: name.to_string(),
+            message: e.to_string(),
+        })?;
         let started = Instant::now();
         let result = self.resolver.lookup(parsed, rtype).await;
         let elapsed_ms = started.elapsed().as_millis() as u64;
@@ -168,7 +187,10 @@ impl Dns {
                 let out = if has_wanted {
                     Ok(records)
                 } else {
-                    Err(DnsError::NoRecords { name: fqdn.clone(), rtype: rtype_s.clone() })
+                    Err(DnsError::NoRecords {
+                        name: fqdn.clone(),
+                        rtype: rtype_s.clone(),
+                    })
                 };
                 (q, out)
             }
@@ -187,7 +209,11 @@ impl Dns {
                     rcode,
                     records: Vec::new(),
                     elapsed_ms,
-                    error: if err.is_negative() { None } else { Some(e.to_string()) },
+                    error: if err.is_negative() {
+                        None
+                    } else {
+                        Some(e.to_string())
+                    },
                 };
                 (q, Err(err))
             }
@@ -201,27 +227,37 @@ impl Dns {
     /// A and AAAA at the same time. Ok with the union when either has addresses; the error of
     /// the A lookup otherwise (NXDOMAIN wins over "no records", a failure over both).
     pub async fn lookup_ip(&self, host: &str) -> Result<Vec<IpAddr>, DnsError> {
-        let (a, aaaa) =
-            tokio::join!(self.lookup(host, RecordType::A), self.lookup(host, RecordType::AAAA));
+        let (a, aaaa) = tokio::join!(
+            self.lookup(host, RecordType::A),
+            self.lookup(host, RecordType::AAAA)
+        );
         let mut ips: Vec<IpAddr> = Vec::new();
         for r in a.iter().chain(aaaa.iter()).flatten() {
-            if r.rtype == "A" || r.rtype == "AAAA" {
-                if let Ok(ip) = r.data.parse::<IpAddr>() {
-                    if !ips.contains(&ip) {
-                        ips.push(ip);
-                    }
-                }
+            if (r.rtype == "A" || r.rtype == "AAAA")
+                && let Ok(ip) = r.data.parse::<IpAddr>()
+                && !ips.contains(&ip)
+            {
+                ips.push(ip);
             }
         }
         if !ips.is_empty() {
             return Ok(ips);
         }
         match (a, aaaa) {
-            (Err(e @ DnsError::NxDomain { .. }), _) | (_, Err(e @ DnsError::NxDomain { .. })) => Err(e),
-            (Err(e), Err(e6)) => {
-                if e.is_negative() && !e6.is_negative() { Err(e6) } else { Err(e) }
+            (Err(e @ DnsError::NxDomain { .. }), _) | (_, Err(e @ DnsError::NxDomain { .. })) => {
+                Err(e)
             }
-            _ => Err(DnsError::NoRecords { name: absolute(host), rtype: "A/AAAA".into() }),
+            (Err(e), Err(e6)) => {
+                if e.is_negative() && !e6.is_negative() {
+                    Err(e6)
+                } else {
+                    Err(e)
+                }
+            }
+            _ => Err(DnsError::NoRecords {
+                name: absolute(host),
+                rtype: "A/AAAA".into(),
+            }),
         }
     }
 
@@ -238,7 +274,11 @@ impl Dns {
 }
 
 fn absolute(name: &str) -> String {
-    if name.ends_with('.') { name.to_string() } else { format!("{name}.") }
+    if name.ends_with('.') {
+        name.to_string()
+    } else {
+        format!("{name}.")
+    }
 }
 
 fn rdata_text(data: &RData) -> String {
@@ -265,16 +305,22 @@ fn classify(name: &str, rtype: &str, e: &NetError) -> DnsError {
                 DnsError::NoRecords { name, rtype }
             }
         }
-        NetError::Dns(HDnsError::ResponseCode(code)) => {
-            DnsError::Rcode { name, rtype, rcode: code.to_string().to_ascii_uppercase() }
-        }
+        NetError::Dns(HDnsError::ResponseCode(code)) => DnsError::Rcode {
+            name,
+            rtype,
+            rcode: code.to_string().to_ascii_uppercase(),
+        },
         NetError::Timeout => DnsError::Timeout { name, rtype },
         other => {
             let message = other.to_string();
             if message.contains("timed out") {
                 DnsError::Timeout { name, rtype }
             } else {
-                DnsError::Other { name, rtype, message }
+                DnsError::Other {
+                    name,
+                    rtype,
+                    message,
+                }
             }
         }
     }

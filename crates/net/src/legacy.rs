@@ -8,7 +8,9 @@ use std::time::{Duration, Instant};
 use serde::{Deserialize, Serialize};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
-use mxdoctor_proto::tls_hello::{ServerResponse, TlsVersion, alert_name, client_hello, parse_server_response};
+use mxdoctor_proto::tls_hello::{
+    ServerResponse, TlsVersion, alert_name, client_hello, parse_server_response,
+};
 
 use crate::connect::Connector;
 use crate::smtp::{Security, SmtpConn, SmtpError};
@@ -22,7 +24,10 @@ pub enum LegacyResult {
     /// The server answered with a ServerHello for this very version.
     Accepted { version: TlsVersion, cipher: u16 },
     /// The server answered with another version (it would not speak the one offered).
-    OtherVersion { offered: TlsVersion, answered: TlsVersion },
+    OtherVersion {
+        offered: TlsVersion,
+        answered: TlsVersion,
+    },
     /// A TLS alert, e.g. protocol_version.
     Refused { alert: String },
     /// The connection closed without a TLS answer.
@@ -50,7 +55,11 @@ pub async fn probe_version(
     let started = Instant::now();
     let stream = match connector.connect(addr, timeout).await {
         Ok(s) => s,
-        Err(e) => return LegacyResult::NotTested { reason: e.to_string() },
+        Err(e) => {
+            return LegacyResult::NotTested {
+                reason: e.to_string(),
+            };
+        }
     };
     let mut io: crate::smtp::BoxIo = Box::new(stream);
     if security == Security::Starttls {
@@ -58,21 +67,36 @@ pub async fn probe_version(
         let step = async {
             let banner = conn.read_reply("banner").await?;
             if banner.code != 220 {
-                return Err(SmtpError::NotSmtp { stage: "banner".into(), detail: banner.text() });
+                return Err(SmtpError::NotSmtp {
+                    stage: "banner".into(),
+                    detail: banner.text(),
+                });
             }
-            let ehlo = conn.command(&format!("EHLO {ehlo_name}"), "EHLO reply").await?;
+            let ehlo = conn
+                .command(&format!("EHLO {ehlo_name}"), "EHLO reply")
+                .await?;
             if !mxdoctor_proto::smtp::parse_ehlo(&ehlo).starttls {
-                return Err(SmtpError::NotSmtp { stage: "EHLO".into(), detail: "STARTTLS not offered".into() });
+                return Err(SmtpError::NotSmtp {
+                    stage: "EHLO".into(),
+                    detail: "STARTTLS not offered".into(),
+                });
             }
             let r = conn.command("STARTTLS", "STARTTLS reply").await?;
             if r.code != 220 {
-                return Err(SmtpError::NotSmtp { stage: "STARTTLS".into(), detail: r.text() });
+                return Err(SmtpError::NotSmtp {
+                    stage: "STARTTLS".into(),
+                    detail: r.text(),
+                });
             }
             conn.take_io()
         };
         io = match step.await {
             Ok(io) => io,
-            Err(e) => return LegacyResult::NotTested { reason: e.to_string() },
+            Err(e) => {
+                return LegacyResult::NotTested {
+                    reason: e.to_string(),
+                };
+            }
         };
     }
     let mut random = [0u8; 32];
@@ -83,7 +107,11 @@ pub async fn probe_version(
         *b = (nanos.rotate_left(i as u32 * 7) & 0xff) as u8;
     }
     let hello = client_hello(version, sni, random);
-    if tokio::time::timeout(timeout, io.write_all(&hello)).await.map(|r| r.is_err()).unwrap_or(true) {
+    if tokio::time::timeout(timeout, io.write_all(&hello))
+        .await
+        .map(|r| r.is_err())
+        .unwrap_or(true)
+    {
         return LegacyResult::Closed;
     }
     let mut buf = Vec::new();
@@ -94,23 +122,36 @@ pub async fn probe_version(
                 return if v == version {
                     LegacyResult::Accepted { version: v, cipher }
                 } else {
-                    LegacyResult::OtherVersion { offered: version, answered: v }
+                    LegacyResult::OtherVersion {
+                        offered: version,
+                        answered: v,
+                    }
                 };
             }
             ServerResponse::Alert { description, .. } => {
-                return LegacyResult::Refused { alert: alert_name(description).to_string() };
+                return LegacyResult::Refused {
+                    alert: alert_name(description).to_string(),
+                };
             }
             ServerResponse::NotTls => {
-                return LegacyResult::NotTested { reason: "the answer was not TLS".into() };
+                return LegacyResult::NotTested {
+                    reason: "the answer was not TLS".into(),
+                };
             }
             ServerResponse::Incomplete => {}
         }
         if buf.len() >= MAX_HELLO_READ {
-            return LegacyResult::NotTested { reason: "over-long answer to the ClientHello".into() };
+            return LegacyResult::NotTested {
+                reason: "over-long answer to the ClientHello".into(),
+            };
         }
         let mut chunk = [0u8; 4096];
         match tokio::time::timeout_at(deadline, io.read(&mut chunk)).await {
-            Err(_) => return LegacyResult::NotTested { reason: "no answer to the ClientHello in time".into() },
+            Err(_) => {
+                return LegacyResult::NotTested {
+                    reason: "no answer to the ClientHello in time".into(),
+                };
+            }
             Ok(Err(_)) | Ok(Ok(0)) => return LegacyResult::Closed,
             Ok(Ok(n)) => buf.extend_from_slice(&chunk[..n]),
         }

@@ -62,7 +62,11 @@ impl Security {
 
     /// What Gmail uses on a port when the user picks it.
     pub fn for_port(port: u16) -> Self {
-        if port == 465 { Security::Implicit } else { Security::Starttls }
+        if port == 465 {
+            Security::Implicit
+        } else {
+            Security::Starttls
+        }
     }
 }
 
@@ -82,7 +86,9 @@ pub enum SmtpError {
     TooManyLines { stage: String, limit: usize },
     #[error("not an SMTP reply while waiting for the {stage}: {detail}")]
     NotSmtp { stage: String, detail: String },
-    #[error("the server sent data after its STARTTLS reply, before TLS started (possible command injection)")]
+    #[error(
+        "the server sent data after its STARTTLS reply, before TLS started (possible command injection)"
+    )]
     StarttlsInjection,
     #[error("I/O error during the {stage}: {detail}")]
     Io { stage: String, detail: String },
@@ -99,16 +105,28 @@ pub struct SmtpConn {
 
 impl SmtpConn {
     pub fn new(io: BoxIo, started: Instant, timeout: Duration) -> Self {
-        Self { io: Some(io), buf: Vec::new(), transcript: Vec::new(), started, timeout }
+        Self {
+            io: Some(io),
+            buf: Vec::new(),
+            transcript: Vec::new(),
+            started,
+            timeout,
+        }
     }
 
     pub fn note(&mut self, dir: Dir, text: impl Into<String>) {
         let ms = self.started.elapsed().as_millis() as u64;
-        self.transcript.push(TranscriptLine { ms, dir, text: text.into() });
+        self.transcript.push(TranscriptLine {
+            ms,
+            dir,
+            text: text.into(),
+        });
     }
 
     fn io(&mut self, stage: &str) -> Result<&mut BoxIo, SmtpError> {
-        self.io.as_mut().ok_or_else(|| SmtpError::Closed { stage: stage.to_string() })
+        self.io.as_mut().ok_or_else(|| SmtpError::Closed {
+            stage: stage.to_string(),
+        })
     }
 
     /// Reads one line (without CRLF), bounded by MAX_REPLY_LINE and the timeout.
@@ -122,20 +140,35 @@ impl SmtpConn {
                     line.pop();
                 }
                 if line.len() > MAX_REPLY_LINE {
-                    return Err(SmtpError::LineTooLong { stage: stage.into(), limit: MAX_REPLY_LINE });
+                    return Err(SmtpError::LineTooLong {
+                        stage: stage.into(),
+                        limit: MAX_REPLY_LINE,
+                    });
                 }
                 return Ok(line);
             }
             if self.buf.len() > MAX_REPLY_LINE {
-                return Err(SmtpError::LineTooLong { stage: stage.into(), limit: MAX_REPLY_LINE });
+                return Err(SmtpError::LineTooLong {
+                    stage: stage.into(),
+                    limit: MAX_REPLY_LINE,
+                });
             }
             let secs = self.timeout.as_secs();
             let mut chunk = [0u8; 4096];
             let io = self.io(stage)?;
             let n = match tokio::time::timeout_at(deadline, io.read(&mut chunk)).await {
-                Err(_) => return Err(SmtpError::Timeout { stage: stage.into(), secs }),
+                Err(_) => {
+                    return Err(SmtpError::Timeout {
+                        stage: stage.into(),
+                        secs,
+                    });
+                }
                 Ok(Err(e)) => return Err(io_error(stage, e)),
-                Ok(Ok(0)) => return Err(SmtpError::Closed { stage: stage.into() }),
+                Ok(Ok(0)) => {
+                    return Err(SmtpError::Closed {
+                        stage: stage.into(),
+                    });
+                }
                 Ok(Ok(n)) => n,
             };
             self.buf.extend_from_slice(&chunk[..n]);
@@ -157,20 +190,34 @@ impl SmtpConn {
                         break;
                     }
                     if lines.len() >= MAX_REPLY_LINES {
-                        return Err(SmtpError::TooManyLines { stage: stage.into(), limit: MAX_REPLY_LINES });
+                        return Err(SmtpError::TooManyLines {
+                            stage: stage.into(),
+                            limit: MAX_REPLY_LINES,
+                        });
                     }
                 }
                 Err(e) => {
                     self.note(Dir::Server, truncate(&shown, 200));
-                    return Err(SmtpError::NotSmtp { stage: stage.into(), detail: e.to_string() });
+                    return Err(SmtpError::NotSmtp {
+                        stage: stage.into(),
+                        detail: e.to_string(),
+                    });
                 }
             }
         }
-        Reply::from_lines(lines).map_err(|e| SmtpError::NotSmtp { stage: stage.into(), detail: e.to_string() })
+        Reply::from_lines(lines).map_err(|e| SmtpError::NotSmtp {
+            stage: stage.into(),
+            detail: e.to_string(),
+        })
     }
 
     /// Sends a command line; `shown` replaces it in the transcript (for secrets).
-    pub async fn send(&mut self, line: &str, shown: Option<&str>, stage: &str) -> Result<(), SmtpError> {
+    pub async fn send(
+        &mut self,
+        line: &str,
+        shown: Option<&str>,
+        stage: &str,
+    ) -> Result<(), SmtpError> {
         self.note(Dir::Client, shown.unwrap_or(line).to_string());
         let secs = self.timeout.as_secs();
         let timeout = self.timeout;
@@ -183,7 +230,10 @@ impl SmtpConn {
         })
         .await
         {
-            Err(_) => Err(SmtpError::Timeout { stage: stage.into(), secs }),
+            Err(_) => Err(SmtpError::Timeout {
+                stage: stage.into(),
+                secs,
+            }),
             Ok(Err(e)) => Err(io_error(stage, e)),
             Ok(Ok(())) => Ok(()),
         }
@@ -200,7 +250,9 @@ impl SmtpConn {
         if !self.buf.is_empty() {
             return Err(SmtpError::StarttlsInjection);
         }
-        self.io.take().ok_or(SmtpError::Closed { stage: "TLS upgrade".into() })
+        self.io.take().ok_or(SmtpError::Closed {
+            stage: "TLS upgrade".into(),
+        })
     }
 
     pub fn put_io(&mut self, io: BoxIo) {
@@ -209,7 +261,8 @@ impl SmtpConn {
 
     pub async fn quit(&mut self) {
         if self.send("QUIT", None, "QUIT").await.is_ok() {
-            let _ = tokio::time::timeout(Duration::from_secs(2), self.read_reply("QUIT reply")).await;
+            let _ =
+                tokio::time::timeout(Duration::from_secs(2), self.read_reply("QUIT reply")).await;
         }
         if let Some(mut io) = self.io.take() {
             let _ = tokio::time::timeout(Duration::from_secs(1), io.shutdown()).await;
@@ -223,8 +276,13 @@ fn io_error(stage: &str, e: std::io::Error) -> SmtpError {
         std::io::ErrorKind::UnexpectedEof
         | std::io::ErrorKind::ConnectionReset
         | std::io::ErrorKind::ConnectionAborted
-        | std::io::ErrorKind::BrokenPipe => SmtpError::Closed { stage: stage.into() },
-        _ => SmtpError::Io { stage: stage.into(), detail: e.to_string() },
+        | std::io::ErrorKind::BrokenPipe => SmtpError::Closed {
+            stage: stage.into(),
+        },
+        _ => SmtpError::Io {
+            stage: stage.into(),
+            detail: e.to_string(),
+        },
     }
 }
 
@@ -248,7 +306,10 @@ pub struct Credentials {
 
 impl std::fmt::Debug for Credentials {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Credentials").field("user", &self.user).field("password", &"<redacted>").finish()
+        f.debug_struct("Credentials")
+            .field("user", &self.user)
+            .field("password", &"<redacted>")
+            .finish()
     }
 }
 
@@ -409,7 +470,9 @@ async fn drive(
     if banner.code != 220 {
         return Ok(());
     }
-    let ehlo = conn.command(&format!("EHLO {}", plan.ehlo_name), "EHLO reply").await?;
+    let ehlo = conn
+        .command(&format!("EHLO {}", plan.ehlo_name), "EHLO reply")
+        .await?;
     if ehlo.code != 250 {
         return Ok(());
     }
@@ -434,7 +497,9 @@ async fn drive(
         if plan.stop_after_tls {
             return Ok(());
         }
-        let ehlo = conn.command(&format!("EHLO {}", plan.ehlo_name), "EHLO reply after TLS").await?;
+        let ehlo = conn
+            .command(&format!("EHLO {}", plan.ehlo_name), "EHLO reply after TLS")
+            .await?;
         if ehlo.code != 250 {
             return Ok(());
         }
@@ -448,8 +513,12 @@ async fn drive(
         if mechs.iter().any(|m| m == "PLAIN") {
             let token = base64::engine::general_purpose::STANDARD
                 .encode(format!("\0{}\0{}", creds.user, creds.password));
-            conn.send(&format!("AUTH PLAIN {token}"), Some("AUTH PLAIN <credentials hidden>"), "AUTH reply")
-                .await?;
+            conn.send(
+                &format!("AUTH PLAIN {token}"),
+                Some("AUTH PLAIN <credentials hidden>"),
+                "AUTH reply",
+            )
+            .await?;
             let reply = conn.read_reply("AUTH reply").await?;
             report.auth = Some(AuthResult {
                 mechanism: "PLAIN".into(),
@@ -462,11 +531,20 @@ async fn drive(
             let r = conn.command("AUTH LOGIN", "AUTH LOGIN reply").await?;
             let mut last = r;
             if last.code == 334 {
-                conn.send(&b64.encode(&creds.user), Some("<user name>"), "AUTH LOGIN user").await?;
+                conn.send(
+                    &b64.encode(&creds.user),
+                    Some("<user name>"),
+                    "AUTH LOGIN user",
+                )
+                .await?;
                 last = conn.read_reply("AUTH LOGIN user reply").await?;
                 if last.code == 334 {
-                    conn.send(&b64.encode(&creds.password), Some("<password hidden>"), "AUTH LOGIN password")
-                        .await?;
+                    conn.send(
+                        &b64.encode(&creds.password),
+                        Some("<password hidden>"),
+                        "AUTH LOGIN password",
+                    )
+                    .await?;
                     last = conn.read_reply("AUTH reply").await?;
                 }
             }

@@ -40,7 +40,9 @@ pub struct TlsSettings {
 
 impl std::fmt::Debug for TlsSettings {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("TlsSettings").field("roots", &self.roots_label).finish_non_exhaustive()
+        f.debug_struct("TlsSettings")
+            .field("roots", &self.roots_label)
+            .finish_non_exhaustive()
     }
 }
 
@@ -49,7 +51,12 @@ impl TlsSettings {
     pub fn webpki_roots(clock: SharedClock, timeout: Duration) -> Self {
         let mut roots = RootCertStore::empty();
         roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
-        Self { roots: Arc::new(roots), roots_label: "webpki-roots".into(), clock, timeout }
+        Self {
+            roots: Arc::new(roots),
+            roots_label: "webpki-roots".into(),
+            clock,
+            timeout,
+        }
     }
 
     /// Adds the PEM certificates of `pem` as extra anchors (`--ca-file`, the lab CA).
@@ -59,7 +66,9 @@ impl TlsSettings {
         let mut n = 0;
         for cert in CertificateDer::pem_slice_iter(pem.as_bytes()) {
             let cert = cert.map_err(|e| format!("{label}: not a PEM certificate file ({e})"))?;
-            roots.add(cert).map_err(|e| format!("{label}: unusable certificate ({e})"))?;
+            roots
+                .add(cert)
+                .map_err(|e| format!("{label}: unusable certificate ({e})"))?;
             n += 1;
         }
         if n == 0 {
@@ -217,13 +226,16 @@ where
     };
     let mut config = rustls::ClientConfig::builder_with_provider(provider.clone())
         .with_protocol_versions(versions)
-        .map_err(|e| TlsFailure::Incompatible { detail: e.to_string() })?
+        .map_err(|e| TlsFailure::Incompatible {
+            detail: e.to_string(),
+        })?
         .dangerous()
         .with_custom_certificate_verifier(Arc::new(verifier))
         .with_no_client_auth();
     config.enable_sni = send_sni;
-    let name = ServerName::try_from(server_name.to_string())
-        .map_err(|e| TlsFailure::Protocol { detail: format!("{server_name}: {e}") })?;
+    let name = ServerName::try_from(server_name.to_string()).map_err(|e| TlsFailure::Protocol {
+        detail: format!("{server_name}: {e}"),
+    })?;
     let connector = TlsConnector::from(Arc::new(config));
     let secs = settings.timeout.as_secs().max(1);
     let tls = match tokio::time::timeout(settings.timeout, connector.connect(name, stream)).await {
@@ -246,7 +258,11 @@ where
         &chain_der,
         version,
         cipher,
-        if send_sni { Some(server_name.to_string()) } else { None },
+        if send_sni {
+            Some(server_name.to_string())
+        } else {
+            None
+        },
         settings,
     );
     Ok((tls, outcome))
@@ -305,11 +321,17 @@ fn date_verdict(leaf: &CertSummary, now: OffsetDateTime) -> DateVerdict {
     match (leaf.not_before_t, leaf.not_after_t) {
         (Some(nb), Some(na)) => {
             if now < nb {
-                DateVerdict::NotYetValid { days_until: (nb - now).whole_days().max(0) }
+                DateVerdict::NotYetValid {
+                    days_until: (nb - now).whole_days().max(0),
+                }
             } else if now > na {
-                DateVerdict::Expired { days_ago: (now - na).whole_days().max(0) }
+                DateVerdict::Expired {
+                    days_ago: (now - na).whole_days().max(0),
+                }
             } else {
-                DateVerdict::InDate { days_left: (na - now).whole_days() }
+                DateVerdict::InDate {
+                    days_left: (na - now).whole_days(),
+                }
             }
         }
         _ => DateVerdict::Unknown,
@@ -325,16 +347,25 @@ fn chain_verdict(
     now: OffsetDateTime,
     settings: &TlsSettings,
 ) -> ChainVerdict {
-    let Some(leaf) = chain.first() else { return ChainVerdict::Empty };
+    let Some(leaf) = chain.first() else {
+        return ChainVerdict::Empty;
+    };
     let at = match (leaf.not_before_t, leaf.not_after_t) {
         (Some(nb), Some(na)) if now < nb || now > na => nb + (na - nb) / 2,
         _ => now,
     };
     let unix = UnixTime::since_unix_epoch(Duration::from_secs(at.unix_timestamp().max(0) as u64));
-    let verifier = match WebPkiServerVerifier::builder_with_provider(settings.roots.clone(), provider()).build() {
-        Ok(v) => v,
-        Err(e) => return ChainVerdict::Invalid { reason: format!("no trust anchors: {e}") },
-    };
+    let verifier =
+        match WebPkiServerVerifier::builder_with_provider(settings.roots.clone(), provider())
+            .build()
+        {
+            Ok(v) => v,
+            Err(e) => {
+                return ChainVerdict::Invalid {
+                    reason: format!("no trust anchors: {e}"),
+                };
+            }
+        };
     // Any name will do: a name mismatch is reported after the chain checks pass, and we
     // treat NotValidForName as "the chain is fine".
     let name = ServerName::try_from("mxdoctor.invalid").expect("static name is valid");
@@ -349,7 +380,9 @@ fn chain_verdict(
                 if chain.len() == 1 && leaf.self_issued {
                     ChainVerdict::SelfSigned
                 } else if chain.len() == 1 {
-                    ChainVerdict::IncompleteChain { issuer: leaf.issuer.clone() }
+                    ChainVerdict::IncompleteChain {
+                        issuer: leaf.issuer.clone(),
+                    }
                 } else {
                     let top = chain.last().map(|c| c.issuer.clone()).unwrap_or_default();
                     ChainVerdict::UnknownIssuer { issuer: top }
@@ -359,29 +392,47 @@ fn chain_verdict(
                 if chain.len() == 1 && leaf.self_issued {
                     ChainVerdict::SelfSigned
                 } else {
-                    ChainVerdict::Invalid { reason: format!("{other:?}") }
+                    ChainVerdict::Invalid {
+                        reason: format!("{other:?}"),
+                    }
                 }
             }
         },
-        Err(other) => ChainVerdict::Invalid { reason: other.to_string() },
+        Err(other) => ChainVerdict::Invalid {
+            reason: other.to_string(),
+        },
     }
 }
 
 fn classify_io(e: io::Error) -> TlsFailure {
     if let Some(inner) = e.get_ref().and_then(|i| i.downcast_ref::<rustls::Error>()) {
         return match inner {
-            rustls::Error::AlertReceived(a) => TlsFailure::Alert { alert: format!("{a:?}") },
-            rustls::Error::PeerIncompatible(p) => TlsFailure::Incompatible { detail: format!("{p:?}") },
-            rustls::Error::InvalidMessage(m) => TlsFailure::Protocol { detail: format!("{m:?}") },
-            other => TlsFailure::Protocol { detail: other.to_string() },
+            rustls::Error::AlertReceived(a) => TlsFailure::Alert {
+                alert: format!("{a:?}"),
+            },
+            rustls::Error::PeerIncompatible(p) => TlsFailure::Incompatible {
+                detail: format!("{p:?}"),
+            },
+            rustls::Error::InvalidMessage(m) => TlsFailure::Protocol {
+                detail: format!("{m:?}"),
+            },
+            other => TlsFailure::Protocol {
+                detail: other.to_string(),
+            },
         };
     }
     match e.kind() {
         io::ErrorKind::UnexpectedEof
         | io::ErrorKind::ConnectionReset
         | io::ErrorKind::ConnectionAborted
-        | io::ErrorKind::BrokenPipe => TlsFailure::Closed { detail: e.to_string() },
-        io::ErrorKind::InvalidData => TlsFailure::Protocol { detail: e.to_string() },
-        _ => TlsFailure::Closed { detail: e.to_string() },
+        | io::ErrorKind::BrokenPipe => TlsFailure::Closed {
+            detail: e.to_string(),
+        },
+        io::ErrorKind::InvalidData => TlsFailure::Protocol {
+            detail: e.to_string(),
+        },
+        _ => TlsFailure::Closed {
+            detail: e.to_string(),
+        },
     }
 }

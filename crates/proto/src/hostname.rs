@@ -57,13 +57,19 @@ impl Hostname {
         if trimmed.len() > 1024 {
             return Err(HostnameError::TooLong { len: trimmed.len() });
         }
-        let bare = trimmed.strip_prefix('[').and_then(|s| s.strip_suffix(']')).unwrap_or(trimmed);
+        let bare = trimmed
+            .strip_prefix('[')
+            .and_then(|s| s.strip_suffix(']'))
+            .unwrap_or(trimmed);
         if bare.parse::<std::net::IpAddr>().is_ok() {
             return Err(HostnameError::IpLiteral(bare.to_string()));
         }
         // Spaces and controls are reported at their position before IDNA mangles the input.
         for (pos, ch) in trimmed.char_indices() {
-            if ch.is_whitespace() || ch.is_control() || matches!(ch, '/' | ':' | '@' | ',' | ';' | '!' | '*' | '?') {
+            if ch.is_whitespace()
+                || ch.is_control()
+                || matches!(ch, '/' | ':' | '@' | ',' | ';' | '!' | '*' | '?')
+            {
                 return Err(HostnameError::InvalidChar { ch, pos });
             }
         }
@@ -85,14 +91,20 @@ impl Hostname {
                 return Err(HostnameError::EmptyLabel);
             }
             if label.len() > MAX_LABEL {
-                return Err(HostnameError::LabelTooLong { label: label.to_string(), len: label.len() });
+                return Err(HostnameError::LabelTooLong {
+                    label: label.to_string(),
+                    len: label.len(),
+                });
             }
             if label.starts_with('-') || label.ends_with('-') {
-                return Err(HostnameError::Hyphen { label: label.to_string() });
+                return Err(HostnameError::Hyphen {
+                    label: label.to_string(),
+                });
             }
         }
         for (pos, ch) in ascii.char_indices() {
-            let ok = ch.is_ascii_alphanumeric() || ch == '-' || ch == '.' || (underscore && ch == '_');
+            let ok =
+                ch.is_ascii_alphanumeric() || ch == '-' || ch == '.' || (underscore && ch == '_');
             if !ok {
                 return Err(HostnameError::InvalidChar { ch, pos });
             }
@@ -134,7 +146,10 @@ mod tests {
 
     #[test]
     fn lowercases_and_drops_the_root_dot() {
-        assert_eq!(Hostname::parse("Mail.Example.COM.").unwrap().as_str(), "mail.example.com");
+        assert_eq!(
+            Hostname::parse("Mail.Example.COM.").unwrap().as_str(),
+            "mail.example.com"
+        );
     }
 
     #[test]
@@ -142,29 +157,66 @@ mod tests {
         let h = Hostname::parse("bücher.example").unwrap();
         assert_eq!(h.as_str(), "xn--bcher-kva.example");
         assert_eq!(h.to_unicode(), "bücher.example");
-        assert_eq!(Hostname::parse("メール.例え.jp").unwrap().as_str().matches("xn--").count(), 2);
+        assert_eq!(
+            Hostname::parse("メール.例え.jp")
+                .unwrap()
+                .as_str()
+                .matches("xn--")
+                .count(),
+            2
+        );
     }
 
     #[test]
     fn rfc1035_2_3_4_size_limits() {
         let label = "a".repeat(64);
-        assert!(matches!(Hostname::parse(&format!("{label}.example")), Err(HostnameError::LabelTooLong { .. })));
+        assert!(matches!(
+            Hostname::parse(&format!("{label}.example")),
+            Err(HostnameError::LabelTooLong { .. })
+        ));
         assert!(Hostname::parse(&format!("{}.example", "a".repeat(63))).is_ok());
         let long = format!("{}.example", ["abcdefghi"; 25].join("."));
-        assert!(matches!(Hostname::parse(&long), Err(HostnameError::TooLong { .. })));
+        assert!(matches!(
+            Hostname::parse(&long),
+            Err(HostnameError::TooLong { .. })
+        ));
     }
 
     #[test]
     fn rejects_what_gmail_cannot_connect_to() {
         assert!(matches!(Hostname::parse(""), Err(HostnameError::Empty)));
-        assert!(matches!(Hostname::parse("192.0.2.1"), Err(HostnameError::IpLiteral(_))));
-        assert!(matches!(Hostname::parse("[2001:db8::1]"), Err(HostnameError::IpLiteral(_))));
-        assert!(matches!(Hostname::parse("mail example.com"), Err(HostnameError::InvalidChar { pos: 4, .. })));
-        assert!(matches!(Hostname::parse("mail..example.com"), Err(HostnameError::EmptyLabel)));
-        assert!(matches!(Hostname::parse("-mail.example.com"), Err(HostnameError::Hyphen { .. })));
-        assert!(matches!(Hostname::parse("localhost"), Err(HostnameError::SingleLabel(_))));
-        assert!(matches!(Hostname::parse("mail_1.example.com"), Err(HostnameError::InvalidChar { ch: '_', .. })));
+        assert!(matches!(
+            Hostname::parse("192.0.2.1"),
+            Err(HostnameError::IpLiteral(_))
+        ));
+        assert!(matches!(
+            Hostname::parse("[2001:db8::1]"),
+            Err(HostnameError::IpLiteral(_))
+        ));
+        assert!(matches!(
+            Hostname::parse("mail example.com"),
+            Err(HostnameError::InvalidChar { pos: 4, .. })
+        ));
+        assert!(matches!(
+            Hostname::parse("mail..example.com"),
+            Err(HostnameError::EmptyLabel)
+        ));
+        assert!(matches!(
+            Hostname::parse("-mail.example.com"),
+            Err(HostnameError::Hyphen { .. })
+        ));
+        assert!(matches!(
+            Hostname::parse("localhost"),
+            Err(HostnameError::SingleLabel(_))
+        ));
+        assert!(matches!(
+            Hostname::parse("mail_1.example.com"),
+            Err(HostnameError::InvalidChar { ch: '_', .. })
+        ));
         assert!(Hostname::parse_dns_name("_dmarc.example.com").is_ok());
-        assert!(matches!(Hostname::parse("*.example.com"), Err(HostnameError::InvalidChar { ch: '*', .. })));
+        assert!(matches!(
+            Hostname::parse("*.example.com"),
+            Err(HostnameError::InvalidChar { ch: '*', .. })
+        ));
     }
 }

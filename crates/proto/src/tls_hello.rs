@@ -68,7 +68,11 @@ impl FromStr for TlsVersion {
             "1.2" | "12" => TlsVersion::Tls12,
             "1.3" | "13" => TlsVersion::Tls13,
             "ssl3" | "ssl3.0" => TlsVersion::Ssl3,
-            _ => return Err(format!("unknown TLS version `{s}` (expected 1.0, 1.1, 1.2 or 1.3)")),
+            _ => {
+                return Err(format!(
+                    "unknown TLS version `{s}` (expected 1.0, 1.1, 1.2 or 1.3)"
+                ));
+            }
         })
     }
 }
@@ -141,7 +145,11 @@ pub fn client_hello(version: TlsVersion, sni: Option<&str>, random: [u8; 32]) ->
         sn.extend_from_slice(name.as_bytes());
         extension(&mut exts, 0x0000, &sn);
     }
-    extension(&mut exts, 0x000a, &[0, 6, 0x00, 0x1d, 0x00, 0x17, 0x00, 0x18]); // x25519, P-256, P-384
+    extension(
+        &mut exts,
+        0x000a,
+        &[0, 6, 0x00, 0x1d, 0x00, 0x17, 0x00, 0x18],
+    ); // x25519, P-256, P-384
     extension(&mut exts, 0x000b, &[1, 0]); // ec_point_formats: uncompressed
     if version >= TlsVersion::Tls12 {
         let algs: [u16; 6] = [0x0403, 0x0804, 0x0401, 0x0503, 0x0805, 0x0501];
@@ -207,10 +215,11 @@ impl<'a> Reader<'a> {
 pub fn parse_server_response(buf: &[u8]) -> ServerResponse {
     if buf.len() < 5 {
         // Even a partial header tells us whether this can be TLS at all.
-        if let Some(&ct) = buf.first() {
-            if ct != CT_HANDSHAKE && ct != CT_ALERT {
-                return ServerResponse::NotTls;
-            }
+        if let Some(&ct) = buf.first()
+            && ct != CT_HANDSHAKE
+            && ct != CT_ALERT
+        {
+            return ServerResponse::NotTls;
         }
         return ServerResponse::Incomplete;
     }
@@ -221,7 +230,9 @@ pub fn parse_server_response(buf: &[u8]) -> ServerResponse {
     if (ct != CT_HANDSHAKE && ct != CT_ALERT) || rv >> 8 != 3 || len > MAX_RECORD {
         return ServerResponse::NotTls;
     }
-    let Some(payload) = r.take(len) else { return ServerResponse::Incomplete };
+    let Some(payload) = r.take(len) else {
+        return ServerResponse::Incomplete;
+    };
     let mut p = Reader::new(payload);
     if ct == CT_ALERT {
         return match (p.u8(), p.u8()) {
@@ -230,37 +241,52 @@ pub fn parse_server_response(buf: &[u8]) -> ServerResponse {
         };
     }
     // Handshake record: the first message must be a ServerHello.
-    let (Some(ty), Some(hlen)) = (p.u8(), p.u24()) else { return ServerResponse::NotTls };
+    let (Some(ty), Some(hlen)) = (p.u8(), p.u24()) else {
+        return ServerResponse::NotTls;
+    };
     if ty != HS_SERVER_HELLO {
         return ServerResponse::NotTls;
     }
     let Some(body) = p.take(hlen) else {
         // A ServerHello split across records is legal but rare; say incomplete rather than guess.
-        return if hlen > MAX_RECORD { ServerResponse::NotTls } else { ServerResponse::Incomplete };
+        return if hlen > MAX_RECORD {
+            ServerResponse::NotTls
+        } else {
+            ServerResponse::Incomplete
+        };
     };
     let mut b = Reader::new(body);
-    let Some(legacy) = b.u16() else { return ServerResponse::NotTls };
+    let Some(legacy) = b.u16() else {
+        return ServerResponse::NotTls;
+    };
     if b.take(32).is_none() {
         return ServerResponse::NotTls;
     }
-    let Some(sid_len) = b.u8() else { return ServerResponse::NotTls };
+    let Some(sid_len) = b.u8() else {
+        return ServerResponse::NotTls;
+    };
     if b.take(sid_len as usize).is_none() {
         return ServerResponse::NotTls;
     }
-    let Some(cipher) = b.u16() else { return ServerResponse::NotTls };
+    let Some(cipher) = b.u16() else {
+        return ServerResponse::NotTls;
+    };
     let _compression = b.u8();
     let mut version = legacy;
-    if b.rest() >= 2 {
-        if let Some(ext_len) = b.u16() {
-            if let Some(exts) = b.take(ext_len as usize) {
-                let mut e = Reader::new(exts);
-                while e.rest() >= 4 {
-                    let (Some(et), Some(el)) = (e.u16(), e.u16()) else { break };
-                    let Some(data) = e.take(el as usize) else { break };
-                    if et == 0x002b && data.len() == 2 {
-                        version = u16::from_be_bytes([data[0], data[1]]);
-                    }
-                }
+    if b.rest() >= 2
+        && let Some(ext_len) = b.u16()
+        && let Some(exts) = b.take(ext_len as usize)
+    {
+        let mut e = Reader::new(exts);
+        while e.rest() >= 4 {
+            let (Some(et), Some(el)) = (e.u16(), e.u16()) else {
+                break;
+            };
+            let Some(data) = e.take(el as usize) else {
+                break;
+            };
+            if et == 0x002b && data.len() == 2 {
+                version = u16::from_be_bytes([data[0], data[1]]);
             }
         }
     }
@@ -325,7 +351,9 @@ pub fn parse_client_hello(buf: &[u8]) -> Result<Option<ClientHelloInfo>, HelloEr
     if len > MAX_RECORD {
         return Err(HelloError::TooLarge);
     }
-    let Some(payload) = r.take(len) else { return Ok(None) };
+    let Some(payload) = r.take(len) else {
+        return Ok(None);
+    };
     let mut p = Reader::new(payload);
     if p.u8() != Some(HS_CLIENT_HELLO) {
         return Err(HelloError::NotClientHello);
@@ -339,7 +367,10 @@ pub fn parse_client_hello(buf: &[u8]) -> Result<Option<ClientHelloInfo>, HelloEr
     b.take(sid).ok_or(HelloError::Malformed)?;
     let clen = b.u16().ok_or(HelloError::Malformed)? as usize;
     let cbytes = b.take(clen).ok_or(HelloError::Malformed)?;
-    let ciphers = cbytes.chunks_exact(2).map(|c| u16::from_be_bytes([c[0], c[1]])).collect();
+    let ciphers = cbytes
+        .chunks_exact(2)
+        .map(|c| u16::from_be_bytes([c[0], c[1]]))
+        .collect();
     let comp = b.u8().ok_or(HelloError::Malformed)? as usize;
     b.take(comp).ok_or(HelloError::Malformed)?;
     let mut sni = None;
@@ -355,26 +386,34 @@ pub fn parse_client_hello(buf: &[u8]) -> Result<Option<ClientHelloInfo>, HelloEr
             match et {
                 0x0000 => {
                     let _list = d.u16();
-                    if d.u8() == Some(0) {
-                        if let Some(n) = d.u16() {
-                            if let Some(name) = d.take(n as usize) {
-                                sni = Some(String::from_utf8_lossy(name).into_owned());
-                            }
-                        }
+                    if d.u8() == Some(0)
+                        && let Some(n) = d.u16()
+                        && let Some(name) = d.take(n as usize)
+                    {
+                        sni = Some(String::from_utf8_lossy(name).into_owned());
                     }
                 }
                 0x002b => {
-                    if let Some(n) = d.u8() {
-                        if let Some(list) = d.take(n as usize) {
-                            supported_versions = list.chunks_exact(2).map(|c| u16::from_be_bytes([c[0], c[1]])).collect();
-                        }
+                    if let Some(n) = d.u8()
+                        && let Some(list) = d.take(n as usize)
+                    {
+                        supported_versions = list
+                            .chunks_exact(2)
+                            .map(|c| u16::from_be_bytes([c[0], c[1]]))
+                            .collect();
                     }
                 }
                 _ => {}
             }
         }
     }
-    Ok(Some(ClientHelloInfo { record_version, legacy_version, supported_versions, sni, ciphers }))
+    Ok(Some(ClientHelloInfo {
+        record_version,
+        legacy_version,
+        supported_versions,
+        sni,
+        ciphers,
+    }))
 }
 
 /// A complete record with a ServerHello (no extensions) for `version` and `cipher`.
@@ -464,16 +503,30 @@ mod tests {
             assert_eq!(info.sni.as_deref(), Some("mail.example.com"));
             assert!(info.ciphers.contains(&0x002f));
         }
-        let no_sni = parse_client_hello(&client_hello(TlsVersion::Tls10, None, [0; 32])).unwrap().unwrap();
+        let no_sni = parse_client_hello(&client_hello(TlsVersion::Tls10, None, [0; 32]))
+            .unwrap()
+            .unwrap();
         assert_eq!(no_sni.sni, None);
     }
 
     #[test]
     fn rfc5246_7_4_1_3_server_hello_parses_back() {
         let rec = server_hello(TlsVersion::Tls10, 0x002f, [1; 32]);
-        assert_eq!(parse_server_response(&rec), ServerResponse::Hello { version: TlsVersion::Tls10, cipher: 0x002f });
+        assert_eq!(
+            parse_server_response(&rec),
+            ServerResponse::Hello {
+                version: TlsVersion::Tls10,
+                cipher: 0x002f
+            }
+        );
         let alert = alert_record(TlsVersion::Tls12, 70);
-        assert_eq!(parse_server_response(&alert), ServerResponse::Alert { level: 2, description: 70 });
+        assert_eq!(
+            parse_server_response(&alert),
+            ServerResponse::Alert {
+                level: 2,
+                description: 70
+            }
+        );
         assert_eq!(alert_name(70), "protocol_version");
     }
 
@@ -482,13 +535,22 @@ mod tests {
         let rec = server_hello(TlsVersion::Tls11, 0x0035, [9; 32]);
         for cut in 0..rec.len() {
             let r = parse_server_response(&rec[..cut]);
-            assert!(matches!(r, ServerResponse::Incomplete | ServerResponse::NotTls), "cut {cut}: {r:?}");
+            assert!(
+                matches!(r, ServerResponse::Incomplete | ServerResponse::NotTls),
+                "cut {cut}: {r:?}"
+            );
         }
         let ch = client_hello(TlsVersion::Tls12, Some("a.example"), [3; 32]);
         for cut in 0..ch.len() {
-            assert!(!matches!(parse_client_hello(&ch[..cut]), Ok(Some(_))), "cut {cut}");
+            assert!(
+                !matches!(parse_client_hello(&ch[..cut]), Ok(Some(_))),
+                "cut {cut}"
+            );
         }
-        assert_eq!(parse_server_response(b"220 mail.example.com ESMTP\r\n"), ServerResponse::NotTls);
+        assert_eq!(
+            parse_server_response(b"220 mail.example.com ESMTP\r\n"),
+            ServerResponse::NotTls
+        );
         assert_eq!(parse_client_hello(b"EHLO x\r\n"), Err(HelloError::NotTls));
         // Pseudo-random junk, deterministic.
         let mut x: u32 = 0x1234_5678;
@@ -500,7 +562,7 @@ mod tests {
                 x ^= x << 5;
                 junk.push(x as u8);
             }
-            junk.insert(0, if x % 2 == 0 { 22 } else { 21 });
+            junk.insert(0, if x.is_multiple_of(2) { 22 } else { 21 });
             let _ = parse_server_response(&junk);
             let _ = parse_client_hello(&junk);
         }
@@ -513,6 +575,9 @@ mod tests {
         assert_eq!("tlsv1.1".parse::<TlsVersion>().unwrap(), TlsVersion::Tls11);
         assert!("2.0".parse::<TlsVersion>().is_err());
         assert_eq!(TlsVersion::Tls10.to_string(), "TLS 1.0");
-        assert_eq!(serde_json::to_string(&TlsVersion::Tls13).unwrap(), "\"1.3\"");
+        assert_eq!(
+            serde_json::to_string(&TlsVersion::Tls13).unwrap(),
+            "\"1.3\""
+        );
     }
 }

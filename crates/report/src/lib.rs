@@ -9,7 +9,8 @@ use mxdoctor_explain::{Lang, text as catalog_text, ui};
 
 /// The report as pretty JSON (shape documented in docs/JSON.md), with a final newline.
 pub fn json(report: &Report) -> String {
-    let mut s = serde_json::to_string_pretty(report).unwrap_or_else(|e| format!("{{\"error\": \"{e}\"}}"));
+    let mut s =
+        serde_json::to_string_pretty(report).unwrap_or_else(|e| format!("{{\"error\": \"{e}\"}}"));
     s.push('\n');
     s
 }
@@ -39,7 +40,11 @@ struct Painter {
 
 impl Painter {
     fn paint(&self, code: &str, s: &str) -> String {
-        if self.on { format!("\x1b[{code}m{s}\x1b[0m") } else { s.to_string() }
+        if self.on {
+            format!("\x1b[{code}m{s}\x1b[0m")
+        } else {
+            s.to_string()
+        }
     }
     fn severity(&self, sev: Severity, s: &str) -> String {
         let code = match sev {
@@ -87,6 +92,20 @@ fn scalar(v: &serde_json::Value) -> Option<String> {
         serde_json::Value::Array(a) if a.iter().all(|x| !x.is_object() && !x.is_array()) => {
             Some(a.iter().filter_map(scalar).collect::<Vec<_>>().join(", "))
         }
+        // Small flat objects read best on one line: `presented: x, source: san, rejected: different`.
+        serde_json::Value::Object(map) if map.len() <= 4 => {
+            let mut parts = Vec::new();
+            for (k, val) in map {
+                match val {
+                    serde_json::Value::Object(inner) if inner.len() == 1 => {
+                        let (ik, iv) = inner.iter().next()?;
+                        parts.push(format!("{ik}: {}", scalar(iv)?));
+                    }
+                    other => parts.push(format!("{k}: {}", scalar(other)?)),
+                }
+            }
+            Some(parts.join(", "))
+        }
         _ => None,
     }
 }
@@ -118,6 +137,10 @@ fn render_value(out: &mut String, v: &serde_json::Value, indent: usize, depth: u
                     Some(s) => {
                         let _ = writeln!(out, "{pad}- {}", clip(&s));
                     }
+                    None if item.is_object() => {
+                        let _ = writeln!(out, "{pad}-");
+                        render_value(out, item, indent + 2, depth + 1);
+                    }
                     None => {
                         let _ = writeln!(out, "{pad}- [{}]", i + 1);
                         render_value(out, item, indent + 2, depth + 1);
@@ -147,13 +170,21 @@ fn indent_block(out: &mut String, label: &str, body: &str, indent: usize) {
 }
 
 fn finding_title(f: &Finding, lang: Lang) -> String {
-    catalog_text(lang, &f.id, &f.args).map(|t| t.title).unwrap_or_else(|| f.id.clone())
+    catalog_text(lang, &f.id, &f.args)
+        .map(|t| t.title)
+        .unwrap_or_else(|| f.id.clone())
 }
 
 fn render_finding(out: &mut String, f: &Finding, p: &Painter, opts: &TextOptions, full: bool) {
     let label = ui(opts.lang, f.severity.as_str());
     let head = format!("{} {:<5}", marker(f.severity), label);
-    let _ = writeln!(out, "{} {}  {}", p.severity(f.severity, &head), finding_title(f, opts.lang), p.dim(&format!("[{}]", f.id)));
+    let _ = writeln!(
+        out,
+        "{} {}  {}",
+        p.severity(f.severity, &head),
+        finding_title(f, opts.lang),
+        p.dim(&format!("[{}]", f.id))
+    );
     if !full {
         return;
     }
@@ -176,19 +207,35 @@ pub fn text(report: &Report, opts: &TextOptions) -> String {
     let p = Painter { on: opts.color };
     let lang = opts.lang;
     let mut out = String::new();
-    let _ = writeln!(out, "{}", p.bold(&format!("mxdoctor {} {}", report.command, report.target)));
+    let _ = writeln!(
+        out,
+        "{}",
+        p.bold(&format!("mxdoctor {} {}", report.command, report.target))
+    );
     let _ = writeln!(out);
 
     // 1. Verdict: what Gmail will do.
     let v = &report.verdict;
     let vt = catalog_text(lang, &v.id, &v.args);
-    let title = vt.as_ref().map(|t| t.title.clone()).unwrap_or_else(|| v.id.clone());
-    let _ = writeln!(out, "{} {}", p.severity(v.severity, marker(v.severity)), p.severity(v.severity, &title));
+    let title = vt
+        .as_ref()
+        .map(|t| t.title.clone())
+        .unwrap_or_else(|| v.id.clone());
+    let _ = writeln!(
+        out,
+        "{} {}",
+        p.severity(v.severity, marker(v.severity)),
+        p.severity(v.severity, &title)
+    );
     if let Some(c) = vt.as_ref().and_then(|t| t.cause.clone()) {
         let _ = writeln!(out, "  {c}");
     }
     let gmail = v.because.iter().find_map(|id| {
-        let args = report.findings().find(|f| &f.id == id).map(|f| f.args.clone()).unwrap_or_default();
+        let args = report
+            .findings()
+            .find(|f| &f.id == id)
+            .map(|f| f.args.clone())
+            .unwrap_or_default();
         catalog_text(lang, id, &args).and_then(|t| t.gmail)
     });
     if let Some(g) = gmail {
@@ -197,7 +244,11 @@ pub fn text(report: &Report, opts: &TextOptions) -> String {
     let _ = writeln!(out);
 
     // 2. Checks that could not run.
-    let errors: Vec<_> = report.checks.iter().filter(|c| c.status != CheckStatus::Ran).collect();
+    let errors: Vec<_> = report
+        .checks
+        .iter()
+        .filter(|c| c.status != CheckStatus::Ran)
+        .collect();
     if !errors.is_empty() {
         let _ = writeln!(out, "{}", p.bold(ui(lang, "checks-not-run")));
         for c in errors {
@@ -206,9 +257,18 @@ pub fn text(report: &Report, opts: &TextOptions) -> String {
                     let mut args = BTreeMap::new();
                     args.insert("detail".to_string(), detail.clone());
                     let t = catalog_text(lang, &cause.catalog_id(), &args);
-                    let title = t.as_ref().map(|t| t.title.clone()).unwrap_or_else(|| cause.catalog_id());
+                    let title = t
+                        .as_ref()
+                        .map(|t| t.title.clone())
+                        .unwrap_or_else(|| cause.catalog_id());
                     let head = format!("? {:<5}", ui(lang, "error"));
-                    let _ = writeln!(out, "{} {}  {}", p.severity(Severity::Warning, &head), title, p.dim(&format!("[{}] {}", cause.catalog_id(), c.subject)));
+                    let _ = writeln!(
+                        out,
+                        "{} {}  {}",
+                        p.severity(Severity::Warning, &head),
+                        title,
+                        p.dim(&format!("[{}] {}", cause.catalog_id(), c.subject))
+                    );
                     if let Some(t) = t {
                         if let Some(cause) = t.cause {
                             indent_block(&mut out, ui(lang, "cause"), &cause, 8);
@@ -219,7 +279,13 @@ pub fn text(report: &Report, opts: &TextOptions) -> String {
                     }
                 }
                 CheckStatus::Skipped { reason } => {
-                    let _ = writeln!(out, "- {:<5} {}  {}", ui(lang, "skipped"), reason, p.dim(&c.subject));
+                    let _ = writeln!(
+                        out,
+                        "- {:<5} {}  {}",
+                        ui(lang, "skipped"),
+                        reason,
+                        p.dim(&c.subject)
+                    );
                 }
                 CheckStatus::Ran => {}
             }
@@ -228,8 +294,11 @@ pub fn text(report: &Report, opts: &TextOptions) -> String {
     }
 
     // 3. Problems, worst first; then advice; then passes.
-    let mut problems: Vec<&Finding> = report.findings().filter(|f| f.severity >= Severity::Notice).collect();
-    problems.sort_by(|a, b| b.severity.cmp(&a.severity));
+    let mut problems: Vec<&Finding> = report
+        .findings()
+        .filter(|f| f.severity >= Severity::Notice)
+        .collect();
+    problems.sort_by_key(|f| std::cmp::Reverse(f.severity));
     if !problems.is_empty() {
         let _ = writeln!(out, "{}", p.bold(ui(lang, "problems")));
         for f in problems {
@@ -237,7 +306,17 @@ pub fn text(report: &Report, opts: &TextOptions) -> String {
         }
         let _ = writeln!(out);
     }
-    let advice: Vec<&Finding> = report.findings().filter(|f| f.severity == Severity::Info).collect();
+    let mut advice: Vec<&Finding> = report
+        .findings()
+        .filter(|f| f.severity == Severity::Info)
+        .collect();
+    // What to type or choose instead comes first; "not tested" notes last.
+    advice.sort_by_key(|f| match f.id.as_str() {
+        "sendas.candidates" => 0,
+        "sendas.other-port" => 1,
+        id if id.ends_with(".untested") => 9,
+        _ => 5,
+    });
     if !advice.is_empty() {
         let _ = writeln!(out, "{}", p.bold(ui(lang, "advice")));
         for f in advice {
@@ -245,7 +324,10 @@ pub fn text(report: &Report, opts: &TextOptions) -> String {
         }
         let _ = writeln!(out);
     }
-    let passes: Vec<&Finding> = report.findings().filter(|f| f.severity == Severity::Pass).collect();
+    let passes: Vec<&Finding> = report
+        .findings()
+        .filter(|f| f.severity == Severity::Pass)
+        .collect();
     if !passes.is_empty() {
         let _ = writeln!(out, "{}", p.bold(ui(lang, "passed")));
         for f in passes {
@@ -268,13 +350,19 @@ pub fn text(report: &Report, opts: &TextOptions) -> String {
                         continue;
                     }
                 };
-                let _ = writeln!(out, "{} {}", p.bold(label), p.dim(&format!("({})", c.subject)));
+                let _ = writeln!(
+                    out,
+                    "{} {}",
+                    p.bold(label),
+                    p.dim(&format!("({})", c.subject))
+                );
                 if let (Evidence::SmtpTranscript(_), Some(lines)) = (e, value.as_array()) {
                     for l in lines.iter().take(500) {
                         let dir = l.get("dir").and_then(|d| d.as_str()).unwrap_or("*");
                         let t = l.get("text").and_then(|d| d.as_str()).unwrap_or("");
                         let ms = l.get("ms").and_then(|d| d.as_u64()).unwrap_or(0);
-                        let _ = writeln!(out, "  {} {dir} {}", p.dim(&format!("{ms:>6} ms")), clip(t));
+                        let _ =
+                            writeln!(out, "  {} {dir} {}", p.dim(&format!("{ms:>6} ms")), clip(t));
                     }
                 } else {
                     render_value(&mut out, value, 2, 0);
@@ -283,6 +371,14 @@ pub fn text(report: &Report, opts: &TextOptions) -> String {
             }
         }
     }
-    let _ = writeln!(out, "{}", p.dim(&format!("{}: {}", ui(lang, "generated"), report.generated_at)));
+    let _ = writeln!(
+        out,
+        "{}",
+        p.dim(&format!(
+            "{}: {}",
+            ui(lang, "generated"),
+            report.generated_at
+        ))
+    );
     out
 }

@@ -1,0 +1,103 @@
+//! The catalogue and the registry agree: every id the engine can emit has English and Japanese
+//! text, the catalogue has no text for unknown ids, and texts use only the args the engine fills.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use mxdoctor_engine::registry::catalog_ids;
+use mxdoctor_explain::{Lang, ids, placeholders, text};
+
+/// The args each id receives from the engine. A text using anything else would print `<name>`.
+fn args_of(id: &str) -> &'static [&'static str] {
+    match id {
+        "dns.host.resolves" => &["host", "addresses"],
+        "dns.host.not-found" => &["host", "rcode"],
+        "smtp.starttls.offered" => &["server"],
+        "smtp.starttls.missing" => &["server", "port"],
+        "smtp.starttls.rejected" => &["server", "reply"],
+        "smtp.auth.after-tls" | "smtp.auth.before-tls" => &["mechanisms"],
+        "smtp.auth.missing-after-tls" => &["server"],
+        "smtp.auth.accepted" => &["user", "mechanism"],
+        "smtp.auth.rejected" => &["user", "reply"],
+        "smtp.auth.untested" => &[],
+        "tls.version.ok" => &["version", "cipher"],
+        "tls.version.too-old" => &["best"],
+        "tls.version.legacy-accepted" => &["versions"],
+        "tls.handshake.failed" => &["reason"],
+        "tls.cert.name-match" => &["host", "matched", "by"],
+        "tls.cert.name-mismatch" => &["host", "names"],
+        "tls.cert.cn-only" => &["cn"],
+        "tls.cert.trusted" | "tls.cert.unknown-issuer" | "tls.cert.incomplete-chain" => &["issuer"],
+        "tls.cert.self-signed" => &["subject"],
+        "tls.cert.in-date" | "tls.cert.expires-soon" => &["not_after", "days_left"],
+        "tls.cert.expired" => &["not_after", "days"],
+        "tls.cert.not-yet-valid" => &["not_before"],
+        "tls.sni.selects-cert" => &["default_names"],
+        "sendas.candidates" => &["host", "candidates", "port"],
+        "sendas.other-port" => &["port", "security"],
+        v if v.starts_with("verdict.sendas.") => &["host", "port", "security"],
+        e if e.starts_with("error.") => &["detail"],
+        other => panic!("no args listed for {other}: add it to this table"),
+    }
+}
+
+#[test]
+fn every_registered_id_has_text_in_both_languages() {
+    for id in catalog_ids() {
+        for lang in [Lang::En, Lang::Ja] {
+            assert!(
+                text(lang, &id, &BTreeMap::new()).is_some(),
+                "{id} has no {} text",
+                lang.as_str()
+            );
+        }
+    }
+}
+
+#[test]
+fn the_catalogue_has_no_orphan_ids() {
+    let registered: BTreeSet<String> = catalog_ids().into_iter().collect();
+    for lang in [Lang::En, Lang::Ja] {
+        for id in ids(lang) {
+            assert!(
+                registered.contains(id),
+                "catalog/{}.toml has text for unknown id {id}",
+                lang.as_str()
+            );
+        }
+    }
+}
+
+#[test]
+fn texts_use_only_the_args_the_engine_fills() {
+    for id in catalog_ids() {
+        let allowed: BTreeSet<String> = args_of(&id).iter().map(|s| s.to_string()).collect();
+        for lang in [Lang::En, Lang::Ja] {
+            let used = placeholders(lang, &id);
+            let extra: Vec<_> = used.difference(&allowed).collect();
+            assert!(
+                extra.is_empty(),
+                "{id} ({}) uses args the engine does not fill: {extra:?}",
+                lang.as_str()
+            );
+        }
+    }
+}
+
+#[test]
+fn certificate_and_reachability_failures_carry_gmails_own_words() {
+    for id in [
+        "tls.cert.name-mismatch",
+        "tls.cert.self-signed",
+        "tls.cert.expired",
+        "tls.version.too-old",
+        "error.refused",
+    ] {
+        for lang in [Lang::En, Lang::Ja] {
+            assert!(
+                text(lang, id, &BTreeMap::new()).unwrap().gmail.is_some(),
+                "{id} ({}) lacks Gmail's text",
+                lang.as_str()
+            );
+        }
+    }
+}
