@@ -6,6 +6,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use mxdoctor_engine::Context;
+use mxdoctor_engine::ip::IpRequest;
 use mxdoctor_engine::model::Report;
 use mxdoctor_engine::sendas::{self, SendasRequest};
 use mxdoctor_explain::Lang;
@@ -15,7 +16,7 @@ use mxdoctor_net::tls::TlsSettings;
 use mxdoctor_net::{AddressMap, Connector, Dns, DnsConfig};
 use mxdoctor_proto::hostname::Hostname;
 
-use crate::cli::{Cli, Command, Common, DemoArgs, Format, LangArg, SecurityArg, SendasArgs};
+use crate::cli::{Cli, Command, Common, DemoArgs, Format, IpArgs, LangArg, SecurityArg, SendasArgs};
 
 /// Exit code when the tool could not run at all.
 pub const EXIT_USAGE: i32 = 2;
@@ -40,6 +41,7 @@ pub async fn run(cli: Cli) -> Result<i32, RunError> {
     match cli.command {
         Command::Sendas(args) => sendas_cmd(args).await,
         Command::Demo(args) => demo_cmd(args).await,
+        Command::Ip(args) => ip_cmd(args).await,
         Command::Lab(args) => crate::labcmd::lab_cmd(args).await,
     }
 }
@@ -77,11 +79,7 @@ pub fn make_clock(common: &Common) -> Result<SharedClock, RunError> {
 }
 
 /// The context for a lab: its resolver, its address map only, its CA as an extra anchor.
-pub fn lab_context(
-    lab: &LabEnv,
-    clock: SharedClock,
-    timeout: Duration,
-) -> Result<Context, RunError> {
+pub fn lab_context(lab: &LabEnv, clock: SharedClock, timeout: Duration) -> Result<Context, RunError> {
     let mut tls = TlsSettings::webpki_roots(clock.clone(), timeout);
     tls.add_pem(&lab.ca_pem, "lab CA")?;
     let dns = Dns::new(&DnsConfig {
@@ -138,8 +136,8 @@ pub fn build_context(common: &Common, lab: Option<LabEnv>) -> Result<Context, Ru
         Connector::Direct
     };
     if let Some(path) = &common.ca_file {
-        let pem = std::fs::read_to_string(path)
-            .map_err(|e| format!("--ca-file {}: cannot read it ({e})", path.display()))?;
+        let pem =
+            std::fs::read_to_string(path).map_err(|e| format!("--ca-file {}: cannot read it ({e})", path.display()))?;
         tls.add_pem(&pem, &path.display().to_string())?;
     }
     let dns = Dns::new(&DnsConfig {
@@ -200,12 +198,9 @@ pub fn sendas_request(
     user: Option<&str>,
     password_env: Option<&str>,
 ) -> Result<SendasRequest, RunError> {
-    let host = Hostname::parse(host)
-        .map_err(|e| format!("`{host}` is not a host name Gmail would accept: {e}"))?;
+    let host = Hostname::parse(host).map_err(|e| format!("`{host}` is not a host name Gmail would accept: {e}"))?;
     if port == 0 {
-        return Err(RunError(
-            "--port 0: a port must be between 1 and 65535".into(),
-        ));
+        return Err(RunError("--port 0: a port must be between 1 and 65535".into()));
     }
     let mut req = SendasRequest::new(host, port);
     if let Some(s) = security {
@@ -215,9 +210,8 @@ pub fn sendas_request(
         };
     }
     if let (Some(user), Some(var)) = (user, password_env) {
-        let password = std::env::var(var).map_err(|_| {
-            format!("--password-env {var}: the environment variable {var} is not set")
-        })?;
+        let password = std::env::var(var)
+            .map_err(|_| format!("--password-env {var}: the environment variable {var} is not set"))?;
         req.credentials = Some(Credentials {
             user: user.to_string(),
             password,
@@ -263,4 +257,33 @@ async fn demo_cmd(args: DemoArgs) -> Result<i32, RunError> {
     let code = print(&report, &args.common);
     drop(lab);
     Ok(code)
+}
+
+/// Builds the `ip` request from arguments (bad input is a RunError: exit 2).
+pub fn ip_request(ip: &str, helo: Option<&str>, dnsbl: &[String], no_dnsbl: bool) -> Result<IpRequest, RunError> {
+    let addr: IpAddr = ip
+        .trim()
+        .trim_start_matches('[')
+        .trim_end_matches(']')
+        .parse()
+        .map_err(|_| format!("`{ip}` is not an IPv4 or IPv6 address"))?;
+    let mut req = IpRequest::new(addr);
+    if no_dnsbl {
+        req.lists.clear();
+    }
+    for zone in dnsbl {
+        let z = Hostname::parse_dns_name(zone).map_err(|e| format!("--dnsbl {zone}: {e}"))?;
+        req.lists.push(mxdoctor_proto::dnsbl::custom_list(z.as_str()));
+    }
+    if let Some(h) = helo {
+        req.helo = Some(Hostname::parse(h).map_err(|e| format!("--helo {h}: {e}"))?);
+    }
+    Ok(req)
+}
+
+async fn ip_cmd(args: IpArgs) -> Result<i32, RunError> {
+    let req = ip_request(&args.ip, args.helo.as_deref(), &args.dnsbl, args.no_dnsbl)?;
+    let ctx = build_context(&args.common, None)?;
+    let report = mxdoctor_engine::ip::run(&ctx, &req).await;
+    Ok(print(&report, &args.common))
 }

@@ -30,6 +30,9 @@ pub enum Command {
     /// Simulate Gmail "Send mail as" against an SMTP server: would Gmail accept it, and if not, the fix.
     #[command(after_help = EXIT_CODES)]
     Sendas(SendasArgs),
+    /// Check a sending IP as Gmail does: reverse DNS (PTR) that resolves back, generic names, HELO, blocklists.
+    #[command(after_help = EXIT_CODES)]
+    Ip(IpArgs),
     /// Run a lab world (real DNS and mail servers on loopback) in the foreground.
     Lab(LabArgs),
 }
@@ -102,6 +105,23 @@ pub struct SendasArgs {
     /// Name of the environment variable that holds the password (it is never printed or stored).
     #[arg(long, value_name = "VAR", requires = "user")]
     pub password_env: Option<String>,
+    #[command(flatten)]
+    pub common: Common,
+}
+
+#[derive(Debug, Args)]
+pub struct IpArgs {
+    /// The sending IP address (IPv4 or IPv6).
+    pub ip: String,
+    /// The name the server announces in HELO/EHLO; checked to resolve to the IP.
+    #[arg(long, value_name = "NAME")]
+    pub helo: Option<String>,
+    /// Also query this DNS blocklist zone (repeatable).
+    #[arg(long = "dnsbl", value_name = "ZONE")]
+    pub dnsbl: Vec<String>,
+    /// Do not query the default blocklists (only those given with --dnsbl).
+    #[arg(long)]
+    pub no_dnsbl: bool,
     #[command(flatten)]
     pub common: Common,
 }

@@ -18,9 +18,7 @@ pub async fn lab_cmd(args: LabArgs) -> Result<i32, RunError> {
         return Ok(0);
     }
     let world = match (&args.scenario, &args.world) {
-        (_, Some(dir)) => {
-            World::load(dir).map_err(|e| format!("--world {}: {e}", dir.display()))?
-        }
+        (_, Some(dir)) => World::load(dir).map_err(|e| format!("--world {}: {e}", dir.display()))?,
         (Some(name), None) => World::builtin(name).ok_or_else(|| {
             format!(
                 "no built-in scenario `{name}`; available: {}",
@@ -38,8 +36,7 @@ pub async fn lab_cmd(args: LabArgs) -> Result<i32, RunError> {
         .write(&state_path)
         .map_err(|e| format!("cannot write the state file {}: {e}", state_path.display()))?;
     let ca_path = state_path.with_file_name("lab-ca.pem");
-    std::fs::write(&ca_path, lab.ca_pem())
-        .map_err(|e| format!("cannot write {}: {e}", ca_path.display()))?;
+    std::fs::write(&ca_path, lab.ca_pem()).map_err(|e| format!("cannot write {}: {e}", ca_path.display()))?;
     let map = lab
         .address_map()
         .iter()
@@ -57,10 +54,7 @@ pub async fn lab_cmd(args: LabArgs) -> Result<i32, RunError> {
     println!();
     println!("Attach other commands with --lab (reads the state file):");
     if let Ok((host, port)) = demo_target(&world) {
-        println!(
-            "  mxdoctor sendas {host} --port {port} --lab {}",
-            state_path.display()
-        );
+        println!("  mxdoctor sendas {host} --port {port} --lab {}", state_path.display());
     }
     println!("or explicitly:");
     println!(

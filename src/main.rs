@@ -5,19 +5,12 @@ fn main() {
         Ok(cli) => cli,
         Err(e) => {
             // --help and --version are not errors.
-            let code = if e.use_stderr() {
-                mxdoctor::app::EXIT_USAGE
-            } else {
-                0
-            };
+            let code = if e.use_stderr() { mxdoctor::app::EXIT_USAGE } else { 0 };
             let _ = e.print();
             std::process::exit(code);
         }
     };
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-    {
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("mxdoctor: cannot start the async runtime: {e}");

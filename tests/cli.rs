@@ -42,22 +42,11 @@ fn bad_input_exits_2_with_a_clear_message() {
         (&["sendas", "mail.example.com", "--timeout", "0"], "timeout"),
         (&["sendas", "mail.example.com", "--timeout=-1"], "timeout"),
         (
-            &[
-                "sendas",
-                "mail.example.com",
-                "--ca-file",
-                "/nonexistent/ca.pem",
-            ],
+            &["sendas", "mail.example.com", "--ca-file", "/nonexistent/ca.pem"],
             "cannot read",
         ),
-        (
-            &["sendas", "mail.example.com", "--resolver", "not-an-ip"],
-            "--resolver",
-        ),
-        (
-            &["sendas", "mail.example.com", "--now", "yesterday"],
-            "RFC 3339",
-        ),
+        (&["sendas", "mail.example.com", "--resolver", "not-an-ip"], "--resolver"),
+        (&["sendas", "mail.example.com", "--now", "yesterday"], "RFC 3339"),
         (
             &[
                 "sendas",
@@ -68,18 +57,10 @@ fn bad_input_exits_2_with_a_clear_message() {
             "loopback",
         ),
         (
-            &[
-                "sendas",
-                "mail.example.com",
-                "--lab",
-                "/nonexistent/lab.json",
-            ],
+            &["sendas", "mail.example.com", "--lab", "/nonexistent/lab.json"],
             "state file",
         ),
-        (
-            &["demo", "--scenario", "no-such-scenario"],
-            "no built-in scenario",
-        ),
+        (&["demo", "--scenario", "no-such-scenario"], "no built-in scenario"),
         (&["frobnicate"], "unrecognized subcommand"),
     ];
     for (args, needle) in cases {
@@ -99,12 +80,7 @@ fn ca_file_that_is_not_pem_is_a_clear_error() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("junk.pem");
     std::fs::write(&path, "this is not a certificate\n").unwrap();
-    let o = mxdoctor(&[
-        "sendas",
-        "mail.example.com",
-        "--ca-file",
-        path.to_str().unwrap(),
-    ]);
+    let o = mxdoctor(&["sendas", "mail.example.com", "--ca-file", path.to_str().unwrap()]);
     assert_eq!(o.status.code(), Some(2));
     assert!(stderr(&o).contains("no certificate"), "{}", stderr(&o));
 }
@@ -122,10 +98,7 @@ fn filters() -> Vec<(&'static str, &'static str)> {
         (r#""ms": \d+"#, r#""ms": [ms]"#),
         (r#""elapsed_ms": \d+"#, r#""elapsed_ms": [ms]"#),
         (r#""serial": "[0-9a-f:]+""#, r#""serial": "[serial]""#),
-        (
-            r#""tool_version": "[^"]+""#,
-            r#""tool_version": "[version]""#,
-        ),
+        (r#""tool_version": "[^"]+""#, r#""tool_version": "[version]""#),
     ]
 }
 
@@ -165,16 +138,12 @@ fn demo_json_does_not_depend_on_language() {
     let strip = |s: &str| -> serde_json::Value {
         let mut v: serde_json::Value = serde_json::from_str(s).unwrap();
         // Timings and serials differ between runs; ids, severities and args must not.
-        v["checks"]
-            .as_array_mut()
-            .unwrap()
-            .iter_mut()
-            .for_each(|c| {
-                c.as_object_mut().unwrap().remove("evidence");
-                for f in c["findings"].as_array_mut().unwrap() {
-                    f.as_object_mut().unwrap().remove("evidence");
-                }
-            });
+        v["checks"].as_array_mut().unwrap().iter_mut().for_each(|c| {
+            c.as_object_mut().unwrap().remove("evidence");
+            for f in c["findings"].as_array_mut().unwrap() {
+                f.as_object_mut().unwrap().remove("evidence");
+            }
+        });
         v
     };
     assert_eq!(strip(&en), strip(&ja));

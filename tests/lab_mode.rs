@@ -15,15 +15,11 @@ async fn unmapped_documentation_address_is_refused_without_a_connection_attempt(
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let target = listener.local_addr().unwrap();
     let mut map = AddressMap::new();
-    map.insert("192.0.2.25:587".parse().unwrap(), target)
-        .unwrap();
+    map.insert("192.0.2.25:587".parse().unwrap(), target).unwrap();
     let connector = Connector::Lab(Arc::new(map));
 
     let unmapped: SocketAddr = "192.0.2.99:587".parse().unwrap();
-    let err = connector
-        .connect(unmapped, Duration::from_secs(2))
-        .await
-        .unwrap_err();
+    let err = connector.connect(unmapped, Duration::from_secs(2)).await.unwrap_err();
     assert_eq!(err, ConnectError::Unmapped { addr: unmapped });
     // Same address, other port: also unmapped.
     let err = connector
@@ -33,10 +29,7 @@ async fn unmapped_documentation_address_is_refused_without_a_connection_attempt(
     assert!(matches!(err, ConnectError::Unmapped { .. }));
     // Nothing reached the listener.
     let accepted = tokio::time::timeout(Duration::from_millis(200), listener.accept()).await;
-    assert!(
-        accepted.is_err(),
-        "an unmapped address produced a connection"
-    );
+    assert!(accepted.is_err(), "an unmapped address produced a connection");
 
     // The mapped address does reach it.
     let _s = connector
@@ -53,10 +46,7 @@ async fn unmapped_documentation_address_is_refused_without_a_connection_attempt(
 #[test]
 fn address_map_targets_must_be_loopback() {
     let mut map = AddressMap::new();
-    let err = map.insert(
-        "192.0.2.25:587".parse().unwrap(),
-        "198.51.100.7:587".parse().unwrap(),
-    );
+    let err = map.insert("192.0.2.25:587".parse().unwrap(), "198.51.100.7:587".parse().unwrap());
     assert!(matches!(err, Err(ConnectError::NotLoopback { .. })));
     assert!(AddressMap::parse_pairs("192.0.2.25:587=10.0.0.1:587").is_err());
     assert!(AddressMap::parse_pairs("192.0.2.25:587=127.0.0.1:2525").is_ok());
@@ -69,14 +59,9 @@ async fn sendas_to_a_name_whose_address_is_not_in_the_map_is_an_unmapped_error()
     // take the map and remove everything, so the resolved address is unmapped.
     let mut env = common::env(&lab);
     env.map = AddressMap::new();
-    let ctx = mxdoctor::app::lab_context(
-        &env,
-        mxdoctor_net::clock::fixed(common::NOW),
-        Duration::from_secs(3),
-    )
-    .unwrap();
-    let req =
-        mxdoctor::app::sendas_request("mail.hanako-shop.example", 587, None, None, None).unwrap();
+    let ctx =
+        mxdoctor::app::lab_context(&env, mxdoctor_net::clock::fixed(common::NOW), Duration::from_secs(3)).unwrap();
+    let req = mxdoctor::app::sendas_request("mail.hanako-shop.example", 587, None, None, None).unwrap();
     let r = mxdoctor_engine::sendas::run(&ctx, &req).await;
     assert_eq!(common::error_cause(&r).as_deref(), Some("unmapped"));
 }

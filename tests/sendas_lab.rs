@@ -11,12 +11,7 @@ use time::macros::datetime;
 #[tokio::test]
 async fn certificate_matches_and_gmail_accepts() {
     let r = demo("cert-ok").await;
-    assert_eq!(
-        r.verdict.id,
-        "verdict.sendas.accept",
-        "{}",
-        mxdoctor_report::json(&r)
-    );
+    assert_eq!(r.verdict.id, "verdict.sendas.accept", "{}", mxdoctor_report::json(&r));
     for id in [
         "dns.host.resolves",
         "smtp.starttls.offered",
@@ -51,11 +46,7 @@ async fn seed_name_mismatch_suggests_the_servers_own_name() {
     );
     let m = finding(&r, "tls.cert.name-mismatch");
     assert_eq!(m.args["host"], "mail.hanako-shop.example");
-    assert!(
-        m.args["names"].contains("*.star-hosting.example"),
-        "{:?}",
-        m.args
-    );
+    assert!(m.args["names"].contains("*.star-hosting.example"), "{:?}", m.args);
     let c = finding(&r, "sendas.candidates");
     assert!(
         c.args["candidates"].contains("sv1234.star-hosting.example"),
@@ -79,10 +70,7 @@ async fn wildcard_must_not_cover_a_deeper_label() {
     let r = demo("wildcard-deep").await;
     let m = finding(&r, "tls.cert.name-mismatch");
     let evidence = m.evidence.to_string();
-    assert!(
-        evidence.contains("wildcard-covers-one-label-only"),
-        "{evidence}"
-    );
+    assert!(evidence.contains("wildcard-covers-one-label-only"), "{evidence}");
     assert_eq!(r.verdict.id, "verdict.sendas.refuse");
 }
 
@@ -128,11 +116,7 @@ async fn expired_certificate_with_a_fixed_clock() {
     )
     .await;
     let f = finding(&r, "tls.cert.expired");
-    assert!(
-        f.args["not_after"].starts_with("2026-01-01"),
-        "{:?}",
-        f.args
-    );
+    assert!(f.args["not_after"].starts_with("2026-01-01"), "{:?}", f.args);
     // The chain is still judged on its own: trusted, only out of date.
     assert_has(&r, "tls.cert.trusted");
     // The same server judged at a time inside the window is in date: the clock decides.
@@ -158,12 +142,7 @@ async fn not_yet_valid_certificate() {
 async fn server_choosing_certificates_by_sni() {
     let lab = start("sni").await;
     let right = sendas(&lab, "mail.beta.example", 587).await;
-    assert_eq!(
-        right.verdict.id,
-        "verdict.sendas.accept",
-        "{:?}",
-        ids(&right)
-    );
+    assert_eq!(right.verdict.id, "verdict.sendas.accept", "{:?}", ids(&right));
     let sni = finding(&right, "tls.sni.selects-cert");
     assert!(
         sni.args["default_names"].contains("mail.alpha.example"),
@@ -271,12 +250,7 @@ async fn reset_mid_handshake_is_a_handshake_failure() {
 async fn with_auth(scenario: &str, user: &str, password: &str) -> mxdoctor_engine::model::Report {
     let lab = start(scenario).await;
     let (host, port) = mxdoctor::labcmd::demo_target(lab.world()).unwrap();
-    let ctx = mxdoctor::app::lab_context(
-        &env(&lab),
-        mxdoctor_net::clock::fixed(NOW),
-        Duration::from_secs(5),
-    )
-    .unwrap();
+    let ctx = mxdoctor::app::lab_context(&env(&lab), mxdoctor_net::clock::fixed(NOW), Duration::from_secs(5)).unwrap();
     let var = format!("MXDOCTOR_TEST_PW_{}", std::process::id());
     // SAFETY: set_var is unsafe in edition 2024 because other threads may read the environment;
     // this test reads it back immediately and no other code of this test binary reads this name.
@@ -288,10 +262,7 @@ async fn with_auth(scenario: &str, user: &str, password: &str) -> mxdoctor_engin
 #[tokio::test]
 async fn auth_like_gmail_accepted_and_rejected_without_leaking_the_password() {
     let ok = with_auth("cert-ok", "taro@good.example", "lab-password").await;
-    assert_eq!(
-        finding(&ok, "smtp.auth.accepted").args["mechanism"],
-        "PLAIN"
-    );
+    assert_eq!(finding(&ok, "smtp.auth.accepted").args["mechanism"], "PLAIN");
     assert_eq!(ok.verdict.id, "verdict.sendas.accept");
     let bad = with_auth("cert-ok", "taro@good.example", "wrong-secret-123").await;
     assert!(finding(&bad, "smtp.auth.rejected").args["reply"].starts_with("535"));
@@ -327,11 +298,7 @@ async fn starttls_advertised_but_refused() {
 async fn tls_alert_is_a_handshake_failure_with_the_alert_named() {
     let r = demo("tls-alert").await;
     let f = finding(&r, "tls.handshake.failed");
-    assert!(
-        f.args["reason"].contains("HandshakeFailure"),
-        "{:?}",
-        f.args
-    );
+    assert!(f.args["reason"].contains("HandshakeFailure"), "{:?}", f.args);
 }
 
 #[tokio::test]
@@ -376,14 +343,8 @@ async fn dns_that_does_not_answer_is_an_error_status_and_no_verdict() {
     let lab = start("seed").await;
     let mut env = env(&lab);
     env.resolver = sink.local_addr().unwrap();
-    let ctx = mxdoctor::app::lab_context(
-        &env,
-        mxdoctor_net::clock::fixed(NOW),
-        Duration::from_millis(400),
-    )
-    .unwrap();
-    let req =
-        mxdoctor::app::sendas_request("mail.hanako-shop.example", 587, None, None, None).unwrap();
+    let ctx = mxdoctor::app::lab_context(&env, mxdoctor_net::clock::fixed(NOW), Duration::from_millis(400)).unwrap();
+    let req = mxdoctor::app::sendas_request("mail.hanako-shop.example", 587, None, None, None).unwrap();
     let r = mxdoctor_engine::sendas::run(&ctx, &req).await;
     assert_eq!(
         error_cause(&r).as_deref(),

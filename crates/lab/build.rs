@@ -14,15 +14,8 @@ fn walk(dir: &Path, root: &Path, out: &mut Vec<(String, PathBuf)>) {
         let p = e.path();
         if p.is_dir() {
             walk(&p, root, out);
-        } else if matches!(
-            p.extension().and_then(|x| x.to_str()),
-            Some("toml" | "zone")
-        ) {
-            let rel = p
-                .strip_prefix(root)
-                .unwrap_or(&p)
-                .to_string_lossy()
-                .replace('\\', "/");
+        } else if matches!(p.extension().and_then(|x| x.to_str()), Some("toml" | "zone")) {
+            let rel = p.strip_prefix(root).unwrap_or(&p).to_string_lossy().replace('\\', "/");
             out.push((rel, p.canonicalize().unwrap_or(p.clone())));
         }
     }
@@ -41,21 +34,13 @@ fn main() {
     if let Ok(dirs) = std::fs::read_dir(&root) {
         for d in dirs.flatten() {
             println!("cargo:rerun-if-changed={}", d.path().display());
-            println!(
-                "cargo:rerun-if-changed={}",
-                d.path().join("zones").display()
-            );
+            println!("cargo:rerun-if-changed={}", d.path().join("zones").display());
         }
     }
-    let mut code = String::from(
-        "/// (path relative to scenarios/, contents)\npub static FILES: &[(&str, &str)] = &[\n",
-    );
+    let mut code =
+        String::from("/// (path relative to scenarios/, contents)\npub static FILES: &[(&str, &str)] = &[\n");
     for (rel, p) in &files {
-        let _ = writeln!(
-            code,
-            "    ({rel:?}, include_str!({:?})),",
-            p.display().to_string()
-        );
+        let _ = writeln!(code, "    ({rel:?}, include_str!({:?})),", p.display().to_string());
     }
     code.push_str("];\n");
     let out = PathBuf::from(std::env::var("OUT_DIR").expect("cargo sets it")).join("builtin.rs");

@@ -19,8 +19,7 @@ pub async fn start(scenario: &str) -> Lab {
 }
 
 pub async fn start_at(scenario: &str, now: OffsetDateTime) -> Lab {
-    let world =
-        World::builtin(scenario).unwrap_or_else(|| panic!("no built-in scenario {scenario}"));
+    let world = World::builtin(scenario).unwrap_or_else(|| panic!("no built-in scenario {scenario}"));
     mxdoctor_lab::start(&world, LabOptions { now: Some(now) })
         .await
         .unwrap_or_else(|e| panic!("lab {scenario} did not start: {e}"))
@@ -35,13 +34,7 @@ pub fn env(lab: &Lab) -> LabEnv {
 }
 
 /// Runs `sendas HOST --port PORT` against a running lab with the clock at `now`.
-pub async fn sendas_at(
-    lab: &Lab,
-    host: &str,
-    port: u16,
-    now: OffsetDateTime,
-    timeout: Duration,
-) -> Report {
+pub async fn sendas_at(lab: &Lab, host: &str, port: u16, now: OffsetDateTime, timeout: Duration) -> Report {
     let ctx = lab_context(&env(lab), clock::fixed(now), timeout).expect("context");
     let req = sendas_request(host, port, None, None, None).expect("request");
     sendas::run(&ctx, &req).await
@@ -81,11 +74,7 @@ pub fn assert_has(report: &Report, id: &str) {
 }
 
 pub fn assert_lacks(report: &Report, id: &str) {
-    assert!(
-        !has(report, id),
-        "finding {id} should not fire; have {:?}",
-        ids(report)
-    );
+    assert!(!has(report, id), "finding {id} should not fire; have {:?}", ids(report));
 }
 
 pub fn no_failures(report: &Report) -> bool {
@@ -94,9 +83,7 @@ pub fn no_failures(report: &Report) -> bool {
 
 pub fn error_cause(report: &Report) -> Option<String> {
     report.checks.iter().find_map(|c| match &c.status {
-        mxdoctor_engine::model::CheckStatus::Error { cause, .. } => {
-            Some(cause.as_str().to_string())
-        }
+        mxdoctor_engine::model::CheckStatus::Error { cause, .. } => Some(cause.as_str().to_string()),
         _ => None,
     })
 }

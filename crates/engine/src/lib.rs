@@ -2,6 +2,7 @@
 //! stable ids, and derive a verdict. Printing is elsewhere (`mxdoctor-report`).
 
 pub mod context;
+pub mod ip;
 pub mod model;
 pub mod registry;
 pub mod sendas;

@@ -88,6 +88,10 @@ pub enum ErrorCause {
     Protocol,
     /// Other I/O failure.
     Io,
+    /// A blocklist refused the query (Spamhaus 127.255.255.x) or the resolver rewrote answers.
+    ListRefused,
+    /// A blocklist does not answer its RFC 5782 test point through this resolver.
+    ListUnavailable,
 }
 
 impl ErrorCause {
@@ -99,6 +103,8 @@ impl ErrorCause {
             ErrorCause::Unmapped => "unmapped",
             ErrorCause::Protocol => "protocol",
             ErrorCause::Io => "io",
+            ErrorCause::ListRefused => "list-refused",
+            ErrorCause::ListUnavailable => "list-unavailable",
         }
     }
 

@@ -15,134 +15,59 @@ pub struct FindingDef {
 }
 
 const fn def(id: &'static str, severity: Severity, summary: &'static str) -> FindingDef {
-    FindingDef {
-        id,
-        severity,
-        summary,
-    }
+    FindingDef { id, severity, summary }
 }
 
 use Severity::*;
 
+#[rustfmt::skip]
 pub static FINDINGS: &[FindingDef] = &[
     // DNS of the name typed into Gmail.
-    def(
-        "dns.host.resolves",
-        Pass,
-        "the host name resolves to addresses",
-    ),
-    def(
-        "dns.host.not-found",
-        Fail,
-        "the host name does not exist or has no A/AAAA record",
-    ),
+    def("dns.host.resolves", Pass, "the host name resolves to addresses"),
+    def("dns.host.not-found", Fail, "the host name does not exist or has no A/AAAA record"),
     // SMTP session.
     def("smtp.starttls.offered", Pass, "the server offers STARTTLS"),
-    def(
-        "smtp.starttls.missing",
-        Fail,
-        "the server does not offer STARTTLS on a submission port",
-    ),
-    def(
-        "smtp.starttls.rejected",
-        Fail,
-        "the server refused the STARTTLS command",
-    ),
+    def("smtp.starttls.missing", Fail, "the server does not offer STARTTLS on a submission port"),
+    def("smtp.starttls.rejected", Fail, "the server refused the STARTTLS command"),
     def("smtp.auth.after-tls", Pass, "AUTH is offered after TLS"),
-    def(
-        "smtp.auth.missing-after-tls",
-        Fail,
-        "AUTH is not offered after TLS",
-    ),
-    def(
-        "smtp.auth.before-tls",
-        Warning,
-        "AUTH is offered before TLS (passwords could be sent in clear)",
-    ),
+    def("smtp.auth.missing-after-tls", Fail, "AUTH is not offered after TLS"),
+    def("smtp.auth.before-tls", Warning, "AUTH is offered before TLS (passwords could be sent in clear)"),
     def("smtp.auth.accepted", Pass, "the credentials were accepted"),
     def("smtp.auth.rejected", Fail, "the credentials were rejected"),
-    def(
-        "smtp.auth.untested",
-        Info,
-        "credentials were not tried (no --user)",
-    ),
+    def("smtp.auth.untested", Info, "credentials were not tried (no --user)"),
     // TLS protocol.
     def("tls.version.ok", Pass, "TLS 1.2 or newer is negotiated"),
-    def(
-        "tls.version.too-old",
-        Fail,
-        "the server speaks only TLS older than 1.2",
-    ),
-    def(
-        "tls.version.legacy-accepted",
-        Notice,
-        "the server still accepts TLS 1.0 or 1.1",
-    ),
+    def("tls.version.too-old", Fail, "the server speaks only TLS older than 1.2"),
+    def("tls.version.legacy-accepted", Notice, "the server still accepts TLS 1.0 or 1.1"),
     def("tls.handshake.failed", Fail, "the TLS handshake failed"),
     // Certificate.
-    def(
-        "tls.cert.name-match",
-        Pass,
-        "the certificate covers the name typed",
-    ),
-    def(
-        "tls.cert.name-mismatch",
-        Fail,
-        "the certificate does not cover the name typed",
-    ),
-    def(
-        "tls.cert.cn-only",
-        Warning,
-        "the certificate has no subjectAltName; only the CN names the host",
-    ),
+    def("tls.cert.name-match", Pass, "the certificate covers the name typed"),
+    def("tls.cert.name-mismatch", Fail, "the certificate does not cover the name typed"),
+    def("tls.cert.cn-only", Warning, "the certificate has no subjectAltName; only the CN names the host"),
     def("tls.cert.trusted", Pass, "the chain leads to a public root"),
-    def(
-        "tls.cert.self-signed",
-        Fail,
-        "the certificate is self-signed",
-    ),
-    def(
-        "tls.cert.unknown-issuer",
-        Fail,
-        "the chain does not lead to a trusted root",
-    ),
-    def(
-        "tls.cert.incomplete-chain",
-        Fail,
-        "the server sends no intermediate certificate",
-    ),
-    def(
-        "tls.cert.in-date",
-        Pass,
-        "the certificate is within its validity period",
-    ),
+    def("tls.cert.self-signed", Fail, "the certificate is self-signed"),
+    def("tls.cert.unknown-issuer", Fail, "the chain does not lead to a trusted root"),
+    def("tls.cert.incomplete-chain", Fail, "the server sends no intermediate certificate"),
+    def("tls.cert.in-date", Pass, "the certificate is within its validity period"),
     def("tls.cert.expired", Fail, "the certificate has expired"),
-    def(
-        "tls.cert.not-yet-valid",
-        Fail,
-        "the certificate is not valid yet",
-    ),
-    def(
-        "tls.cert.expires-soon",
-        Warning,
-        "the certificate expires within 14 days",
-    ),
-    def(
-        "tls.sni.selects-cert",
-        Info,
-        "the server chooses its certificate by SNI",
-    ),
+    def("tls.cert.not-yet-valid", Fail, "the certificate is not valid yet"),
+    def("tls.cert.expires-soon", Warning, "the certificate expires within 14 days"),
+    def("tls.sni.selects-cert", Info, "the server chooses its certificate by SNI"),
     // Send-mail-as specific advice.
-    def(
-        "sendas.candidates",
-        Info,
-        "names the certificate covers that reach the same server and pass",
-    ),
-    def(
-        "sendas.other-port",
-        Info,
-        "the other Gmail port/security setting would work",
-    ),
+    def("sendas.candidates", Info, "names the certificate covers that reach the same server and pass"),
+    def("sendas.other-port", Info, "the other Gmail port/security setting would work"),
+    // Sending IP: reverse DNS (FCrDNS, RFC 8601 iprev), HELO, blocklists.
+    def("ptr.missing", Fail, "the sending IP has no PTR record"),
+    def("ptr.not-forward-confirmed", Fail, "no PTR name of the IP resolves back to it"),
+    def("ptr.forward-confirmed", Pass, "a PTR name resolves back to the IP"),
+    def("ptr.multiple", Notice, "the IP has several PTR records"),
+    def("ptr.generic", Notice, "the PTR name looks generic (ISP or cloud default)"),
+    def("helo.matches", Pass, "the HELO name resolves to the sending IP"),
+    def("helo.other-address", Warning, "the HELO name resolves, but not to the sending IP"),
+    def("helo.not-found", Warning, "the HELO name does not resolve"),
+    def("dnsbl.listed", Fail, "the IP is on a DNS blocklist"),
+    def("dnsbl.pbl", Fail, "the IP is in the Spamhaus PBL (end-user range)"),
+    def("dnsbl.not-listed", Pass, "the IP is on none of the lists that answered"),
 ];
 
 /// Verdict sentence ids.
@@ -151,6 +76,9 @@ pub static VERDICTS: &[&str] = &[
     "verdict.sendas.refuse",
     "verdict.sendas.unreachable",
     "verdict.sendas.unknown",
+    "verdict.ip.accept",
+    "verdict.ip.reject",
+    "verdict.ip.unknown",
 ];
 
 pub static ERROR_CAUSES: &[ErrorCause] = &[
@@ -160,6 +88,8 @@ pub static ERROR_CAUSES: &[ErrorCause] = &[
     ErrorCause::Unmapped,
     ErrorCause::Protocol,
     ErrorCause::Io,
+    ErrorCause::ListRefused,
+    ErrorCause::ListUnavailable,
 ];
 
 pub fn finding(id: &str) -> Option<&'static FindingDef> {

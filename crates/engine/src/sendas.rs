@@ -12,12 +12,8 @@ use futures_util::future::join_all;
 use serde_json::json;
 
 use mxdoctor_net::legacy::{LegacyResult, probe_version};
-use mxdoctor_net::smtp::{
-    Credentials, Security, SessionPlan, SessionReport, SmtpError, run_session,
-};
-use mxdoctor_net::tls::{
-    BOTH, ChainVerdict, DateVerdict, ONLY_12, ONLY_13, TlsFailure, TlsOutcome,
-};
+use mxdoctor_net::smtp::{Credentials, Security, SessionPlan, SessionReport, SmtpError, run_session};
+use mxdoctor_net::tls::{BOTH, ChainVerdict, DateVerdict, ONLY_12, ONLY_13, TlsFailure, TlsOutcome};
 use mxdoctor_net::{ConnectError, DnsError};
 use mxdoctor_proto::hostname::Hostname;
 use mxdoctor_proto::names::{covered_names, name_covers, verify_name};
@@ -119,8 +115,7 @@ pub async fn run(ctx: &Context, req: &SendasRequest) -> Report {
     };
     let session = run_session(&ctx.connector, &plan, &ctx.tls, ctx.timeout).await;
     let mut smtp_check = CheckResult::ran("sendas.session", subject.clone());
-    smtp_check.findings =
-        session_findings(&session, &req.host, req.port, req.credentials.is_some());
+    smtp_check.findings = session_findings(&session, &req.host, req.port, req.credentials.is_some());
     if let Some(err) = &session.error {
         // A session that stopped before TLS was judged is an error status, never a pass or fail
         // of the certificate.
@@ -139,9 +134,7 @@ pub async fn run(ctx: &Context, req: &SendasRequest) -> Report {
         .evidence
         .push(Evidence::SmtpTranscript(json!(session.transcript)));
     if let Some(tls) = &session.tls {
-        smtp_check
-            .evidence
-            .push(Evidence::Certificate(json!(tls.chain)));
+        smtp_check.evidence.push(Evidence::Certificate(json!(tls.chain)));
         smtp_check.evidence.push(Evidence::Tls(json!({
             "version": tls.version, "cipher": tls.cipher, "sni": tls.sni,
             "chain": tls.chain_verdict, "dates": tls.dates,
@@ -152,9 +145,7 @@ pub async fn run(ctx: &Context, req: &SendasRequest) -> Report {
     // 3. Side probes, concurrently.
     let tls_failed_on_version = matches!(
         &session.tls_failure,
-        Some(TlsFailure::Incompatible { .. })
-            | Some(TlsFailure::Alert { .. })
-            | Some(TlsFailure::Protocol { .. })
+        Some(TlsFailure::Incompatible { .. }) | Some(TlsFailure::Alert { .. }) | Some(TlsFailure::Protocol { .. })
     );
     let reached_tls = session.tls.is_some() || session.tls_failure.is_some();
     let (legacy, modern, no_sni, candidates, other) = tokio::join!(
@@ -207,12 +198,8 @@ pub async fn run(ctx: &Context, req: &SendasRequest) -> Report {
             .collect();
         if !old.is_empty() {
             tls_check.findings.push(
-                Finding::new(
-                    "tls.version.legacy-accepted",
-                    Severity::Notice,
-                    subject.clone(),
-                )
-                .arg("versions", old.join(", ")),
+                Finding::new("tls.version.legacy-accepted", Severity::Notice, subject.clone())
+                    .arg("versions", old.join(", ")),
             );
         }
     } else if tls_failed_on_version {
@@ -222,9 +209,7 @@ pub async fn run(ctx: &Context, req: &SendasRequest) -> Report {
         });
         if let Some(best) = best {
             // The handshake failed because the server is too old: say that, not "handshake failed".
-            smtp_check
-                .findings
-                .retain(|f| f.id != "tls.handshake.failed");
+            smtp_check.findings.retain(|f| f.id != "tls.handshake.failed");
             tls_check.findings.push(
                 Finding::new("tls.version.too-old", Severity::Fail, subject.clone())
                     .arg("best", best)
@@ -269,13 +254,9 @@ pub async fn run(ctx: &Context, req: &SendasRequest) -> Report {
     }
     if let Some((port, security)) = other {
         advice.findings.push(
-            Finding::new(
-                "sendas.other-port",
-                Severity::Info,
-                format!("{host}:{port}"),
-            )
-            .arg("port", port)
-            .arg("security", security.gmail_label()),
+            Finding::new("sendas.other-port", Severity::Info, format!("{host}:{port}"))
+                .arg("port", port)
+                .arg("security", security.gmail_label()),
         );
     }
     if !advice.findings.is_empty() {
@@ -285,12 +266,7 @@ pub async fn run(ctx: &Context, req: &SendasRequest) -> Report {
 }
 
 /// The findings one session supports. Pure: no I/O, so every branch is unit-testable.
-pub fn session_findings(
-    s: &SessionReport,
-    host: &Hostname,
-    port: u16,
-    tried_auth: bool,
-) -> Vec<Finding> {
+pub fn session_findings(s: &SessionReport, host: &Hostname, port: u16, tried_auth: bool) -> Vec<Finding> {
     let server = format!("{}:{port}", host.as_str());
     let mut out = Vec::new();
     if let Some(caps) = &s.ehlo_before_tls {
@@ -308,10 +284,8 @@ pub fn session_findings(
             );
         } else {
             match s.starttls_accepted {
-                Some(true) => out.push(
-                    Finding::new("smtp.starttls.offered", Severity::Pass, server.clone())
-                        .arg("server", &server),
-                ),
+                Some(true) => out
+                    .push(Finding::new("smtp.starttls.offered", Severity::Pass, server.clone()).arg("server", &server)),
                 Some(false) => out.push(
                     Finding::new("smtp.starttls.rejected", Severity::Fail, server.clone())
                         .arg("server", &server)
@@ -333,12 +307,7 @@ pub fn session_findings(
         if let Some(caps) = &s.ehlo_after_tls {
             if caps.auth.is_empty() {
                 out.push(
-                    Finding::new(
-                        "smtp.auth.missing-after-tls",
-                        Severity::Fail,
-                        server.clone(),
-                    )
-                    .arg("server", &server),
+                    Finding::new("smtp.auth.missing-after-tls", Severity::Fail, server.clone()).arg("server", &server),
                 );
             } else {
                 out.push(
@@ -357,11 +326,7 @@ pub fn session_findings(
                             .arg("reply", &a.reply)
                             .evidence(json!({ "mechanism": a.mechanism, "reply": a.reply })),
                     ),
-                    None if !tried_auth => out.push(Finding::new(
-                        "smtp.auth.untested",
-                        Severity::Info,
-                        server.clone(),
-                    )),
+                    None if !tried_auth => out.push(Finding::new("smtp.auth.untested", Severity::Info, server.clone())),
                     None => {}
                 }
             }
@@ -394,8 +359,7 @@ pub fn certificate_findings(tls: &TlsOutcome, host: &Hostname, server: &str) -> 
             );
             if verdict.cn_fallback_used {
                 out.push(
-                    Finding::new("tls.cert.cn-only", Severity::Warning, server.to_string())
-                        .arg("cn", &m.presented),
+                    Finding::new("tls.cert.cn-only", Severity::Warning, server.to_string()).arg("cn", &m.presented),
                 );
             }
         }
@@ -419,35 +383,22 @@ pub fn certificate_findings(tls: &TlsOutcome, host: &Hostname, server: &str) -> 
                 .evidence(json!({ "trust_store": tls.trust_store })),
         ),
         ChainVerdict::SelfSigned => out.push(
-            Finding::new("tls.cert.self-signed", Severity::Fail, server.to_string())
-                .arg("subject", &leaf.subject),
+            Finding::new("tls.cert.self-signed", Severity::Fail, server.to_string()).arg("subject", &leaf.subject),
         ),
         ChainVerdict::IncompleteChain { issuer } => out.push(
-            Finding::new(
-                "tls.cert.incomplete-chain",
-                Severity::Fail,
-                server.to_string(),
-            )
-            .arg("issuer", issuer)
-            .evidence(json!({ "presented": tls.chain.len(), "trust_store": tls.trust_store })),
+            Finding::new("tls.cert.incomplete-chain", Severity::Fail, server.to_string())
+                .arg("issuer", issuer)
+                .evidence(json!({ "presented": tls.chain.len(), "trust_store": tls.trust_store })),
         ),
         ChainVerdict::UnknownIssuer { issuer } => out.push(
-            Finding::new(
-                "tls.cert.unknown-issuer",
-                Severity::Fail,
-                server.to_string(),
-            )
-            .arg("issuer", issuer)
-            .evidence(json!({ "presented": tls.chain.len(), "trust_store": tls.trust_store })),
+            Finding::new("tls.cert.unknown-issuer", Severity::Fail, server.to_string())
+                .arg("issuer", issuer)
+                .evidence(json!({ "presented": tls.chain.len(), "trust_store": tls.trust_store })),
         ),
         ChainVerdict::Invalid { reason } => out.push(
-            Finding::new(
-                "tls.cert.unknown-issuer",
-                Severity::Fail,
-                server.to_string(),
-            )
-            .arg("issuer", &leaf.issuer)
-            .evidence(json!({ "webpki": reason })),
+            Finding::new("tls.cert.unknown-issuer", Severity::Fail, server.to_string())
+                .arg("issuer", &leaf.issuer)
+                .evidence(json!({ "webpki": reason })),
         ),
         ChainVerdict::Empty => {}
     }
@@ -471,12 +422,16 @@ pub fn certificate_findings(tls: &TlsOutcome, host: &Hostname, server: &str) -> 
             Finding::new("tls.cert.expired", Severity::Fail, server.to_string())
                 .arg("not_after", &leaf.not_after)
                 .arg("days", days_ago)
-                .evidence(json!({ "not_before": leaf.not_before, "not_after": leaf.not_after, "checked_at": tls.checked_at })),
+                .evidence(
+                    json!({ "not_before": leaf.not_before, "not_after": leaf.not_after, "checked_at": tls.checked_at }),
+                ),
         ),
         DateVerdict::NotYetValid { .. } => out.push(
             Finding::new("tls.cert.not-yet-valid", Severity::Fail, server.to_string())
                 .arg("not_before", &leaf.not_before)
-                .evidence(json!({ "not_before": leaf.not_before, "not_after": leaf.not_after, "checked_at": tls.checked_at })),
+                .evidence(
+                    json!({ "not_before": leaf.not_before, "not_after": leaf.not_after, "checked_at": tls.checked_at }),
+                ),
         ),
         DateVerdict::Unknown => {}
     }
@@ -545,12 +500,7 @@ async fn tls_only_versions(
     }
 }
 
-async fn modern_versions(
-    ctx: &Context,
-    addr: SocketAddr,
-    security: Security,
-    host: &str,
-) -> Vec<TlsVersion> {
+async fn modern_versions(ctx: &Context, addr: SocketAddr, security: Security, host: &str) -> Vec<TlsVersion> {
     let (v13, v12) = tokio::join!(
         tls_only_versions(ctx, addr, security, host, true, ONLY_13),
         tls_only_versions(ctx, addr, security, host, true, ONLY_12),
@@ -565,12 +515,7 @@ async fn modern_versions(
     out
 }
 
-async fn legacy_versions(
-    ctx: &Context,
-    addr: SocketAddr,
-    security: Security,
-    host: &str,
-) -> Vec<LegacyResult> {
+async fn legacy_versions(ctx: &Context, addr: SocketAddr, security: Security, host: &str) -> Vec<LegacyResult> {
     let (v11, v10) = tokio::join!(
         probe_version(
             &ctx.connector,
@@ -596,12 +541,7 @@ async fn legacy_versions(
 
 /// Names the certificate covers (and PTR names of the server it covers) that resolve to the
 /// same address and present an acceptable certificate there: what the user can type instead.
-async fn candidates(
-    ctx: &Context,
-    session: &SessionReport,
-    ip: IpAddr,
-    req: &SendasRequest,
-) -> Vec<String> {
+async fn candidates(ctx: &Context, session: &SessionReport, ip: IpAddr, req: &SendasRequest) -> Vec<String> {
     let Some(tls) = &session.tls else {
         return Vec::new();
     };
@@ -639,15 +579,9 @@ async fn candidates(
         if !addrs.contains(&ip) {
             return None;
         }
-        let t = tls_only(
-            ctx,
-            SocketAddr::new(ip, req.port),
-            req.security,
-            h.as_str(),
-            true,
-        )
-        .await
-        .ok()?;
+        let t = tls_only(ctx, SocketAddr::new(ip, req.port), req.security, h.as_str(), true)
+            .await
+            .ok()?;
         acceptable(&t, &h).then(|| h.as_str().to_string())
     });
     let mut out: Vec<String> = join_all(checks).await.into_iter().flatten().collect();
@@ -664,10 +598,7 @@ async fn other_port(
 ) -> Option<(u16, Security)> {
     let port_related_failure = session.error.is_some()
         || session.tls_failure.is_some()
-        || session
-            .ehlo_before_tls
-            .as_ref()
-            .is_some_and(|c| !c.starttls)
+        || session.ehlo_before_tls.as_ref().is_some_and(|c| !c.starttls)
         || session.starttls_accepted == Some(false);
     if !port_related_failure {
         return None;
@@ -679,15 +610,9 @@ async fn other_port(
     if port == req.port {
         return None;
     }
-    let t = tls_only(
-        ctx,
-        SocketAddr::new(ip, port),
-        security,
-        req.host.as_str(),
-        true,
-    )
-    .await
-    .ok()?;
+    let t = tls_only(ctx, SocketAddr::new(ip, port), security, req.host.as_str(), true)
+        .await
+        .ok()?;
     acceptable(&t, &req.host).then_some((port, security))
 }
 
@@ -708,13 +633,7 @@ const FAIL_ORDER: &[&str] = &[
     "smtp.auth.rejected",
 ];
 
-fn finish(
-    ctx: &Context,
-    command: &str,
-    subject: &str,
-    req: &SendasRequest,
-    checks: Vec<CheckResult>,
-) -> Report {
+fn finish(ctx: &Context, command: &str, subject: &str, req: &SendasRequest, checks: Vec<CheckResult>) -> Report {
     let verdict = verdict(&checks, req);
     Report {
         schema_version: SCHEMA_VERSION,
@@ -733,10 +652,7 @@ pub fn verdict(checks: &[CheckResult], req: &SendasRequest) -> Verdict {
     let mut args = std::collections::BTreeMap::new();
     args.insert("host".to_string(), req.host.as_str().to_string());
     args.insert("port".to_string(), req.port.to_string());
-    args.insert(
-        "security".to_string(),
-        req.security.gmail_label().to_string(),
-    );
+    args.insert("security".to_string(), req.security.gmail_label().to_string());
     let fails: Vec<&Finding> = checks
         .iter()
         .flat_map(|c| &c.findings)

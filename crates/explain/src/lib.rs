@@ -24,11 +24,7 @@ impl Lang {
         )
     }
 
-    pub fn from_locale_vars(
-        lc_all: Option<&str>,
-        lc_messages: Option<&str>,
-        lang: Option<&str>,
-    ) -> Self {
+    pub fn from_locale_vars(lc_all: Option<&str>, lc_messages: Option<&str>, lang: Option<&str>) -> Self {
         let first = [lc_all, lc_messages, lang]
             .into_iter()
             .flatten()
@@ -73,14 +69,11 @@ struct Catalog {
 }
 
 fn parse(text: &str, lang: &str) -> Catalog {
-    let mut table: BTreeMap<String, toml::Value> = toml::from_str(text)
-        .unwrap_or_else(|e| panic!("catalog/{lang}.toml is not valid TOML: {e}"));
+    let mut table: BTreeMap<String, toml::Value> =
+        toml::from_str(text).unwrap_or_else(|e| panic!("catalog/{lang}.toml is not valid TOML: {e}"));
     let ui: BTreeMap<String, String> = table
         .remove("ui")
-        .map(|v| {
-            v.try_into()
-                .unwrap_or_else(|e| panic!("catalog/{lang}.toml [ui]: {e}"))
-        })
+        .map(|v| v.try_into().unwrap_or_else(|e| panic!("catalog/{lang}.toml [ui]: {e}")))
         .unwrap_or_default();
     let entries = table
         .into_iter()
@@ -123,12 +116,7 @@ pub fn fill(template: &str, args: &BTreeMap<String, String>) -> String {
         out.push_str(&rest[..start]);
         let after = &rest[start + 1..];
         match after.find('}') {
-            Some(end)
-                if after[..end]
-                    .chars()
-                    .all(|c| c.is_ascii_alphanumeric() || c == '_')
-                    && end > 0 =>
-            {
+            Some(end) if after[..end].chars().all(|c| c.is_ascii_alphanumeric() || c == '_') && end > 0 => {
                 let key = &after[..end];
                 match args.get(key) {
                     Some(v) => out.push_str(v),
@@ -169,22 +157,16 @@ pub fn ids(lang: Lang) -> Vec<&'static str> {
 pub fn placeholders(lang: Lang, id: &str) -> BTreeSet<String> {
     let mut out = BTreeSet::new();
     if let Some(e) = catalog(lang).entries.get(id) {
-        for t in [
-            Some(&e.title),
-            e.cause.as_ref(),
-            e.fix.as_ref(),
-            e.gmail.as_ref(),
-        ]
-        .into_iter()
-        .flatten()
+        for t in [Some(&e.title), e.cause.as_ref(), e.fix.as_ref(), e.gmail.as_ref()]
+            .into_iter()
+            .flatten()
         {
             let mut rest = t.as_str();
             while let Some(s) = rest.find('{') {
                 let after = &rest[s + 1..];
                 if let Some(end) = after.find('}') {
                     let key = &after[..end];
-                    if !key.is_empty() && key.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
-                    {
+                    if !key.is_empty() && key.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
                         out.insert(key.to_string());
                     }
                     rest = &after[end + 1..];
@@ -229,11 +211,7 @@ mod tests {
                     lang.as_str()
                 );
                 for part in [&t.cause, &t.fix, &t.gmail].into_iter().flatten() {
-                    assert!(
-                        !part.trim().is_empty(),
-                        "{id} has an empty text in {}",
-                        lang.as_str()
-                    );
+                    assert!(!part.trim().is_empty(), "{id} has an empty text in {}", lang.as_str());
                 }
             }
         }
@@ -246,8 +224,7 @@ mod tests {
             assert!(
                 t.title
                     .chars()
-                    .any(|c| ('\u{3040}'..='\u{30ff}').contains(&c)
-                        || ('\u{4e00}'..='\u{9fff}').contains(&c)),
+                    .any(|c| ('\u{3040}'..='\u{30ff}').contains(&c) || ('\u{4e00}'..='\u{9fff}').contains(&c)),
                 "{id}: the Japanese title has no Japanese: {}",
                 t.title
             );
@@ -259,10 +236,7 @@ mod tests {
         let mut a = BTreeMap::new();
         a.insert("host".to_string(), "mail.example.com".to_string());
         assert_eq!(fill("{host} and {port}", &a), "mail.example.com and <port>");
-        assert_eq!(
-            fill("{ not a placeholder } {", &a),
-            "{ not a placeholder } {"
-        );
+        assert_eq!(fill("{ not a placeholder } {", &a), "{ not a placeholder } {");
         assert_eq!(fill("${tls_in_sni}", &a), "$<tls_in_sni>");
     }
 
@@ -272,14 +246,8 @@ mod tests {
             Lang::from_locale_vars(Some("ja_JP.UTF-8"), None, Some("en_US")),
             Lang::Ja
         );
-        assert_eq!(
-            Lang::from_locale_vars(Some(""), Some("en_US"), Some("ja_JP")),
-            Lang::En
-        );
-        assert_eq!(
-            Lang::from_locale_vars(None, None, Some("ja_JP.UTF-8")),
-            Lang::Ja
-        );
+        assert_eq!(Lang::from_locale_vars(Some(""), Some("en_US"), Some("ja_JP")), Lang::En);
+        assert_eq!(Lang::from_locale_vars(None, None, Some("ja_JP.UTF-8")), Lang::Ja);
         assert_eq!(Lang::from_locale_vars(None, None, None), Lang::En);
         assert_eq!("ja".parse::<Lang>(), Ok(Lang::Ja));
         assert!("fr".parse::<Lang>().is_err());

@@ -3,8 +3,8 @@
 //! ones (expired, CN-only, self-signed, below a CA nobody trusts).
 
 use rcgen::{
-    BasicConstraints, CertificateParams, CertifiedIssuer, DistinguishedName, DnType,
-    ExtendedKeyUsagePurpose, IsCa, KeyPair, KeyUsagePurpose, SignatureAlgorithm,
+    BasicConstraints, CertificateParams, CertifiedIssuer, DistinguishedName, DnType, ExtendedKeyUsagePurpose, IsCa,
+    KeyPair, KeyUsagePurpose, SignatureAlgorithm,
 };
 use rustls_pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
 use time::OffsetDateTime;
@@ -57,11 +57,8 @@ fn ca_params(cn: &str, org: &str, now: OffsetDateTime) -> CertificateParams {
 impl LabCa {
     pub fn new(intermediate: bool, rogue: bool, now: OffsetDateTime) -> Result<Self, LabError> {
         let key = KeyPair::generate_for(&rcgen::PKCS_ECDSA_P256_SHA256).map_err(err)?;
-        let root = CertifiedIssuer::self_signed(
-            ca_params("mxdoctor Lab Root CA", "mxdoctor lab", now),
-            key,
-        )
-        .map_err(err)?;
+        let root =
+            CertifiedIssuer::self_signed(ca_params("mxdoctor Lab Root CA", "mxdoctor lab", now), key).map_err(err)?;
         let intermediate = if intermediate {
             let key = KeyPair::generate_for(&rcgen::PKCS_ECDSA_P256_SHA256).map_err(err)?;
             let mut p = ca_params("mxdoctor Lab Intermediate CA", "mxdoctor lab", now);
@@ -72,13 +69,7 @@ impl LabCa {
         };
         let rogue = if rogue {
             let key = KeyPair::generate_for(&rcgen::PKCS_ECDSA_P256_SHA256).map_err(err)?;
-            Some(
-                CertifiedIssuer::self_signed(
-                    ca_params("Rogue Private CA", "Untrusted Corp", now),
-                    key,
-                )
-                .map_err(err)?,
-            )
+            Some(CertifiedIssuer::self_signed(ca_params("Rogue Private CA", "Untrusted Corp", now), key).map_err(err)?)
         } else {
             None
         };
@@ -124,10 +115,7 @@ impl LabCa {
                 (p.signed_by(&key, ca).map_err(err)?, Some(ca.der().clone()))
             }
             Issuer::Rogue => {
-                let ca = self
-                    .rogue
-                    .as_ref()
-                    .ok_or_else(|| err("no rogue CA in this world"))?;
+                let ca = self.rogue.as_ref().ok_or_else(|| err("no rogue CA in this world"))?;
                 (p.signed_by(&key, ca).map_err(err)?, Some(ca.der().clone()))
             }
         };

@@ -44,9 +44,7 @@ pub fn catalog(zones: &[(String, String)]) -> Result<Catalog, LabError> {
         let (origin, handler) = zone_handler(text, file)?;
         seen_root |= origin.is_root();
         if catalog.contains(&LowerName::from(&origin)) {
-            return Err(LabError::Zone(format!(
-                "{file}: zone {origin} is defined twice"
-            )));
+            return Err(LabError::Zone(format!("{file}: zone {origin} is defined twice")));
         }
         catalog.upsert(LowerName::from(&origin), vec![handler]);
     }
@@ -70,9 +68,8 @@ pub async fn serve(catalog: Catalog) -> Result<(SocketAddr, Server<Catalog>), La
             break;
         }
     }
-    let (addr, udp, tcp) = bound.ok_or_else(|| {
-        LabError::Io("DNS server: no loopback port free for both UDP and TCP".into())
-    })?;
+    let (addr, udp, tcp) =
+        bound.ok_or_else(|| LabError::Io("DNS server: no loopback port free for both UDP and TCP".into()))?;
     let mut server = Server::new(catalog);
     server.register_socket(udp);
     server.register_listener(tcp, Duration::from_secs(10), 64 * 1024);

@@ -101,9 +101,7 @@ impl LabState {
             checked.insert(*w, *t).map_err(std::io::Error::other)?;
         }
         if !state.resolver.ip().is_loopback() {
-            return Err(std::io::Error::other(
-                "the lab resolver must be a loopback address",
-            ));
+            return Err(std::io::Error::other("the lab resolver must be a loopback address"));
         }
         Ok(state)
     }
@@ -176,10 +174,7 @@ pub async fn start(world: &World, opts: LabOptions) -> Result<Lab, LabError> {
             .key_provider
             .load_private_key(issued.key)
             .map_err(|e| LabError::Certificate(format!("{}: {e}", spec.id)))?;
-        certs.insert(
-            spec.id.clone(),
-            Arc::new(CertifiedKey::new(issued.chain, key)),
-        );
+        certs.insert(spec.id.clone(), Arc::new(CertifiedKey::new(issued.chain, key)));
     }
 
     let mut tasks = Vec::new();
@@ -196,10 +191,7 @@ pub async fn start(world: &World, opts: LabOptions) -> Result<Lab, LabError> {
             let tls = tls_side(l, &certs, &provider)?;
             let cfg = Arc::new(smtp::ListenerConfig {
                 hostname: s.hostname.clone(),
-                banner: s
-                    .banner
-                    .clone()
-                    .unwrap_or_else(|| format!("{} ESMTP", s.hostname)),
+                banner: s.banner.clone().unwrap_or_else(|| format!("{} ESMTP", s.hostname)),
                 behaviour: s.behaviour,
                 spec: l.clone(),
                 tls,
@@ -245,11 +237,7 @@ fn tls_side(
             _ => None,
         })
         .collect();
-    let legacy: Vec<TlsVersion> = versions
-        .iter()
-        .copied()
-        .filter(|v| *v < TlsVersion::Tls12)
-        .collect();
+    let legacy: Vec<TlsVersion> = versions.iter().copied().filter(|v| *v < TlsVersion::Tls12).collect();
     if modern.is_empty() {
         return Ok(smtp::TlsSide::Legacy(legacy));
     }

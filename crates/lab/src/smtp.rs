@@ -98,9 +98,7 @@ async fn serve(stream: TcpStream, cfg: Arc<ListenerConfig>) {
         Behaviour::Garbage => {
             let mut stream = stream;
             let _ = stream
-                .write_all(
-                    b"HTTP/1.1 400 Bad Request\r\nServer: nginx\r\nContent-Length: 0\r\n\r\n",
-                )
+                .write_all(b"HTTP/1.1 400 Bad Request\r\nServer: nginx\r\nContent-Length: 0\r\n\r\n")
                 .await;
             let _ = stream.shutdown().await;
         }
@@ -252,8 +250,7 @@ impl Session {
                 "MAIL" => self.write("250 2.1.0 Ok\r\n").await?,
                 "RCPT" => self.write("250 2.1.5 Ok\r\n").await?,
                 "DATA" => {
-                    self.write("354 End data with <CR><LF>.<CR><LF>\r\n")
-                        .await?;
+                    self.write("354 End data with <CR><LF>.<CR><LF>\r\n").await?;
                     let mut size = 0usize;
                     loop {
                         let Some(l) = self.line().await? else {
@@ -288,11 +285,7 @@ impl Session {
         let mut parts = arg.split_whitespace();
         let mech = parts.next().unwrap_or_default().to_ascii_uppercase();
         let initial = parts.next().map(str::to_string);
-        if !self
-            .auth_mechs()
-            .iter()
-            .any(|m| m.eq_ignore_ascii_case(&mech))
-        {
+        if !self.auth_mechs().iter().any(|m| m.eq_ignore_ascii_case(&mech)) {
             let reply = if !self.tls && !self.cfg.spec.auth_after_tls.is_empty() {
                 "538 5.7.11 Encryption required for requested authentication mechanism\r\n"
             } else {
@@ -327,23 +320,13 @@ impl Session {
             }
             "LOGIN" => {
                 self.write("334 VXNlcm5hbWU6\r\n").await?;
-                let u = self
-                    .line()
-                    .await?
-                    .and_then(|l| decode(&l))
-                    .unwrap_or_default();
+                let u = self.line().await?.and_then(|l| decode(&l)).unwrap_or_default();
                 self.write("334 UGFzc3dvcmQ6\r\n").await?;
-                let p = self
-                    .line()
-                    .await?
-                    .and_then(|l| decode(&l))
-                    .unwrap_or_default();
+                let p = self.line().await?.and_then(|l| decode(&l)).unwrap_or_default();
                 (u, p)
             }
             _ => {
-                return self
-                    .write("504 5.5.4 Unrecognized authentication type\r\n")
-                    .await;
+                return self.write("504 5.5.4 Unrecognized authentication type\r\n").await;
             }
         };
         let ok = self
@@ -355,8 +338,7 @@ impl Session {
         if ok {
             self.write("235 2.7.0 Authentication successful\r\n").await
         } else {
-            self.write("535 5.7.8 Authentication credentials invalid\r\n")
-                .await
+            self.write("535 5.7.8 Authentication credentials invalid\r\n").await
         }
     }
 
@@ -427,11 +409,7 @@ impl Session {
 
 /// Answers a legacy ClientHello as an old server would: the highest version both speak, or a
 /// protocol_version alert. The handshake stops there; the probe has what it needs.
-async fn canned_answer(
-    raw: &mut BoxIo,
-    hello: &mxdoctor_proto::tls_hello::ClientHelloInfo,
-    versions: &[TlsVersion],
-) {
+async fn canned_answer(raw: &mut BoxIo, hello: &mxdoctor_proto::tls_hello::ClientHelloInfo, versions: &[TlsVersion]) {
     let best = versions
         .iter()
         .copied()
@@ -439,10 +417,7 @@ async fn canned_answer(
         .max();
     let answer = match best {
         Some(v) => server_hello(v, 0x002f, [0x42; 32]),
-        None => alert_record(
-            versions.iter().copied().max().unwrap_or(TlsVersion::Tls10),
-            70,
-        ),
+        None => alert_record(versions.iter().copied().max().unwrap_or(TlsVersion::Tls10), 70),
     };
     let _ = raw.write_all(&answer).await;
     let _ = raw.flush().await;
@@ -454,9 +429,7 @@ async fn read_client_hello(io: &mut BoxIo) -> Option<mxdoctor_proto::tls_hello::
 }
 
 /// Reads until a complete ClientHello is in; returns the bytes read (to replay) and the hello.
-async fn read_client_hello_bytes(
-    io: &mut BoxIo,
-) -> (Vec<u8>, Option<mxdoctor_proto::tls_hello::ClientHelloInfo>) {
+async fn read_client_hello_bytes(io: &mut BoxIo) -> (Vec<u8>, Option<mxdoctor_proto::tls_hello::ClientHelloInfo>) {
     let mut buf = Vec::new();
     loop {
         match parse_client_hello(&buf) {

@@ -223,8 +223,7 @@ pub struct World {
 impl World {
     /// Parses a world from its `world.toml` text and zone files.
     pub fn from_parts(world_toml: &str, zones: Vec<(String, String)>) -> Result<Self, LabError> {
-        let file: WorldFile =
-            toml::from_str(world_toml).map_err(|e| LabError::World(format!("world.toml: {e}")))?;
+        let file: WorldFile = toml::from_str(world_toml).map_err(|e| LabError::World(format!("world.toml: {e}")))?;
         let w = World { file, zones };
         w.validate()?;
         Ok(w)
@@ -233,8 +232,7 @@ impl World {
     /// Loads `dir/world.toml` and `dir/zones/*.zone`.
     pub fn load(dir: &Path) -> Result<Self, LabError> {
         let read = |p: &Path| -> Result<String, LabError> {
-            let meta = std::fs::metadata(p)
-                .map_err(|e| LabError::World(format!("{}: {e}", p.display())))?;
+            let meta = std::fs::metadata(p).map_err(|e| LabError::World(format!("{}: {e}", p.display())))?;
             if meta.len() > MAX_FILE {
                 return Err(LabError::World(format!(
                     "{}: larger than {MAX_FILE} bytes",
@@ -248,10 +246,7 @@ impl World {
         if let Ok(entries) = std::fs::read_dir(dir.join("zones")) {
             let mut paths: Vec<_> = entries.flatten().map(|e| e.path()).collect();
             paths.sort();
-            for p in paths
-                .into_iter()
-                .filter(|p| p.extension().is_some_and(|x| x == "zone"))
-            {
+            for p in paths.into_iter().filter(|p| p.extension().is_some_and(|x| x == "zone")) {
                 let name = p
                     .file_name()
                     .map(|n| n.to_string_lossy().into_owned())
@@ -308,10 +303,7 @@ impl World {
                 return err(format!("duplicate certificate id `{}`", c.id));
             }
             if c.names.is_empty() && c.cn.is_none() {
-                return err(format!(
-                    "certificate `{}` names nothing (no names, no cn)",
-                    c.id
-                ));
+                return err(format!("certificate `{}` names nothing (no names, no cn)", c.id));
             }
             if !c.san && c.cn.is_none() {
                 return err(format!("certificate `{}` has san = false but no cn", c.id));
@@ -357,29 +349,18 @@ impl World {
                 }
                 for id in l.cert.iter().chain(l.sni.values()) {
                     if !cert_ids.contains(id.as_str()) {
-                        return err(format!(
-                            "server `{}` port {}: unknown certificate `{id}`",
-                            s.id, l.port
-                        ));
+                        return err(format!("server `{}` port {}: unknown certificate `{id}`", s.id, l.port));
                     }
                 }
                 if l.tls != TlsMode::None && l.cert.is_none() && s.behaviour == Behaviour::Smtp {
-                    return err(format!(
-                        "server `{}` port {}: TLS needs a `cert`",
-                        s.id, l.port
-                    ));
+                    return err(format!("server `{}` port {}: TLS needs a `cert`", s.id, l.port));
                 }
                 if l.versions.is_empty() {
-                    return err(format!(
-                        "server `{}` port {}: no TLS versions",
-                        s.id, l.port
-                    ));
+                    return err(format!("server `{}` port {}: no TLS versions", s.id, l.port));
                 }
                 for v in &l.versions {
                     v.parse::<mxdoctor_proto::tls_hello::TlsVersion>()
-                        .map_err(|e| {
-                            LabError::World(format!("server `{}` port {}: {e}", s.id, l.port))
-                        })?;
+                        .map_err(|e| LabError::World(format!("server `{}` port {}: {e}", s.id, l.port)))?;
                 }
             }
         }
@@ -397,10 +378,7 @@ pub fn is_documentation(ip: IpAddr) -> bool {
     match ip {
         IpAddr::V4(v4) => {
             let o = v4.octets();
-            matches!(
-                (o[0], o[1], o[2]),
-                (192, 0, 2) | (198, 51, 100) | (203, 0, 113)
-            )
+            matches!((o[0], o[1], o[2]), (192, 0, 2) | (198, 51, 100) | (203, 0, 113))
         }
         IpAddr::V6(v6) => {
             let s = v6.segments();
@@ -429,9 +407,7 @@ pub fn parse_when(s: &str, base: OffsetDateTime) -> Result<OffsetDateTime, Strin
             _ => return Err(format!("`{s}`: unit must be d, h, m or s")),
         };
         let d = time::Duration::seconds(if sign == '-' { -secs } else { secs });
-        return base
-            .checked_add(d)
-            .ok_or_else(|| format!("`{s}`: out of range"));
+        return base.checked_add(d).ok_or_else(|| format!("`{s}`: out of range"));
     }
     OffsetDateTime::parse(t, &time::format_description::well_known::Rfc3339)
         .map_err(|e| format!("`{s}`: not a relative time nor RFC 3339 ({e})"))

@@ -15,8 +15,7 @@ fn resolver(addr: SocketAddr, tcp_only: bool) -> TokioResolver {
     let mut udp = ConnectionConfig::udp();
     udp.port = addr.port();
     let conns = if tcp_only { vec![tcp] } else { vec![udp] };
-    let cfg =
-        ResolverConfig::from_name_servers(vec![NameServerConfig::new(addr.ip(), true, conns)]);
+    let cfg = ResolverConfig::from_name_servers(vec![NameServerConfig::new(addr.ip(), true, conns)]);
     let mut b = TokioResolver::builder_with_config(cfg, TokioRuntimeProvider::default());
     b.options_mut().use_hosts_file = ResolveHosts::Never;
     b.build().unwrap()
@@ -50,28 +49,13 @@ async fn dns_answers_over_udp_and_tcp_and_nxdomain_outside_the_zones() {
         .unwrap();
     for tcp in [false, true] {
         let r = resolver(lab.dns_addr(), tcp);
-        let a = r
-            .lookup("mail.hanako-shop.example.", RecordType::A)
-            .await
-            .unwrap();
+        let a = r.lookup("mail.hanako-shop.example.", RecordType::A).await.unwrap();
         assert_eq!(a.answers()[0].data.to_string(), "192.0.2.25");
-        let ptr = r
-            .lookup("25.2.0.192.in-addr.arpa.", RecordType::PTR)
-            .await
-            .unwrap();
-        assert_eq!(
-            ptr.answers()[0].data.to_string(),
-            "sv1234.star-hosting.example."
-        );
-        let txt = r
-            .lookup("hanako-shop.example.", RecordType::TXT)
-            .await
-            .unwrap();
+        let ptr = r.lookup("25.2.0.192.in-addr.arpa.", RecordType::PTR).await.unwrap();
+        assert_eq!(ptr.answers()[0].data.to_string(), "sv1234.star-hosting.example.");
+        let txt = r.lookup("hanako-shop.example.", RecordType::TXT).await.unwrap();
         assert!(txt.answers()[0].data.to_string().contains("v=spf1"));
-        let nx = r
-            .lookup("nothing.invalid-tld.", RecordType::A)
-            .await
-            .unwrap_err();
+        let nx = r.lookup("nothing.invalid-tld.", RecordType::A).await.unwrap_err();
         assert!(
             nx.to_string().contains("NXDomain") || nx.to_string().contains("no records"),
             "{nx}"
@@ -85,10 +69,7 @@ async fn smtp_banner_and_starttls_are_real() {
     let lab = start(&World::builtin("seed").unwrap(), LabOptions::default())
         .await
         .unwrap();
-    let target = lab
-        .address_map()
-        .get(&"192.0.2.25:587".parse().unwrap())
-        .unwrap();
+    let target = lab.address_map().get(&"192.0.2.25:587".parse().unwrap()).unwrap();
     let mut s = tokio::net::TcpStream::connect(target).await.unwrap();
     let mut buf = vec![0u8; 512];
     let n = s.read(&mut buf).await.unwrap();
@@ -101,10 +82,7 @@ async fn smtp_banner_and_starttls_are_real() {
         got.push_str(&String::from_utf8_lossy(&buf[..n]));
     }
     assert!(got.contains("STARTTLS"), "{got}");
-    assert!(
-        !got.contains("AUTH"),
-        "AUTH must not be offered before TLS here: {got}"
-    );
+    assert!(!got.contains("AUTH"), "AUTH must not be offered before TLS here: {got}");
 }
 
 #[test]
@@ -134,9 +112,7 @@ fn bad_worlds_are_refused_with_clear_errors() {
         ("not toml at all [".to_string(), "world.toml"),
     ];
     for (toml_text, needle) in cases {
-        let err = World::from_parts(&toml_text, vec![])
-            .unwrap_err()
-            .to_string();
+        let err = World::from_parts(&toml_text, vec![]).unwrap_err().to_string();
         assert!(err.contains(needle), "expected `{needle}` in: {err}");
     }
 }
@@ -148,10 +124,7 @@ async fn a_broken_zone_file_is_a_clear_error() {
         vec![("bad.zone".into(), "$ORIGIN bad.example.\n@ IN SOA\n".into())],
     )
     .unwrap();
-    let err = start(&world, LabOptions::default())
-        .await
-        .unwrap_err()
-        .to_string();
+    let err = start(&world, LabOptions::default()).await.unwrap_err().to_string();
     assert!(err.contains("bad.zone"), "{err}");
 }
 
@@ -161,13 +134,7 @@ fn documentation_ranges() {
     for ok in ["192.0.2.1", "198.51.100.255", "203.0.113.7", "2001:db8::25"] {
         assert!(is_documentation(ok.parse::<IpAddr>().unwrap()), "{ok}");
     }
-    for bad in [
-        "127.0.0.1",
-        "10.1.2.3",
-        "192.0.3.1",
-        "2001:db9::1",
-        "8.8.8.8",
-    ] {
+    for bad in ["127.0.0.1", "10.1.2.3", "192.0.3.1", "2001:db9::1", "8.8.8.8"] {
         assert!(!is_documentation(bad.parse::<IpAddr>().unwrap()), "{bad}");
     }
 }

@@ -37,8 +37,7 @@ pub struct CertSummary {
 
 impl CertSummary {
     pub fn parse(der: &[u8]) -> Result<Self, String> {
-        let (_, cert) =
-            X509Certificate::from_der(der).map_err(|e| format!("unreadable certificate: {e}"))?;
+        let (_, cert) = X509Certificate::from_der(der).map_err(|e| format!("unreadable certificate: {e}"))?;
         let subject = cert.subject().to_string();
         let issuer = cert.issuer().to_string();
         let common_names = cert
@@ -95,11 +94,7 @@ impl CertSummary {
     pub fn presented_ids(&self) -> PresentedIds {
         PresentedIds {
             dns_sans: self.dns_names.clone(),
-            ip_sans: self
-                .ip_addresses
-                .iter()
-                .filter_map(|s| s.parse().ok())
-                .collect(),
+            ip_sans: self.ip_addresses.iter().filter_map(|s| s.parse().ok()).collect(),
             common_names: self.common_names.clone(),
         }
     }

@@ -51,9 +51,9 @@ impl AddressMap {
     pub fn parse_pairs(text: &str) -> Result<Self, String> {
         let mut map = Self::new();
         for pair in text.split(',').map(str::trim).filter(|p| !p.is_empty()) {
-            let (w, t) = pair.split_once('=').ok_or_else(|| {
-                format!("`{pair}` is not of the form WORLD_ADDR:PORT=127.0.0.1:PORT")
-            })?;
+            let (w, t) = pair
+                .split_once('=')
+                .ok_or_else(|| format!("`{pair}` is not of the form WORLD_ADDR:PORT=127.0.0.1:PORT"))?;
             let w: SocketAddr = w.trim().parse().map_err(|e| format!("`{w}`: {e}"))?;
             let t: SocketAddr = t.trim().parse().map_err(|e| format!("`{t}`: {e}"))?;
             map.insert(w, t).map_err(|e| e.to_string())?;
@@ -100,20 +100,11 @@ impl Connector {
     }
 
     /// Opens a TCP connection to the world address `addr` within `timeout`.
-    pub async fn connect(
-        &self,
-        addr: SocketAddr,
-        timeout: Duration,
-    ) -> Result<TcpStream, ConnectError> {
+    pub async fn connect(&self, addr: SocketAddr, timeout: Duration) -> Result<TcpStream, ConnectError> {
         let target = self.route(addr)?;
         match tokio::time::timeout(timeout, TcpStream::connect(target)).await {
-            Err(_) => Err(ConnectError::Timeout {
-                addr,
-                after: timeout,
-            }),
-            Ok(Err(e)) if e.kind() == std::io::ErrorKind::ConnectionRefused => {
-                Err(ConnectError::Refused { addr })
-            }
+            Err(_) => Err(ConnectError::Timeout { addr, after: timeout }),
+            Ok(Err(e)) if e.kind() == std::io::ErrorKind::ConnectionRefused => Err(ConnectError::Refused { addr }),
             Ok(Err(e)) => Err(ConnectError::Other {
                 addr,
                 message: e.to_string(),

@@ -9,9 +9,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use hickory_resolver::TokioResolver;
-use hickory_resolver::config::{
-    ConnectionConfig, NameServerConfig, ResolveHosts, ResolverConfig, ResolverOpts,
-};
+use hickory_resolver::config::{ConnectionConfig, NameServerConfig, ResolveHosts, ResolverConfig, ResolverOpts};
 use hickory_resolver::net::runtime::TokioRuntimeProvider;
 use hickory_resolver::net::{DnsError as HDnsError, NetError};
 use hickory_resolver::proto::op::ResponseCode;
@@ -70,11 +68,7 @@ pub enum DnsError {
     #[error("{name} has no {rtype} record")]
     NoRecords { name: String, rtype: String },
     #[error("the DNS server answered {rcode} for {name} {rtype}")]
-    Rcode {
-        name: String,
-        rtype: String,
-        rcode: String,
-    },
+    Rcode { name: String, rtype: String, rcode: String },
     #[error("no DNS answer for {name} {rtype} in time")]
     Timeout { name: String, rtype: String },
     #[error("{name} is not a valid DNS name: {message}")]
@@ -137,9 +131,7 @@ impl Dns {
         opts.try_tcp_on_error = true;
         // Our own per-run log is the evidence; hickory's cache is fine to keep for speed.
         opts.preserve_intermediates = true;
-        let resolver = builder
-            .build()
-            .map_err(|e| DnsError::Setup(e.to_string()))?;
+        let resolver = builder.build().map_err(|e| DnsError::Setup(e.to_string()))?;
         Ok(Self {
             resolver,
             log: Arc::new(Mutex::new(Vec::new())),
@@ -209,11 +201,7 @@ impl Dns {
                     rcode,
                     records: Vec::new(),
                     elapsed_ms,
-                    error: if err.is_negative() {
-                        None
-                    } else {
-                        Some(e.to_string())
-                    },
+                    error: if err.is_negative() { None } else { Some(e.to_string()) },
                 };
                 (q, Err(err))
             }
@@ -227,10 +215,7 @@ impl Dns {
     /// A and AAAA at the same time. Ok with the union when either has addresses; the error of
     /// the A lookup otherwise (NXDOMAIN wins over "no records", a failure over both).
     pub async fn lookup_ip(&self, host: &str) -> Result<Vec<IpAddr>, DnsError> {
-        let (a, aaaa) = tokio::join!(
-            self.lookup(host, RecordType::A),
-            self.lookup(host, RecordType::AAAA)
-        );
+        let (a, aaaa) = tokio::join!(self.lookup(host, RecordType::A), self.lookup(host, RecordType::AAAA));
         let mut ips: Vec<IpAddr> = Vec::new();
         for r in a.iter().chain(aaaa.iter()).flatten() {
             if (r.rtype == "A" || r.rtype == "AAAA")
@@ -244,9 +229,7 @@ impl Dns {
             return Ok(ips);
         }
         match (a, aaaa) {
-            (Err(e @ DnsError::NxDomain { .. }), _) | (_, Err(e @ DnsError::NxDomain { .. })) => {
-                Err(e)
-            }
+            (Err(e @ DnsError::NxDomain { .. }), _) | (_, Err(e @ DnsError::NxDomain { .. })) => Err(e),
             (Err(e), Err(e6)) => {
                 if e.is_negative() && !e6.is_negative() {
                     Err(e6)
@@ -316,11 +299,7 @@ fn classify(name: &str, rtype: &str, e: &NetError) -> DnsError {
             if message.contains("timed out") {
                 DnsError::Timeout { name, rtype }
             } else {
-                DnsError::Other {
-                    name,
-                    rtype,
-                    message,
-                }
+                DnsError::Other { name, rtype, message }
             }
         }
     }

@@ -8,9 +8,7 @@ use std::time::{Duration, Instant};
 use serde::{Deserialize, Serialize};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
-use mxdoctor_proto::tls_hello::{
-    ServerResponse, TlsVersion, alert_name, client_hello, parse_server_response,
-};
+use mxdoctor_proto::tls_hello::{ServerResponse, TlsVersion, alert_name, client_hello, parse_server_response};
 
 use crate::connect::Connector;
 use crate::smtp::{Security, SmtpConn, SmtpError};
@@ -24,10 +22,7 @@ pub enum LegacyResult {
     /// The server answered with a ServerHello for this very version.
     Accepted { version: TlsVersion, cipher: u16 },
     /// The server answered with another version (it would not speak the one offered).
-    OtherVersion {
-        offered: TlsVersion,
-        answered: TlsVersion,
-    },
+    OtherVersion { offered: TlsVersion, answered: TlsVersion },
     /// A TLS alert, e.g. protocol_version.
     Refused { alert: String },
     /// The connection closed without a TLS answer.
@@ -56,9 +51,7 @@ pub async fn probe_version(
     let stream = match connector.connect(addr, timeout).await {
         Ok(s) => s,
         Err(e) => {
-            return LegacyResult::NotTested {
-                reason: e.to_string(),
-            };
+            return LegacyResult::NotTested { reason: e.to_string() };
         }
     };
     let mut io: crate::smtp::BoxIo = Box::new(stream);
@@ -72,9 +65,7 @@ pub async fn probe_version(
                     detail: banner.text(),
                 });
             }
-            let ehlo = conn
-                .command(&format!("EHLO {ehlo_name}"), "EHLO reply")
-                .await?;
+            let ehlo = conn.command(&format!("EHLO {ehlo_name}"), "EHLO reply").await?;
             if !mxdoctor_proto::smtp::parse_ehlo(&ehlo).starttls {
                 return Err(SmtpError::NotSmtp {
                     stage: "EHLO".into(),
@@ -93,9 +84,7 @@ pub async fn probe_version(
         io = match step.await {
             Ok(io) => io,
             Err(e) => {
-                return LegacyResult::NotTested {
-                    reason: e.to_string(),
-                };
+                return LegacyResult::NotTested { reason: e.to_string() };
             }
         };
     }

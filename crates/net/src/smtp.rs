@@ -9,9 +9,7 @@ use base64::Engine as _;
 use serde::{Deserialize, Serialize};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 
-use mxdoctor_proto::smtp::{
-    EhloCaps, MAX_REPLY_LINE, MAX_REPLY_LINES, Reply, ReplyLine, parse_ehlo, parse_reply_line,
-};
+use mxdoctor_proto::smtp::{EhloCaps, MAX_REPLY_LINE, MAX_REPLY_LINES, Reply, ReplyLine, parse_ehlo, parse_reply_line};
 
 use crate::connect::{ConnectError, Connector};
 use crate::tls::{TlsFailure, TlsOutcome, TlsSettings, VersionSet, handshake};
@@ -86,9 +84,7 @@ pub enum SmtpError {
     TooManyLines { stage: String, limit: usize },
     #[error("not an SMTP reply while waiting for the {stage}: {detail}")]
     NotSmtp { stage: String, detail: String },
-    #[error(
-        "the server sent data after its STARTTLS reply, before TLS started (possible command injection)"
-    )]
+    #[error("the server sent data after its STARTTLS reply, before TLS started (possible command injection)")]
     StarttlsInjection,
     #[error("I/O error during the {stage}: {detail}")]
     Io { stage: String, detail: String },
@@ -165,9 +161,7 @@ impl SmtpConn {
                 }
                 Ok(Err(e)) => return Err(io_error(stage, e)),
                 Ok(Ok(0)) => {
-                    return Err(SmtpError::Closed {
-                        stage: stage.into(),
-                    });
+                    return Err(SmtpError::Closed { stage: stage.into() });
                 }
                 Ok(Ok(n)) => n,
             };
@@ -212,12 +206,7 @@ impl SmtpConn {
     }
 
     /// Sends a command line; `shown` replaces it in the transcript (for secrets).
-    pub async fn send(
-        &mut self,
-        line: &str,
-        shown: Option<&str>,
-        stage: &str,
-    ) -> Result<(), SmtpError> {
+    pub async fn send(&mut self, line: &str, shown: Option<&str>, stage: &str) -> Result<(), SmtpError> {
         self.note(Dir::Client, shown.unwrap_or(line).to_string());
         let secs = self.timeout.as_secs();
         let timeout = self.timeout;
@@ -261,8 +250,7 @@ impl SmtpConn {
 
     pub async fn quit(&mut self) {
         if self.send("QUIT", None, "QUIT").await.is_ok() {
-            let _ =
-                tokio::time::timeout(Duration::from_secs(2), self.read_reply("QUIT reply")).await;
+            let _ = tokio::time::timeout(Duration::from_secs(2), self.read_reply("QUIT reply")).await;
         }
         if let Some(mut io) = self.io.take() {
             let _ = tokio::time::timeout(Duration::from_secs(1), io.shutdown()).await;
@@ -276,9 +264,7 @@ fn io_error(stage: &str, e: std::io::Error) -> SmtpError {
         std::io::ErrorKind::UnexpectedEof
         | std::io::ErrorKind::ConnectionReset
         | std::io::ErrorKind::ConnectionAborted
-        | std::io::ErrorKind::BrokenPipe => SmtpError::Closed {
-            stage: stage.into(),
-        },
+        | std::io::ErrorKind::BrokenPipe => SmtpError::Closed { stage: stage.into() },
         _ => SmtpError::Io {
             stage: stage.into(),
             detail: e.to_string(),
@@ -470,9 +456,7 @@ async fn drive(
     if banner.code != 220 {
         return Ok(());
     }
-    let ehlo = conn
-        .command(&format!("EHLO {}", plan.ehlo_name), "EHLO reply")
-        .await?;
+    let ehlo = conn.command(&format!("EHLO {}", plan.ehlo_name), "EHLO reply").await?;
     if ehlo.code != 250 {
         return Ok(());
     }
@@ -511,8 +495,8 @@ async fn drive(
     if let (Some(creds), Some(caps)) = (&plan.credentials, &report.ehlo_after_tls) {
         let mechs: Vec<String> = caps.auth.iter().map(|m| m.to_ascii_uppercase()).collect();
         if mechs.iter().any(|m| m == "PLAIN") {
-            let token = base64::engine::general_purpose::STANDARD
-                .encode(format!("\0{}\0{}", creds.user, creds.password));
+            let token =
+                base64::engine::general_purpose::STANDARD.encode(format!("\0{}\0{}", creds.user, creds.password));
             conn.send(
                 &format!("AUTH PLAIN {token}"),
                 Some("AUTH PLAIN <credentials hidden>"),
@@ -531,12 +515,8 @@ async fn drive(
             let r = conn.command("AUTH LOGIN", "AUTH LOGIN reply").await?;
             let mut last = r;
             if last.code == 334 {
-                conn.send(
-                    &b64.encode(&creds.user),
-                    Some("<user name>"),
-                    "AUTH LOGIN user",
-                )
-                .await?;
+                conn.send(&b64.encode(&creds.user), Some("<user name>"), "AUTH LOGIN user")
+                    .await?;
                 last = conn.read_reply("AUTH LOGIN user reply").await?;
                 if last.code == 334 {
                     conn.send(

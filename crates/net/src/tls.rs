@@ -226,9 +226,7 @@ where
     };
     let mut config = rustls::ClientConfig::builder_with_provider(provider.clone())
         .with_protocol_versions(versions)
-        .map_err(|e| TlsFailure::Incompatible {
-            detail: e.to_string(),
-        })?
+        .map_err(|e| TlsFailure::Incompatible { detail: e.to_string() })?
         .dangerous()
         .with_custom_certificate_verifier(Arc::new(verifier))
         .with_no_client_auth();
@@ -252,17 +250,12 @@ where
         .negotiated_cipher_suite()
         .map(|s| format!("{:?}", s.suite()))
         .unwrap_or_default();
-    let chain_der: Vec<CertificateDer<'static>> =
-        seen.lock().map(|s| s.chain.clone()).unwrap_or_default();
+    let chain_der: Vec<CertificateDer<'static>> = seen.lock().map(|s| s.chain.clone()).unwrap_or_default();
     let outcome = assess(
         &chain_der,
         version,
         cipher,
-        if send_sni {
-            Some(server_name.to_string())
-        } else {
-            None
-        },
+        if send_sni { Some(server_name.to_string()) } else { None },
         settings,
     );
     Ok((tls, outcome))
@@ -355,17 +348,14 @@ fn chain_verdict(
         _ => now,
     };
     let unix = UnixTime::since_unix_epoch(Duration::from_secs(at.unix_timestamp().max(0) as u64));
-    let verifier =
-        match WebPkiServerVerifier::builder_with_provider(settings.roots.clone(), provider())
-            .build()
-        {
-            Ok(v) => v,
-            Err(e) => {
-                return ChainVerdict::Invalid {
-                    reason: format!("no trust anchors: {e}"),
-                };
-            }
-        };
+    let verifier = match WebPkiServerVerifier::builder_with_provider(settings.roots.clone(), provider()).build() {
+        Ok(v) => v,
+        Err(e) => {
+            return ChainVerdict::Invalid {
+                reason: format!("no trust anchors: {e}"),
+            };
+        }
+    };
     // Any name will do: a name mismatch is reported after the chain checks pass, and we
     // treat NotValidForName as "the chain is fine".
     let name = ServerName::try_from("mxdoctor.invalid").expect("static name is valid");
@@ -425,14 +415,8 @@ fn classify_io(e: io::Error) -> TlsFailure {
         io::ErrorKind::UnexpectedEof
         | io::ErrorKind::ConnectionReset
         | io::ErrorKind::ConnectionAborted
-        | io::ErrorKind::BrokenPipe => TlsFailure::Closed {
-            detail: e.to_string(),
-        },
-        io::ErrorKind::InvalidData => TlsFailure::Protocol {
-            detail: e.to_string(),
-        },
-        _ => TlsFailure::Closed {
-            detail: e.to_string(),
-        },
+        | io::ErrorKind::BrokenPipe => TlsFailure::Closed { detail: e.to_string() },
+        io::ErrorKind::InvalidData => TlsFailure::Protocol { detail: e.to_string() },
+        _ => TlsFailure::Closed { detail: e.to_string() },
     }
 }

@@ -66,10 +66,7 @@ impl Hostname {
         }
         // Spaces and controls are reported at their position before IDNA mangles the input.
         for (pos, ch) in trimmed.char_indices() {
-            if ch.is_whitespace()
-                || ch.is_control()
-                || matches!(ch, '/' | ':' | '@' | ',' | ';' | '!' | '*' | '?')
-            {
+            if ch.is_whitespace() || ch.is_control() || matches!(ch, '/' | ':' | '@' | ',' | ';' | '!' | '*' | '?') {
                 return Err(HostnameError::InvalidChar { ch, pos });
             }
         }
@@ -103,8 +100,7 @@ impl Hostname {
             }
         }
         for (pos, ch) in ascii.char_indices() {
-            let ok =
-                ch.is_ascii_alphanumeric() || ch == '-' || ch == '.' || (underscore && ch == '_');
+            let ok = ch.is_ascii_alphanumeric() || ch == '-' || ch == '.' || (underscore && ch == '_');
             if !ok {
                 return Err(HostnameError::InvalidChar { ch, pos });
             }
@@ -176,19 +172,13 @@ mod tests {
         ));
         assert!(Hostname::parse(&format!("{}.example", "a".repeat(63))).is_ok());
         let long = format!("{}.example", ["abcdefghi"; 25].join("."));
-        assert!(matches!(
-            Hostname::parse(&long),
-            Err(HostnameError::TooLong { .. })
-        ));
+        assert!(matches!(Hostname::parse(&long), Err(HostnameError::TooLong { .. })));
     }
 
     #[test]
     fn rejects_what_gmail_cannot_connect_to() {
         assert!(matches!(Hostname::parse(""), Err(HostnameError::Empty)));
-        assert!(matches!(
-            Hostname::parse("192.0.2.1"),
-            Err(HostnameError::IpLiteral(_))
-        ));
+        assert!(matches!(Hostname::parse("192.0.2.1"), Err(HostnameError::IpLiteral(_))));
         assert!(matches!(
             Hostname::parse("[2001:db8::1]"),
             Err(HostnameError::IpLiteral(_))

@@ -3,7 +3,9 @@
 //! legacy-version probe, SMTP replies and EHLO capabilities.
 #![forbid(unsafe_code)]
 
+pub mod dnsbl;
 pub mod hostname;
 pub mod names;
+pub mod ptr;
 pub mod smtp;
 pub mod tls_hello;

@@ -79,10 +79,7 @@ mod outcome_serde {
         Rejected(NameRejection),
     }
 
-    pub fn serialize<S: Serializer>(
-        v: &Result<MatchedBy, NameRejection>,
-        s: S,
-    ) -> Result<S::Ok, S::Error> {
+    pub fn serialize<S: Serializer>(v: &Result<MatchedBy, NameRejection>, s: S) -> Result<S::Ok, S::Error> {
         match v {
             Ok(m) => Flat::Matched(*m),
             Err(r) => Flat::Rejected(*r),
@@ -90,9 +87,7 @@ mod outcome_serde {
         .serialize(s)
     }
 
-    pub fn deserialize<'de, D: Deserializer<'de>>(
-        d: D,
-    ) -> Result<Result<MatchedBy, NameRejection>, D::Error> {
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Result<MatchedBy, NameRejection>, D::Error> {
         Ok(match Flat::deserialize(d)? {
             Flat::Matched(m) => Ok(m),
             Flat::Rejected(r) => Err(r),
@@ -191,9 +186,7 @@ pub fn verify_name(reference: &Hostname, ids: &PresentedIds) -> NameVerdict {
         });
     }
     let matched = checks.iter().find(|c| c.outcome.is_ok()).cloned();
-    let cn_fallback_used = matched
-        .as_ref()
-        .is_some_and(|m| m.source == IdSource::CommonName);
+    let cn_fallback_used = matched.as_ref().is_some_and(|m| m.source == IdSource::CommonName);
     NameVerdict {
         reference: reference.as_str().to_string(),
         matched,
@@ -365,9 +358,6 @@ mod tests {
             outcome: Err(NameRejection::WildcardCoversOneLabelOnly),
         };
         let j = serde_json::to_string(&c).unwrap();
-        assert!(
-            j.contains(r#""rejected":"wildcard-covers-one-label-only""#),
-            "{j}"
-        );
+        assert!(j.contains(r#""rejected":"wildcard-covers-one-label-only""#), "{j}");
     }
 }

@@ -43,8 +43,7 @@ pub fn parse_reply_line(line: &[u8]) -> Result<ReplyLine, ReplyError> {
     if line.len() < 3 || !line[..3].iter().all(u8::is_ascii_digit) {
         return Err(bad());
     }
-    let code =
-        (line[0] - b'0') as u16 * 100 + (line[1] - b'0') as u16 * 10 + (line[2] - b'0') as u16;
+    let code = (line[0] - b'0') as u16 * 100 + (line[1] - b'0') as u16 * 10 + (line[2] - b'0') as u16;
     if !(200..=599).contains(&code) {
         return Err(bad());
     }
@@ -77,11 +76,7 @@ impl EnhancedCode {
         let class: u8 = parts.next()?.parse().ok()?;
         let subject_s = parts.next()?;
         let detail_s = parts.next()?;
-        if parts.next().is_some()
-            || !matches!(class, 2 | 4 | 5)
-            || subject_s.len() > 3
-            || detail_s.len() > 3
-        {
+        if parts.next().is_some() || !matches!(class, 2 | 4 | 5) || subject_s.len() > 3 || detail_s.len() > 3 {
             return None;
         }
         Some(Self {
@@ -110,14 +105,9 @@ impl Reply {
     pub fn from_lines(lines: Vec<ReplyLine>) -> Result<Reply, ReplyError> {
         let first = lines.first().ok_or(ReplyError::Empty)?.code;
         if let Some(l) = lines.iter().find(|l| l.code != first) {
-            return Err(ReplyError::InconsistentCode {
-                first,
-                then: l.code,
-            });
+            return Err(ReplyError::InconsistentCode { first, then: l.code });
         }
-        let enhanced = lines
-            .first()
-            .and_then(|l| EnhancedCode::parse_prefix(&l.text));
+        let enhanced = lines.first().and_then(|l| EnhancedCode::parse_prefix(&l.text));
         Ok(Reply {
             code: first,
             enhanced,
@@ -182,10 +172,7 @@ pub fn parse_ehlo(reply: &Reply) -> EhloCaps {
             Some((k, v)) => (k.to_string(), Some(v.to_string())),
             None => (upper.clone(), None),
         };
-        let args: Vec<String> = inline_args
-            .into_iter()
-            .chain(words.map(str::to_string))
-            .collect();
+        let args: Vec<String> = inline_args.into_iter().chain(words.map(str::to_string)).collect();
         match smtp_capability(&keyword) {
             Some(Capability::StartTls) => caps.starttls = true,
             Some(Capability::Auth) => {
@@ -196,9 +183,7 @@ pub fn parse_ehlo(reply: &Reply) -> EhloCaps {
                     }
                 }
             }
-            Some(Capability::Size) => {
-                caps.size = args.first().and_then(|a| a.parse().ok()).or(Some(0))
-            }
+            Some(Capability::Size) => caps.size = args.first().and_then(|a| a.parse().ok()).or(Some(0)),
             Some(Capability::Pipelining) => caps.pipelining = true,
             Some(Capability::EightBitMime) => caps.eight_bit_mime = true,
             Some(Capability::SmtpUtf8) => caps.smtputf8 = true,
@@ -225,8 +210,7 @@ enum Capability {
 /// stay in one place shared with other SMTP code.
 fn smtp_capability(keyword: &str) -> Option<Capability> {
     use smtp_proto::{
-        EXT_8BIT_MIME, EXT_AUTH, EXT_CHUNKING, EXT_PIPELINING, EXT_REQUIRE_TLS, EXT_SIZE,
-        EXT_SMTP_UTF8, EXT_START_TLS,
+        EXT_8BIT_MIME, EXT_AUTH, EXT_CHUNKING, EXT_PIPELINING, EXT_REQUIRE_TLS, EXT_SIZE, EXT_SMTP_UTF8, EXT_START_TLS,
     };
     let response = format!("250-x\r\n250 {keyword}\r\n");
     let parsed = smtp_proto::EhloResponse::<String>::parse(&mut response.as_bytes().iter()).ok()?;
@@ -257,22 +241,12 @@ mod tests {
     use super::*;
 
     fn reply(lines: &[&str]) -> Reply {
-        Reply::from_lines(
-            lines
-                .iter()
-                .map(|l| parse_reply_line(l.as_bytes()).unwrap())
-                .collect(),
-        )
-        .unwrap()
+        Reply::from_lines(lines.iter().map(|l| parse_reply_line(l.as_bytes()).unwrap()).collect()).unwrap()
     }
 
     #[test]
     fn rfc5321_4_2_1_multiline_reply() {
-        let r = reply(&[
-            "250-mail.example.com Hello",
-            "250-PIPELINING",
-            "250 STARTTLS",
-        ]);
+        let r = reply(&["250-mail.example.com Hello", "250-PIPELINING", "250 STARTTLS"]);
         assert_eq!(r.code, 250);
         assert_eq!(r.lines.len(), 3);
         assert_eq!(r.to_wire_lines()[2], "250 STARTTLS");
@@ -303,16 +277,10 @@ mod tests {
         assert!(parse_reply_line(b"250x").is_err());
         assert!(parse_reply_line(b"").is_err());
         assert!(parse_reply_line(b"700 no such class").is_err());
-        let lines = vec![
-            parse_reply_line(b"250-a").unwrap(),
-            parse_reply_line(b"251 b").unwrap(),
-        ];
+        let lines = vec![parse_reply_line(b"250-a").unwrap(), parse_reply_line(b"251 b").unwrap()];
         assert_eq!(
             Reply::from_lines(lines),
-            Err(ReplyError::InconsistentCode {
-                first: 250,
-                then: 251
-            })
+            Err(ReplyError::InconsistentCode { first: 250, then: 251 })
         );
         assert_eq!(Reply::from_lines(vec![]), Err(ReplyError::Empty));
     }

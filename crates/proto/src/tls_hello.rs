@@ -69,9 +69,7 @@ impl FromStr for TlsVersion {
             "1.3" | "13" => TlsVersion::Tls13,
             "ssl3" | "ssl3.0" => TlsVersion::Ssl3,
             _ => {
-                return Err(format!(
-                    "unknown TLS version `{s}` (expected 1.0, 1.1, 1.2 or 1.3)"
-                ));
+                return Err(format!("unknown TLS version `{s}` (expected 1.0, 1.1, 1.2 or 1.3)"));
             }
         })
     }
@@ -145,11 +143,7 @@ pub fn client_hello(version: TlsVersion, sni: Option<&str>, random: [u8; 32]) ->
         sn.extend_from_slice(name.as_bytes());
         extension(&mut exts, 0x0000, &sn);
     }
-    extension(
-        &mut exts,
-        0x000a,
-        &[0, 6, 0x00, 0x1d, 0x00, 0x17, 0x00, 0x18],
-    ); // x25519, P-256, P-384
+    extension(&mut exts, 0x000a, &[0, 6, 0x00, 0x1d, 0x00, 0x17, 0x00, 0x18]); // x25519, P-256, P-384
     extension(&mut exts, 0x000b, &[1, 0]); // ec_point_formats: uncompressed
     if version >= TlsVersion::Tls12 {
         let algs: [u16; 6] = [0x0403, 0x0804, 0x0401, 0x0503, 0x0805, 0x0501];
@@ -397,10 +391,7 @@ pub fn parse_client_hello(buf: &[u8]) -> Result<Option<ClientHelloInfo>, HelloEr
                     if let Some(n) = d.u8()
                         && let Some(list) = d.take(n as usize)
                     {
-                        supported_versions = list
-                            .chunks_exact(2)
-                            .map(|c| u16::from_be_bytes([c[0], c[1]]))
-                            .collect();
+                        supported_versions = list.chunks_exact(2).map(|c| u16::from_be_bytes([c[0], c[1]])).collect();
                     }
                 }
                 _ => {}
@@ -542,10 +533,7 @@ mod tests {
         }
         let ch = client_hello(TlsVersion::Tls12, Some("a.example"), [3; 32]);
         for cut in 0..ch.len() {
-            assert!(
-                !matches!(parse_client_hello(&ch[..cut]), Ok(Some(_))),
-                "cut {cut}"
-            );
+            assert!(!matches!(parse_client_hello(&ch[..cut]), Ok(Some(_))), "cut {cut}");
         }
         assert_eq!(
             parse_server_response(b"220 mail.example.com ESMTP\r\n"),
@@ -575,9 +563,6 @@ mod tests {
         assert_eq!("tlsv1.1".parse::<TlsVersion>().unwrap(), TlsVersion::Tls11);
         assert!("2.0".parse::<TlsVersion>().is_err());
         assert_eq!(TlsVersion::Tls10.to_string(), "TLS 1.0");
-        assert_eq!(
-            serde_json::to_string(&TlsVersion::Tls13).unwrap(),
-            "\"1.3\""
-        );
+        assert_eq!(serde_json::to_string(&TlsVersion::Tls13).unwrap(), "\"1.3\"");
     }
 }

@@ -9,8 +9,7 @@ use mxdoctor_explain::{Lang, text as catalog_text, ui};
 
 /// The report as pretty JSON (shape documented in docs/JSON.md), with a final newline.
 pub fn json(report: &Report) -> String {
-    let mut s =
-        serde_json::to_string_pretty(report).unwrap_or_else(|e| format!("{{\"error\": \"{e}\"}}"));
+    let mut s = serde_json::to_string_pretty(report).unwrap_or_else(|e| format!("{{\"error\": \"{e}\"}}"));
     s.push('\n');
     s
 }
@@ -217,10 +216,7 @@ pub fn text(report: &Report, opts: &TextOptions) -> String {
     // 1. Verdict: what Gmail will do.
     let v = &report.verdict;
     let vt = catalog_text(lang, &v.id, &v.args);
-    let title = vt
-        .as_ref()
-        .map(|t| t.title.clone())
-        .unwrap_or_else(|| v.id.clone());
+    let title = vt.as_ref().map(|t| t.title.clone()).unwrap_or_else(|| v.id.clone());
     let _ = writeln!(
         out,
         "{} {}",
@@ -244,11 +240,7 @@ pub fn text(report: &Report, opts: &TextOptions) -> String {
     let _ = writeln!(out);
 
     // 2. Checks that could not run.
-    let errors: Vec<_> = report
-        .checks
-        .iter()
-        .filter(|c| c.status != CheckStatus::Ran)
-        .collect();
+    let errors: Vec<_> = report.checks.iter().filter(|c| c.status != CheckStatus::Ran).collect();
     if !errors.is_empty() {
         let _ = writeln!(out, "{}", p.bold(ui(lang, "checks-not-run")));
         for c in errors {
@@ -279,13 +271,7 @@ pub fn text(report: &Report, opts: &TextOptions) -> String {
                     }
                 }
                 CheckStatus::Skipped { reason } => {
-                    let _ = writeln!(
-                        out,
-                        "- {:<5} {}  {}",
-                        ui(lang, "skipped"),
-                        reason,
-                        p.dim(&c.subject)
-                    );
+                    let _ = writeln!(out, "- {:<5} {}  {}", ui(lang, "skipped"), reason, p.dim(&c.subject));
                 }
                 CheckStatus::Ran => {}
             }
@@ -294,10 +280,7 @@ pub fn text(report: &Report, opts: &TextOptions) -> String {
     }
 
     // 3. Problems, worst first; then advice; then passes.
-    let mut problems: Vec<&Finding> = report
-        .findings()
-        .filter(|f| f.severity >= Severity::Notice)
-        .collect();
+    let mut problems: Vec<&Finding> = report.findings().filter(|f| f.severity >= Severity::Notice).collect();
     problems.sort_by_key(|f| std::cmp::Reverse(f.severity));
     if !problems.is_empty() {
         let _ = writeln!(out, "{}", p.bold(ui(lang, "problems")));
@@ -306,10 +289,7 @@ pub fn text(report: &Report, opts: &TextOptions) -> String {
         }
         let _ = writeln!(out);
     }
-    let mut advice: Vec<&Finding> = report
-        .findings()
-        .filter(|f| f.severity == Severity::Info)
-        .collect();
+    let mut advice: Vec<&Finding> = report.findings().filter(|f| f.severity == Severity::Info).collect();
     // What to type or choose instead comes first; "not tested" notes last.
     advice.sort_by_key(|f| match f.id.as_str() {
         "sendas.candidates" => 0,
@@ -324,10 +304,7 @@ pub fn text(report: &Report, opts: &TextOptions) -> String {
         }
         let _ = writeln!(out);
     }
-    let passes: Vec<&Finding> = report
-        .findings()
-        .filter(|f| f.severity == Severity::Pass)
-        .collect();
+    let passes: Vec<&Finding> = report.findings().filter(|f| f.severity == Severity::Pass).collect();
     if !passes.is_empty() {
         let _ = writeln!(out, "{}", p.bold(ui(lang, "passed")));
         for f in passes {
@@ -350,19 +327,13 @@ pub fn text(report: &Report, opts: &TextOptions) -> String {
                         continue;
                     }
                 };
-                let _ = writeln!(
-                    out,
-                    "{} {}",
-                    p.bold(label),
-                    p.dim(&format!("({})", c.subject))
-                );
+                let _ = writeln!(out, "{} {}", p.bold(label), p.dim(&format!("({})", c.subject)));
                 if let (Evidence::SmtpTranscript(_), Some(lines)) = (e, value.as_array()) {
                     for l in lines.iter().take(500) {
                         let dir = l.get("dir").and_then(|d| d.as_str()).unwrap_or("*");
                         let t = l.get("text").and_then(|d| d.as_str()).unwrap_or("");
                         let ms = l.get("ms").and_then(|d| d.as_u64()).unwrap_or(0);
-                        let _ =
-                            writeln!(out, "  {} {dir} {}", p.dim(&format!("{ms:>6} ms")), clip(t));
+                        let _ = writeln!(out, "  {} {dir} {}", p.dim(&format!("{ms:>6} ms")), clip(t));
                     }
                 } else {
                     render_value(&mut out, value, 2, 0);
@@ -374,11 +345,7 @@ pub fn text(report: &Report, opts: &TextOptions) -> String {
     let _ = writeln!(
         out,
         "{}",
-        p.dim(&format!(
-            "{}: {}",
-            ui(lang, "generated"),
-            report.generated_at
-        ))
+        p.dim(&format!("{}: {}", ui(lang, "generated"), report.generated_at))
     );
     out
 }

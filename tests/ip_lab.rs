@@ -1,0 +1,129 @@
+//! `ip` against the lab: reverse DNS (FCrDNS), generic names, HELO and DNS blocklists, with
+//! every default list served in the lab so each answers its RFC 5782 test point.
+
+mod common;
+
+use std::time::Duration;
+
+use common::*;
+use mxdoctor_engine::model::{CheckStatus, Report};
+
+async fn ip(lab: &mxdoctor_lab::Lab, addr: &str, helo: Option<&str>) -> Report {
+    let ctx = mxdoctor::app::lab_context(&env(lab), mxdoctor_net::clock::fixed(NOW), Duration::from_secs(3)).unwrap();
+    let req = mxdoctor::app::ip_request(addr, helo, &[], false).unwrap();
+    mxdoctor_engine::ip::run(&ctx, &req).await
+}
+
+#[tokio::test]
+async fn clean_ip_passes_fcrdns_and_every_list() {
+    let lab = start("ip-lists").await;
+    let r = ip(&lab, "198.51.100.20", Some("mail.fine.example")).await;
+    assert_eq!(r.verdict.id, "verdict.ip.accept", "{}", mxdoctor_report::json(&r));
+    assert_eq!(finding(&r, "ptr.forward-confirmed").args["name"], "mail.fine.example");
+    assert_eq!(finding(&r, "dnsbl.not-listed").args["count"], "6");
+    assert_has(&r, "helo.matches");
+    assert!(no_failures(&r));
+    assert_eq!(r.exit_code(), 0);
+}
+
+#[tokio::test]
+async fn pbl_listing_and_generic_ptr() {
+    let lab = start("ip-lists").await;
+    let r = ip(&lab, "198.51.100.21", None).await;
+    let pbl = finding(&r, "dnsbl.pbl");
+    assert_eq!(pbl.args["list"], "Spamhaus ZEN");
+    assert!(pbl.args["reason"].contains("check.spamhaus.org"), "{:?}", pbl.args);
+    assert_eq!(finding(&r, "ptr.generic").args["name"], "198-51-100-21.dsl.isp.example");
+    assert_has(&r, "ptr.forward-confirmed");
+    assert_eq!(r.verdict.id, "verdict.ip.reject");
+    assert_eq!(r.verdict.because, vec!["dnsbl.pbl"]);
+}
+
+#[tokio::test]
+async fn spamhaus_error_codes_are_error_statuses_not_listings() {
+    let lab = start("ip-lists").await;
+    let r = ip(&lab, "198.51.100.22", None).await;
+    assert_lacks(&r, "dnsbl.listed");
+    assert_lacks(&r, "dnsbl.pbl");
+    let zen = r.checks.iter().find(|c| c.subject == "zen.spamhaus.org").unwrap();
+    match &zen.status {
+        CheckStatus::Error { cause, detail } => {
+            assert_eq!(cause.as_str(), "list-refused");
+            assert!(
+                detail.contains("127.255.255.254") && detail.contains("public"),
+                "{detail}"
+            );
+        }
+        other => panic!("expected an error status, got {other:?}"),
+    }
+    assert_eq!(r.verdict.id, "verdict.ip.accept");
+}
+
+#[tokio::test]
+async fn missing_ptr_fails_with_gmails_5_7_25() {
+    let lab = start("ip-lists").await;
+    let r = ip(&lab, "198.51.100.23", None).await;
+    assert_has(&r, "ptr.missing");
+    assert_eq!(r.verdict.id, "verdict.ip.reject");
+    let text = mxdoctor_report::text(
+        &r,
+        &mxdoctor_report::TextOptions {
+            lang: mxdoctor_explain::Lang::En,
+            color: false,
+            verbose: false,
+        },
+    );
+    assert!(text.contains("550-5.7.25"), "{text}");
+}
+
+#[tokio::test]
+async fn several_ptrs_are_a_notice_and_one_confirming_is_enough() {
+    let lab = start("ip-lists").await;
+    let r = ip(&lab, "198.51.100.24", None).await;
+    assert_has(&r, "ptr.multiple");
+    assert_eq!(finding(&r, "ptr.forward-confirmed").args["name"], "mx1.fine.example");
+}
+
+#[tokio::test]
+async fn ipv6_fcrdns_uses_ip6_arpa_and_nibble_lists() {
+    let lab = start("ip-lists").await;
+    let r = ip(&lab, "2001:db8::25", Some("mail.fine.example")).await;
+    assert_eq!(finding(&r, "ptr.forward-confirmed").args["name"], "v6mail.fine.example");
+    assert_has(&r, "helo.other-address");
+}
+
+#[tokio::test]
+async fn seed_sending_ip_is_not_forward_confirmed_and_listed_on_spamcop() {
+    let lab = start("seed").await;
+    let r = ip(&lab, "203.0.113.45", Some("no-such-helo.hanako-shop.example")).await;
+    let f = finding(&r, "ptr.not-forward-confirmed");
+    assert_eq!(f.args["names"], "vps45.cloud-host.example");
+    assert!(f.evidence.to_string().contains("203.0.113.46"));
+    let l = finding(&r, "dnsbl.listed");
+    assert_eq!(l.args["list"], "SpamCop");
+    assert!(l.args["reason"].contains("spamcop.net/bl.shtml"));
+    assert_has(&r, "helo.not-found");
+    // Lists the seed world does not serve cannot answer their test point: error, not "clean".
+    let unavailable = r
+        .checks
+        .iter()
+        .filter(|c| matches!(&c.status, CheckStatus::Error { cause, .. } if cause.as_str() == "list-unavailable"))
+        .count();
+    assert_eq!(unavailable, 5);
+    assert_lacks(&r, "dnsbl.not-listed");
+    assert_eq!(r.verdict.because, vec!["ptr.not-forward-confirmed", "dnsbl.listed"]);
+}
+
+#[test]
+fn bad_ip_arguments_are_clear_errors() {
+    assert!(
+        mxdoctor::app::ip_request("999.1.1.1", None, &[], false)
+            .unwrap_err()
+            .0
+            .contains("not an IPv4 or IPv6")
+    );
+    assert!(mxdoctor::app::ip_request("192.0.2.1", Some("bad name!"), &[], false).is_err());
+    assert!(mxdoctor::app::ip_request("192.0.2.1", None, &["bad zone!".into()], false).is_err());
+    let r = mxdoctor::app::ip_request("[2001:db8::1]", None, &["bl.example".into()], true).unwrap();
+    assert_eq!(r.lists.len(), 1);
+}
