@@ -278,7 +278,7 @@ async fn list_check(ctx: &Context, ip: IpAddr, list: &Blocklist) -> CheckResult 
                     .arg("meaning", meanings.join("; "))
                     .arg("reason", if txt.is_empty() { "-".to_string() } else { txt.clone() })
                     .arg("delist", if list.delist.is_empty() { "-" } else { &list.delist })
-                    .evidence(json!({ "query": q, "codes": codes, "txt": txt })),
+                    .evidence(json!({ "query": q, "codes": codes, "meaning": meanings, "txt": txt })),
             );
         }
         Interpretation::ErrorCode { code, meaning } => {

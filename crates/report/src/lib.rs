@@ -239,42 +239,50 @@ pub fn text(report: &Report, opts: &TextOptions) -> String {
     }
     let _ = writeln!(out);
 
-    // 2. Checks that could not run.
-    let errors: Vec<_> = report.checks.iter().filter(|c| c.status != CheckStatus::Ran).collect();
-    if !errors.is_empty() {
-        let _ = writeln!(out, "{}", p.bold(ui(lang, "checks-not-run")));
-        for c in errors {
-            match &c.status {
-                CheckStatus::Error { cause, detail } => {
-                    let mut args = BTreeMap::new();
-                    args.insert("detail".to_string(), detail.clone());
-                    let t = catalog_text(lang, &cause.catalog_id(), &args);
-                    let title = t
-                        .as_ref()
-                        .map(|t| t.title.clone())
-                        .unwrap_or_else(|| cause.catalog_id());
-                    let head = format!("? {:<5}", ui(lang, "error"));
-                    let _ = writeln!(
-                        out,
-                        "{} {}  {}",
-                        p.severity(Severity::Warning, &head),
-                        title,
-                        p.dim(&format!("[{}] {}", cause.catalog_id(), c.subject))
-                    );
-                    if let Some(t) = t {
-                        if let Some(cause) = t.cause {
-                            indent_block(&mut out, ui(lang, "cause"), &cause, 8);
-                        }
-                        if let Some(fix) = t.fix {
-                            indent_block(&mut out, ui(lang, "fix"), &fix, 8);
-                        }
-                    }
+    // 2. Checks that could not run, grouped by cause: one explanation, then each subject's detail.
+    let mut by_cause: Vec<(String, Vec<(String, String)>)> = Vec::new();
+    let mut skipped: Vec<(String, String)> = Vec::new();
+    for c in &report.checks {
+        match &c.status {
+            CheckStatus::Error { cause, detail } => {
+                let id = cause.catalog_id();
+                match by_cause.iter_mut().find(|(k, _)| *k == id) {
+                    Some((_, v)) => v.push((c.subject.clone(), detail.clone())),
+                    None => by_cause.push((id, vec![(c.subject.clone(), detail.clone())])),
                 }
-                CheckStatus::Skipped { reason } => {
-                    let _ = writeln!(out, "- {:<5} {}  {}", ui(lang, "skipped"), reason, p.dim(&c.subject));
-                }
-                CheckStatus::Ran => {}
             }
+            CheckStatus::Skipped { reason } => skipped.push((c.subject.clone(), reason.clone())),
+            CheckStatus::Ran => {}
+        }
+    }
+    if !by_cause.is_empty() || !skipped.is_empty() {
+        let _ = writeln!(out, "{}", p.bold(ui(lang, "checks-not-run")));
+        for (id, items) in &by_cause {
+            let t = catalog_text(lang, id, &BTreeMap::new());
+            let title = t.as_ref().map(|t| t.title.clone()).unwrap_or_else(|| id.clone());
+            let head = format!("? {:<5}", ui(lang, "error"));
+            let _ = writeln!(
+                out,
+                "{} {}  {}",
+                p.severity(Severity::Warning, &head),
+                title,
+                p.dim(&format!("[{id}]"))
+            );
+            if let Some(t) = t {
+                if let Some(cause) = t.cause {
+                    indent_block(&mut out, ui(lang, "cause"), &cause, 8);
+                }
+                if let Some(fix) = t.fix {
+                    indent_block(&mut out, ui(lang, "fix"), &fix, 8);
+                }
+            }
+            let _ = writeln!(out, "        {}:", ui(lang, "evidence"));
+            for (subject, detail) in items {
+                let _ = writeln!(out, "          - {subject}: {}", clip(detail));
+            }
+        }
+        for (subject, reason) in &skipped {
+            let _ = writeln!(out, "- {:<5} {}  {}", ui(lang, "skipped"), reason, p.dim(subject));
         }
         let _ = writeln!(out);
     }
