@@ -6,11 +6,16 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use hickory_proto::rr::{LowerName, Name};
+use std::collections::{HashMap, HashSet};
+
+use hickory_proto::op::{Header, MessageType, Metadata, ResponseCode};
+use hickory_proto::rr::{LowerName, Name, Record, RecordType};
 use hickory_proto::serialize::txt::Parser;
 use hickory_server::Server;
+use hickory_server::net::runtime::Time;
+use hickory_server::server::{Request, RequestHandler, ResponseHandler, ResponseInfo};
 use hickory_server::store::in_memory::InMemoryZoneHandler;
-use hickory_server::zone_handler::{AxfrPolicy, Catalog, ZoneHandler, ZoneType};
+use hickory_server::zone_handler::{AxfrPolicy, Catalog, MessageResponseBuilder, ZoneHandler, ZoneType};
 use tokio::net::{TcpListener, UdpSocket};
 
 use crate::LabError;
@@ -55,8 +60,81 @@ pub fn catalog(zones: &[(String, String)]) -> Result<Catalog, LabError> {
     Ok(catalog)
 }
 
+/// The catalog, plus names that answer SERVFAIL (a broken or unreachable name server: the SPF
+/// suite's TIMEOUT entries, DNS-failure scenarios) for every type but the exempt ones.
+pub struct LabHandler {
+    pub catalog: Catalog,
+    pub servfail: HashMap<LowerName, HashSet<RecordType>>,
+}
+
+#[async_trait::async_trait]
+impl RequestHandler for LabHandler {
+    async fn handle_request<R: ResponseHandler, T: Time>(
+        &self,
+        request: &Request,
+        mut response_handle: R,
+    ) -> ResponseInfo {
+        let broken = request.queries.queries().iter().any(|q| {
+            self.servfail
+                .get(q.name())
+                .is_some_and(|exempt| !exempt.contains(&q.query_type()))
+        });
+        if !broken {
+            return self.catalog.handle_request::<R, T>(request, response_handle).await;
+        }
+        let response =
+            MessageResponseBuilder::new(&request.queries, None).error_msg(&request.metadata, ResponseCode::ServFail);
+        match response_handle.send_response(response).await {
+            Ok(info) => info,
+            Err(_) => {
+                let mut metadata = Metadata::new(request.metadata.id, MessageType::Response, request.metadata.op_code);
+                metadata.response_code = ResponseCode::ServFail;
+                ResponseInfo::from(Header {
+                    metadata,
+                    counts: Default::default(),
+                })
+            }
+        }
+    }
+}
+
+/// A catalog with one root zone holding `records` (any owner names), for data-driven tests
+/// such as the RFC 7208 suite.
+pub fn catalog_from_records(records: Vec<Record>) -> Result<Catalog, LabError> {
+    let (origin, handler) = zone_handler(ROOT_ZONE, "built-in root zone")?;
+    let mut zone = InMemoryZoneHandler::<hickory_server::net::runtime::TokioRuntimeProvider>::empty(
+        origin.clone(),
+        ZoneType::Primary,
+        AxfrPolicy::Deny,
+    );
+    drop(handler);
+    let (_, root_records) = Parser::new(ROOT_ZONE, None, None)
+        .parse()
+        .map_err(|e| LabError::Zone(format!("root zone: {e}")))?;
+    for rrset in root_records.into_values() {
+        for r in rrset.records_without_rrsigs() {
+            zone.upsert_mut(r.clone(), 1);
+        }
+    }
+    for r in records {
+        zone.upsert_mut(r, 1);
+    }
+    let mut catalog = Catalog::new();
+    catalog.upsert(LowerName::from(&origin), vec![Arc::new(zone)]);
+    Ok(catalog)
+}
+
 /// Binds UDP and TCP on the same loopback port and starts serving.
-pub async fn serve(catalog: Catalog) -> Result<(SocketAddr, Server<Catalog>), LabError> {
+pub async fn serve(catalog: Catalog) -> Result<(SocketAddr, Server<LabHandler>), LabError> {
+    serve_with(LabHandler {
+        catalog,
+        servfail: HashMap::new(),
+    })
+    .await
+}
+
+/// Like [`serve`], with SERVFAIL names.
+pub async fn serve_with(handler: LabHandler) -> Result<(SocketAddr, Server<LabHandler>), LabError> {
     let io = |e: std::io::Error| LabError::Io(format!("DNS server: {e}"));
     // Find a port free for both UDP and TCP.
     let mut bound = None;
@@ -70,7 +148,7 @@ pub async fn serve(catalog: Catalog) -> Result<(SocketAddr, Server<Catalog>), La
     }
     let (addr, udp, tcp) =
         bound.ok_or_else(|| LabError::Io("DNS server: no loopback port free for both UDP and TCP".into()))?;
-    let mut server = Server::new(catalog);
+    let mut server = Server::new(handler);
     server.register_socket(udp);
     server.register_listener(tcp, Duration::from_secs(10), 64 * 1024);
     Ok((addr, server))

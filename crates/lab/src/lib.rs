@@ -162,6 +162,45 @@ impl Drop for Lab {
     }
 }
 
+/// A DNS server alone (no mail servers), for data-driven DNS tests. Dropping it stops it.
+pub struct DnsOnly {
+    addr: SocketAddr,
+    task: JoinHandle<()>,
+}
+
+impl DnsOnly {
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+}
+
+impl Drop for DnsOnly {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+/// Serves `records` (any owner names) authoritatively. Queries for a `servfail` name get
+/// SERVFAIL, except for the record types listed with it.
+pub async fn serve_records(
+    records: Vec<hickory_proto::rr::Record>,
+    servfail: Vec<(hickory_proto::rr::Name, Vec<hickory_proto::rr::RecordType>)>,
+) -> Result<DnsOnly, LabError> {
+    let catalog = dns::catalog_from_records(records)?;
+    let handler = dns::LabHandler {
+        catalog,
+        servfail: servfail
+            .into_iter()
+            .map(|(n, exempt)| (hickory_proto::rr::LowerName::from(&n), exempt.into_iter().collect()))
+            .collect(),
+    };
+    let (addr, mut server) = dns::serve_with(handler).await?;
+    let task = tokio::spawn(async move {
+        let _ = server.block_until_done().await;
+    });
+    Ok(DnsOnly { addr, task })
+}
+
 /// Starts every server of `world` on loopback.
 pub async fn start(world: &World, opts: LabOptions) -> Result<Lab, LabError> {
     let now = opts.now.unwrap_or_else(OffsetDateTime::now_utc);

@@ -147,9 +147,9 @@ impl Dns {
     /// chain) are kept in the evidence and in the returned list.
     pub async fn lookup(&self, name: &str, rtype: RecordType) -> Result<Vec<DnsRecord>, DnsError> {
         let fqdn = absolute(name);
-        let parsed = Name::from_ascii(&fqdn).map_err(|e| DnsError::BadName {
+        let parsed = parse_name(&fqdn).map_err(|message| DnsError::BadName {
             name: name.to_string(),
-            message: e.to_string(),
+            message,
         })?;
         let started = Instant::now();
         let result = self.resolver.lookup(parsed, rtype).await;
@@ -256,6 +256,24 @@ impl Dns {
     }
 }
 
+/// A DNS name from text. Names built by macro expansion may hold bytes the presentation
+/// format does not allow (spaces, `%`); DNS itself allows any octet in a label, so fall back to
+/// raw labels rather than refusing to ask.
+fn parse_name(fqdn: &str) -> Result<Name, String> {
+    match Name::from_ascii(fqdn) {
+        Ok(n) => Ok(n),
+        Err(e) => {
+            let labels: Vec<&[u8]> = fqdn.trim_end_matches('.').split('.').map(str::as_bytes).collect();
+            if labels.iter().any(|l| l.is_empty() || l.len() > 63) || fqdn.len() > 254 {
+                return Err(e.to_string());
+            }
+            let mut n = Name::from_labels(labels).map_err(|e2| format!("{e}; {e2}"))?;
+            n.set_fqdn(true);
+            Ok(n)
+        }
+    }
+}
+
 fn absolute(name: &str) -> String {
     if name.ends_with('.') {
         name.to_string()
@@ -273,8 +291,23 @@ fn rdata_text(data: &RData) -> String {
             .map(|s| String::from_utf8_lossy(s).into_owned())
             .collect::<Vec<_>>()
             .join(""),
+        // Names as their raw labels: an exchange or PTR target with bytes presentation format
+        // escapes (`\:`) must be asked for exactly as it is.
+        RData::MX(mx) => format!("{} {}", mx.preference, raw_name(&mx.exchange)),
+        RData::PTR(p) => raw_name(&p.0),
+        RData::CNAME(c) => raw_name(&c.0),
         other => other.to_string(),
     }
+}
+
+fn raw_name(n: &Name) -> String {
+    let mut s: String = n
+        .iter()
+        .map(|l| String::from_utf8_lossy(l).into_owned())
+        .collect::<Vec<_>>()
+        .join(".");
+    s.push('.');
+    s
 }
 
 fn classify(name: &str, rtype: &str, e: &NetError) -> DnsError {

@@ -8,4 +8,5 @@ pub mod hostname;
 pub mod names;
 pub mod ptr;
 pub mod smtp;
+pub mod spf;
 pub mod tls_hello;
