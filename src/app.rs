@@ -9,6 +9,7 @@ use mxdoctor_engine::Context;
 use mxdoctor_engine::ip::IpRequest;
 use mxdoctor_engine::model::Report;
 use mxdoctor_engine::sendas::{self, SendasRequest};
+use mxdoctor_engine::spf::SpfRequest;
 use mxdoctor_explain::Lang;
 use mxdoctor_net::clock::{self, SharedClock};
 use mxdoctor_net::smtp::{Credentials, Security};
@@ -16,7 +17,7 @@ use mxdoctor_net::tls::TlsSettings;
 use mxdoctor_net::{AddressMap, Connector, Dns, DnsConfig};
 use mxdoctor_proto::hostname::Hostname;
 
-use crate::cli::{Cli, Command, Common, DemoArgs, Format, IpArgs, LangArg, SecurityArg, SendasArgs};
+use crate::cli::{Cli, Command, Common, DemoArgs, Format, IpArgs, LangArg, SecurityArg, SendasArgs, SpfArgs};
 
 /// Exit code when the tool could not run at all.
 pub const EXIT_USAGE: i32 = 2;
@@ -42,6 +43,7 @@ pub async fn run(cli: Cli) -> Result<i32, RunError> {
         Command::Sendas(args) => sendas_cmd(args).await,
         Command::Demo(args) => demo_cmd(args).await,
         Command::Ip(args) => ip_cmd(args).await,
+        Command::Spf(args) => spf_cmd(args).await,
         Command::Lab(args) => crate::labcmd::lab_cmd(args).await,
     }
 }
@@ -261,12 +263,7 @@ async fn demo_cmd(args: DemoArgs) -> Result<i32, RunError> {
 
 /// Builds the `ip` request from arguments (bad input is a RunError: exit 2).
 pub fn ip_request(ip: &str, helo: Option<&str>, dnsbl: &[String], no_dnsbl: bool) -> Result<IpRequest, RunError> {
-    let addr: IpAddr = ip
-        .trim()
-        .trim_start_matches('[')
-        .trim_end_matches(']')
-        .parse()
-        .map_err(|_| format!("`{ip}` is not an IPv4 or IPv6 address"))?;
+    let addr = parse_ip(ip)?;
     let mut req = IpRequest::new(addr);
     if no_dnsbl {
         req.lists.clear();
@@ -285,5 +282,44 @@ async fn ip_cmd(args: IpArgs) -> Result<i32, RunError> {
     let req = ip_request(&args.ip, args.helo.as_deref(), &args.dnsbl, args.no_dnsbl)?;
     let ctx = build_context(&args.common, None)?;
     let report = mxdoctor_engine::ip::run(&ctx, &req).await;
+    Ok(print(&report, &args.common))
+}
+
+fn parse_ip(s: &str) -> Result<IpAddr, RunError> {
+    s.trim()
+        .trim_start_matches('[')
+        .trim_end_matches(']')
+        .parse()
+        .map_err(|_| RunError(format!("`{s}` is not an IPv4 or IPv6 address")))
+}
+
+/// Builds the `spf` request (bad input: exit 2).
+pub fn spf_request(
+    domain: &str,
+    ips: &[String],
+    sender: Option<&str>,
+    helo: Option<&str>,
+) -> Result<SpfRequest, RunError> {
+    let d = Hostname::parse_dns_name(domain).map_err(|e| format!("`{domain}` is not a domain: {e}"))?;
+    let ips = ips.iter().map(|s| parse_ip(s)).collect::<Result<Vec<_>, _>>()?;
+    if let Some(s) = sender {
+        if !s.contains('@') || s.len() > 320 {
+            return Err(RunError(format!(
+                "--sender {s}: expected an address like user@example.com"
+            )));
+        }
+    }
+    Ok(SpfRequest {
+        domain: d.as_str().to_string(),
+        ips,
+        sender: sender.map(str::to_string),
+        helo: helo.map(str::to_string),
+    })
+}
+
+async fn spf_cmd(args: SpfArgs) -> Result<i32, RunError> {
+    let req = spf_request(&args.domain, &args.ips, args.sender.as_deref(), args.helo.as_deref())?;
+    let ctx = build_context(&args.common, None)?;
+    let report = mxdoctor_engine::spf::run(&ctx, &req).await;
     Ok(print(&report, &args.common))
 }

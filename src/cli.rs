@@ -33,6 +33,9 @@ pub enum Command {
     /// Check a sending IP as Gmail does: reverse DNS (PTR) that resolves back, generic names, HELO, blocklists.
     #[command(after_help = EXIT_CODES)]
     Ip(IpArgs),
+    /// The domain's SPF record: include tree with lookups counted, syntax, and the result for sending IPs.
+    #[command(after_help = EXIT_CODES)]
+    Spf(SpfArgs),
     /// Run a lab world (real DNS and mail servers on loopback) in the foreground.
     Lab(LabArgs),
 }
@@ -122,6 +125,23 @@ pub struct IpArgs {
     /// Do not query the default blocklists (only those given with --dnsbl).
     #[arg(long)]
     pub no_dnsbl: bool,
+    #[command(flatten)]
+    pub common: Common,
+}
+
+#[derive(Debug, Args)]
+pub struct SpfArgs {
+    /// The domain (MAIL FROM domain) whose SPF record to check.
+    pub domain: String,
+    /// Evaluate check_host() for this sending IP (repeatable).
+    #[arg(long = "ip", value_name = "IP")]
+    pub ips: Vec<String>,
+    /// MAIL FROM address for the evaluation (default postmaster@DOMAIN).
+    #[arg(long, value_name = "ADDR")]
+    pub sender: Option<String>,
+    /// HELO name for the evaluation (%{h}).
+    #[arg(long, value_name = "NAME")]
+    pub helo: Option<String>,
     #[command(flatten)]
     pub common: Common,
 }

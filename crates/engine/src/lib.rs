@@ -6,6 +6,7 @@ pub mod ip;
 pub mod model;
 pub mod registry;
 pub mod sendas;
+pub mod spf;
 pub mod spfdns;
 
 pub use context::Context;

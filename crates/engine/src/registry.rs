@@ -68,6 +68,24 @@ pub static FINDINGS: &[FindingDef] = &[
     def("dnsbl.listed", Fail, "the IP is on a DNS blocklist"),
     def("dnsbl.pbl", Fail, "the IP is in the Spamhaus PBL (end-user range)"),
     def("dnsbl.not-listed", Pass, "the IP is on none of the lists that answered"),
+    // SPF (RFC 7208).
+    def("spf.valid", Pass, "one valid SPF record within the limits"),
+    def("spf.missing", Fail, "the domain has no SPF record"),
+    def("spf.multiple-records", Fail, "the domain has more than one SPF record (permerror)"),
+    def("spf.syntax-error", Fail, "the SPF record does not parse (permerror)"),
+    def("spf.record-long", Notice, "the SPF record is longer than 450 bytes"),
+    def("spf.pass-all", Fail, "+all authorises every host on the Internet"),
+    def("spf.neutral-all", Warning, "?all asserts nothing about other hosts"),
+    def("spf.no-all", Notice, "no all and no redirect: other hosts get neutral"),
+    def("spf.ptr-used", Notice, "the deprecated ptr mechanism is used"),
+    def("spf.lookup-limit", Fail, "more than 10 DNS-querying terms in the include tree"),
+    def("spf.void-limit", Fail, "more than 2 lookups that return nothing"),
+    def("spf.include-without-spf", Fail, "an included domain has no SPF record (permerror)"),
+    def("spf.loop", Fail, "includes or redirects form a loop"),
+    def("spf.ip-authorized", Pass, "SPF passes for the sending IP"),
+    def("spf.ip-not-authorized", Fail, "SPF does not pass for the sending IP"),
+    def("spf.temperror", Warning, "SPF evaluation hit a temporary DNS error"),
+    def("spf.permerror", Fail, "SPF evaluation ended in a permanent error"),
 ];
 
 /// Verdict sentence ids.
@@ -79,6 +97,9 @@ pub static VERDICTS: &[&str] = &[
     "verdict.ip.accept",
     "verdict.ip.reject",
     "verdict.ip.unknown",
+    "verdict.spf.ok",
+    "verdict.spf.broken",
+    "verdict.spf.unknown",
 ];
 
 pub static ERROR_CAUSES: &[ErrorCause] = &[

@@ -11,7 +11,9 @@ mod record;
 
 pub use eval::{CheckHost, SpfDns, SpfDnsError, SpfInput, SpfOutcome, SpfResult, TraceEvent, check_host};
 pub use macros::{MacroContext, expand};
-pub use record::{Directive, Mechanism, Modifier, ParseError, Qualifier, SpfRecord, parse_record};
+pub use record::{
+    Directive, Mechanism, Modifier, ParseError, Qualifier, SpfRecord, is_spf_record as is_spf, parse_record,
+};
 
 /// DNS-querying terms allowed in one evaluation (RFC 7208 section 4.6.4).
 pub const MAX_DNS_TERMS: usize = 10;

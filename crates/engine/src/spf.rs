@@ -1,0 +1,428 @@
+//! `spf`: the domain's SPF record, its include tree with lookups counted against the limits of
+//! RFC 7208 section 4.6.4, and check_host() for each sending IP with the term that decided.
+//!
+//! Probe: TXT lookups of the domain and every include/redirect target (macro-free ones), then
+//! check_host() through the same resolver. Verdict: findings below. Explanation: the catalogue.
+
+use std::collections::BTreeSet;
+use std::net::IpAddr;
+
+use serde::Serialize;
+use serde_json::json;
+
+use mxdoctor_proto::spf::{self, Mechanism, Qualifier, SpfInput, SpfRecord, SpfResult, check_host, parse_record};
+
+use crate::context::Context;
+use crate::model::*;
+use crate::spfdns::NetSpfDns;
+
+/// Deepest include/redirect chain followed by the static walk (a loop is reported, not followed).
+const MAX_DEPTH: usize = 12;
+
+/// One node of the include tree.
+#[derive(Debug, Clone, Serialize)]
+pub struct SpfNode {
+    pub domain: String,
+    pub via: String,
+    pub record: Option<String>,
+    /// DNS-querying terms in this record itself.
+    pub lookups: usize,
+    pub problem: Option<String>,
+    pub children: Vec<SpfNode>,
+}
+
+/// What the static walk found.
+#[derive(Debug, Default)]
+struct Walk {
+    total_lookups: usize,
+    void_targets: Vec<String>,
+    without_spf: Vec<String>,
+    loops: Vec<String>,
+    temp_errors: Vec<String>,
+}
+
+#[derive(Debug, Clone)]
+pub struct SpfRequest {
+    pub domain: String,
+    pub ips: Vec<IpAddr>,
+    /// MAIL FROM for check_host (default postmaster@domain).
+    pub sender: Option<String>,
+    pub helo: Option<String>,
+}
+
+pub async fn run(ctx: &Context, req: &SpfRequest) -> Report {
+    let check = check(ctx, req).await;
+    let checks = vec![check];
+    let verdict = verdict(&checks, &req.domain);
+    Report {
+        schema_version: SCHEMA_VERSION,
+        tool: "mxdoctor".into(),
+        tool_version: env!("CARGO_PKG_VERSION").into(),
+        generated_at: mxdoctor_net::clock::rfc3339(ctx.clock.now()),
+        command: "spf".into(),
+        target: req.domain.clone(),
+        verdict,
+        checks,
+    }
+}
+
+/// Fetches the SPF records at `domain`: Ok(list of v=spf1 texts, all TXT texts) or a DNS error.
+async fn spf_records(ctx: &Context, domain: &str) -> Result<(Vec<String>, usize), mxdoctor_net::DnsError> {
+    match ctx.dns.lookup(domain, mxdoctor_net::RecordType::TXT).await {
+        Ok(r) => {
+            let txts: Vec<String> = r.into_iter().filter(|r| r.rtype == "TXT").map(|r| r.data).collect();
+            let n = txts.len();
+            Ok((txts.into_iter().filter(|t| spf::is_spf(t)).collect(), n))
+        }
+        Err(e) if e.is_negative() => Ok((Vec::new(), 0)),
+        Err(e) => Err(e),
+    }
+}
+
+fn has_macro(s: &str) -> bool {
+    s.contains('%')
+}
+
+/// Walks includes and redirects without an IP, counting every DNS-querying term (the count
+/// a receiver may reach in the worst case).
+fn walk<'a>(
+    ctx: &'a Context,
+    domain: String,
+    via: String,
+    depth: usize,
+    seen: BTreeSet<String>,
+    w: &'a mut Walk,
+) -> std::pin::Pin<Box<dyn std::future::Future<Output = SpfNode> + 'a>> {
+    Box::pin(async move {
+        let mut node = SpfNode {
+            domain: domain.clone(),
+            via,
+            record: None,
+            lookups: 0,
+            problem: None,
+            children: vec![],
+        };
+        let records = match spf_records(ctx, &domain).await {
+            Ok((r, _)) => r,
+            Err(e) => {
+                w.temp_errors.push(domain.clone());
+                node.problem = Some(e.to_string());
+                return node;
+            }
+        };
+        if records.is_empty() {
+            w.without_spf.push(domain.clone());
+            node.problem = Some("no SPF record".into());
+            return node;
+        }
+        node.record = Some(records[0].clone());
+        let Ok(rec) = parse_record(&records[0]) else {
+            node.problem = Some("syntax error".into());
+            return node;
+        };
+        node.lookups =
+            rec.directives.iter().filter(|d| d.mechanism.queries_dns()).count() + rec.redirect.iter().count();
+        w.total_lookups += node.lookups;
+        if depth >= MAX_DEPTH {
+            node.problem = Some("too deep".into());
+            return node;
+        }
+        let mut targets: Vec<(String, String)> = Vec::new();
+        for d in &rec.directives {
+            match &d.mechanism {
+                Mechanism::Include { domain: t } if !has_macro(t) => {
+                    targets.push((t.trim_end_matches('.').to_ascii_lowercase(), d.text.clone()))
+                }
+                Mechanism::A { domain: Some(t), .. } | Mechanism::Exists { domain: t } if !has_macro(t) => {
+                    if let Err(e) = ctx.dns.lookup_ip(t).await {
+                        if e.is_negative() {
+                            w.void_targets.push(t.clone());
+                        }
+                    }
+                }
+                Mechanism::Mx { domain, .. } => {
+                    let t = domain.clone().unwrap_or_else(|| node.domain.clone());
+                    if !has_macro(&t) {
+                        if let Err(e) = ctx.dns.lookup(&t, mxdoctor_net::RecordType::MX).await {
+                            if e.is_negative() {
+                                w.void_targets.push(t.clone());
+                            }
+                        }
+                    }
+                }
+                _ => {}
+            }
+        }
+        if let Some(r) = &rec.redirect {
+            if !has_macro(r) {
+                targets.push((r.trim_end_matches('.').to_ascii_lowercase(), format!("redirect={r}")));
+            }
+        }
+        for (t, via) in targets {
+            if seen.contains(&t) {
+                w.loops.push(t.clone());
+                node.children.push(SpfNode {
+                    domain: t,
+                    via,
+                    record: None,
+                    lookups: 0,
+                    problem: Some("loop".into()),
+                    children: vec![],
+                });
+                continue;
+            }
+            let mut seen2 = seen.clone();
+            seen2.insert(t.clone());
+            let child = walk(ctx, t, via, depth + 1, seen2, w).await;
+            node.children.push(child);
+        }
+        node
+    })
+}
+
+/// The record with an ip4:/ip6: term for each unauthorised IP, placed before the final `all`.
+pub fn suggest(record: &SpfRecord, text: &str, ips: &[IpAddr]) -> String {
+    let adds: Vec<String> = ips
+        .iter()
+        .map(|ip| {
+            if ip.is_ipv4() {
+                format!("ip4:{ip}")
+            } else {
+                format!("ip6:{ip}")
+            }
+        })
+        .collect();
+    let terms: Vec<&str> = text.split(' ').filter(|t| !t.is_empty()).collect();
+    let all_pos = terms.iter().position(|t| {
+        let t = t.trim_start_matches(['+', '-', '~', '?']);
+        t.eq_ignore_ascii_case("all") || t.to_ascii_lowercase().starts_with("redirect=")
+    });
+    let mut out: Vec<String> = terms.iter().map(|s| s.to_string()).collect();
+    let at = all_pos.unwrap_or(out.len());
+    for (i, a) in adds.into_iter().enumerate() {
+        out.insert(at + i, a);
+    }
+    if all_pos.is_none() && record.redirect.is_none() {
+        out.push("~all".into());
+    }
+    out.join(" ")
+}
+
+pub async fn check(ctx: &Context, req: &SpfRequest) -> CheckResult {
+    let domain = req.domain.trim_end_matches('.').to_ascii_lowercase();
+    let mut c = CheckResult::ran("spf", domain.clone());
+    let (records, _) = match spf_records(ctx, &domain).await {
+        Ok(r) => r,
+        Err(e) => {
+            c.status = CheckStatus::Error {
+                cause: ErrorCause::DnsFailure,
+                detail: e.to_string(),
+            };
+            return c;
+        }
+    };
+    let subject = domain.clone();
+    if records.is_empty() {
+        let suggestion = match req.ips.first() {
+            Some(ip) => format!("v=spf1 {}:{ip} ~all", if ip.is_ipv4() { "ip4" } else { "ip6" }),
+            None => "v=spf1 mx ~all".to_string(),
+        };
+        c.findings.push(
+            Finding::new("spf.missing", Severity::Fail, subject)
+                .arg("domain", &domain)
+                .arg("suggested", suggestion),
+        );
+        return c;
+    }
+    if records.len() > 1 {
+        c.findings.push(
+            Finding::new("spf.multiple-records", Severity::Fail, subject.clone())
+                .arg("domain", &domain)
+                .arg("count", records.len())
+                .evidence(json!({ "records": records })),
+        );
+        return c;
+    }
+    let text = records[0].clone();
+    let record = match parse_record(&text) {
+        Ok(r) => r,
+        Err(e) => {
+            c.findings.push(
+                Finding::new("spf.syntax-error", Severity::Fail, subject.clone())
+                    .arg("domain", &domain)
+                    .arg("error", &e.message)
+                    .arg("term", &e.term)
+                    .arg("position", e.position)
+                    .evidence(json!({ "record": text })),
+            );
+            return c;
+        }
+    };
+    if text.len() > 450 {
+        c.findings.push(
+            Finding::new("spf.record-long", Severity::Notice, subject.clone())
+                .arg("domain", &domain)
+                .arg("length", text.len())
+                .arg("limit", if text.len() > 512 { 512 } else { 450 }),
+        );
+    }
+    // The final `all`, or its absence.
+    let last_all = record.directives.iter().rev().find(|d| d.mechanism == Mechanism::All);
+    match last_all.map(|d| d.qualifier) {
+        Some(Qualifier::Pass) => c
+            .findings
+            .push(Finding::new("spf.pass-all", Severity::Fail, subject.clone()).arg("domain", &domain)),
+        Some(Qualifier::Neutral) => c
+            .findings
+            .push(Finding::new("spf.neutral-all", Severity::Warning, subject.clone()).arg("domain", &domain)),
+        None if record.redirect.is_none() => c
+            .findings
+            .push(Finding::new("spf.no-all", Severity::Notice, subject.clone()).arg("domain", &domain)),
+        _ => {}
+    }
+    if record
+        .directives
+        .iter()
+        .any(|d| matches!(d.mechanism, Mechanism::Ptr { .. }))
+    {
+        c.findings
+            .push(Finding::new("spf.ptr-used", Severity::Notice, subject.clone()).arg("domain", &domain));
+    }
+    // The include tree.
+    let mut w = Walk::default();
+    let mut seen = BTreeSet::new();
+    seen.insert(domain.clone());
+    let tree = walk(ctx, domain.clone(), "record".into(), 0, seen, &mut w).await;
+    c.evidence
+        .push(Evidence::Note(format!("SPF record of {domain}: {text}")));
+    let tree_json = json!(tree);
+    if w.total_lookups > spf::MAX_DNS_TERMS {
+        c.findings.push(
+            Finding::new("spf.lookup-limit", Severity::Fail, subject.clone())
+                .arg("domain", &domain)
+                .arg("count", w.total_lookups)
+                .evidence(json!({ "tree": tree_json })),
+        );
+    }
+    if w.void_targets.len() > spf::MAX_VOID_LOOKUPS {
+        c.findings.push(
+            Finding::new("spf.void-limit", Severity::Fail, subject.clone())
+                .arg("domain", &domain)
+                .arg("count", w.void_targets.len())
+                .arg("names", w.void_targets.join(", ")),
+        );
+    }
+    for t in &w.without_spf {
+        if *t != domain {
+            c.findings.push(
+                Finding::new("spf.include-without-spf", Severity::Fail, subject.clone())
+                    .arg("domain", &domain)
+                    .arg("target", t),
+            );
+        }
+    }
+    for t in &w.loops {
+        c.findings.push(
+            Finding::new("spf.loop", Severity::Fail, subject.clone())
+                .arg("domain", &domain)
+                .arg("target", t),
+        );
+    }
+    // check_host for each sending IP.
+    let dns = NetSpfDns(&ctx.dns);
+    let mut unauthorised = Vec::new();
+    for ip in &req.ips {
+        let input = SpfInput {
+            ip: *ip,
+            mail_from: req.sender.clone().unwrap_or_else(|| format!("postmaster@{domain}")),
+            helo: req.helo.clone().unwrap_or_else(|| domain.clone()),
+            receiver: "mx.google.com".into(),
+            timestamp: ctx.clock.now().unix_timestamp().max(0) as u64,
+        };
+        let out = check_host(&dns, &input).await;
+        let ev = json!({ "result": out.result, "matched": out.matched, "reason": out.reason, "dns_terms": out.dns_terms, "void_lookups": out.void_lookups, "trace": out.trace });
+        match out.result {
+            SpfResult::Pass => c.findings.push(
+                Finding::new("spf.ip-authorized", Severity::Pass, ip.to_string())
+                    .arg("ip", ip)
+                    .arg("domain", &domain)
+                    .arg("term", out.matched.clone().unwrap_or_default())
+                    .evidence(ev),
+            ),
+            SpfResult::TempError => c.findings.push(
+                Finding::new("spf.temperror", Severity::Warning, ip.to_string())
+                    .arg("ip", ip)
+                    .arg("domain", &domain)
+                    .arg("reason", &out.reason)
+                    .evidence(ev),
+            ),
+            SpfResult::PermError => c.findings.push(
+                Finding::new("spf.permerror", Severity::Fail, ip.to_string())
+                    .arg("ip", ip)
+                    .arg("domain", &domain)
+                    .arg("reason", &out.reason)
+                    .evidence(ev),
+            ),
+            other => {
+                unauthorised.push(*ip);
+                c.findings.push(
+                    Finding::new("spf.ip-not-authorized", Severity::Fail, ip.to_string())
+                        .arg("ip", ip)
+                        .arg("domain", &domain)
+                        .arg("result", other.as_str())
+                        .arg("suggested", suggest(&record, &text, &[*ip]))
+                        .evidence(ev),
+                );
+            }
+        }
+    }
+    let problems = c
+        .findings
+        .iter()
+        .any(|f| f.severity >= Severity::Warning && !f.id.starts_with("spf.ip-"));
+    if !problems {
+        c.findings.insert(
+            0,
+            Finding::new("spf.valid", Severity::Pass, subject)
+                .arg("domain", &domain)
+                .arg("record", &text)
+                .arg("count", w.total_lookups)
+                .evidence(json!({ "tree": tree_json })),
+        );
+    }
+    c
+}
+
+pub fn verdict(checks: &[CheckResult], domain: &str) -> Verdict {
+    let mut args = std::collections::BTreeMap::new();
+    args.insert("domain".to_string(), domain.to_string());
+    let fails: Vec<String> = checks
+        .iter()
+        .flat_map(|c| &c.findings)
+        .filter(|f| f.severity == Severity::Fail)
+        .map(|f| f.id.clone())
+        .collect();
+    if checks.iter().any(|c| matches!(c.status, CheckStatus::Error { .. })) {
+        return Verdict {
+            id: "verdict.spf.unknown".into(),
+            severity: Severity::Warning,
+            args,
+            because: vec![],
+        };
+    }
+    if fails.is_empty() {
+        Verdict {
+            id: "verdict.spf.ok".into(),
+            severity: Severity::Pass,
+            args,
+            because: vec![],
+        }
+    } else {
+        Verdict {
+            id: "verdict.spf.broken".into(),
+            severity: Severity::Fail,
+            args,
+            because: fails,
+        }
+    }
+}
