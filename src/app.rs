@@ -302,12 +302,12 @@ pub fn spf_request(
 ) -> Result<SpfRequest, RunError> {
     let d = Hostname::parse_dns_name(domain).map_err(|e| format!("`{domain}` is not a domain: {e}"))?;
     let ips = ips.iter().map(|s| parse_ip(s)).collect::<Result<Vec<_>, _>>()?;
-    if let Some(s) = sender {
-        if !s.contains('@') || s.len() > 320 {
-            return Err(RunError(format!(
-                "--sender {s}: expected an address like user@example.com"
-            )));
-        }
+    if let Some(s) = sender
+        && (!s.contains('@') || s.len() > 320)
+    {
+        return Err(RunError(format!(
+            "--sender {s}: expected an address like user@example.com"
+        )));
     }
     Ok(SpfRequest {
         domain: d.as_str().to_string(),

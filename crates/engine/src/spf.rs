@@ -134,29 +134,28 @@ fn walk<'a>(
                     targets.push((t.trim_end_matches('.').to_ascii_lowercase(), d.text.clone()))
                 }
                 Mechanism::A { domain: Some(t), .. } | Mechanism::Exists { domain: t } if !has_macro(t) => {
-                    if let Err(e) = ctx.dns.lookup_ip(t).await {
-                        if e.is_negative() {
-                            w.void_targets.push(t.clone());
-                        }
+                    if let Err(e) = ctx.dns.lookup_ip(t).await
+                        && e.is_negative()
+                    {
+                        w.void_targets.push(t.clone());
                     }
                 }
                 Mechanism::Mx { domain, .. } => {
                     let t = domain.clone().unwrap_or_else(|| node.domain.clone());
-                    if !has_macro(&t) {
-                        if let Err(e) = ctx.dns.lookup(&t, mxdoctor_net::RecordType::MX).await {
-                            if e.is_negative() {
-                                w.void_targets.push(t.clone());
-                            }
-                        }
+                    if !has_macro(&t)
+                        && let Err(e) = ctx.dns.lookup(&t, mxdoctor_net::RecordType::MX).await
+                        && e.is_negative()
+                    {
+                        w.void_targets.push(t.clone());
                     }
                 }
                 _ => {}
             }
         }
-        if let Some(r) = &rec.redirect {
-            if !has_macro(r) {
-                targets.push((r.trim_end_matches('.').to_ascii_lowercase(), format!("redirect={r}")));
-            }
+        if let Some(r) = &rec.redirect
+            && !has_macro(r)
+        {
+            targets.push((r.trim_end_matches('.').to_ascii_lowercase(), format!("redirect={r}")));
         }
         for (t, via) in targets {
             if seen.contains(&t) {
