@@ -90,11 +90,16 @@ impl DnsError {
     }
 }
 
-/// A DNS client for one run: shares a query log.
+type Answer = Result<Vec<DnsRecord>, DnsError>;
+type Cell = Arc<tokio::sync::OnceCell<Answer>>;
+
+/// A DNS client for one run: each question is asked once per run, concurrent askers share the
+/// answer in flight, and every question really sent is logged as evidence.
 #[derive(Clone)]
 pub struct Dns {
     resolver: TokioResolver,
     log: Arc<Mutex<Vec<DnsQuery>>>,
+    cache: Arc<Mutex<std::collections::HashMap<(String, RecordType), Cell>>>,
 }
 
 impl std::fmt::Debug for Dns {
@@ -135,6 +140,7 @@ impl Dns {
         Ok(Self {
             resolver,
             log: Arc::new(Mutex::new(Vec::new())),
+            cache: Arc::new(Mutex::new(Default::default())),
         })
     }
 
@@ -144,8 +150,22 @@ impl Dns {
     }
 
     /// Looks up `name` (absolute) for `rtype`. Records of other types in the answer (CNAME
-    /// chain) are kept in the evidence and in the returned list.
+    /// chain) are kept in the evidence and in the returned list. Asked once per run.
     pub async fn lookup(&self, name: &str, rtype: RecordType) -> Result<Vec<DnsRecord>, DnsError> {
+        let key = (absolute(name).to_ascii_lowercase(), rtype);
+        let cell = match self.cache.lock() {
+            Ok(mut c) => c.entry(key).or_default().clone(),
+            Err(_) => return self.lookup_uncached(name, rtype).await,
+        };
+        cell.get_or_init(|| self.lookup_uncached(name, rtype)).await.clone()
+    }
+
+    /// How many distinct questions were sent (for tests and benchmarks).
+    pub fn query_count(&self) -> usize {
+        self.log.lock().map(|l| l.len()).unwrap_or(0)
+    }
+
+    async fn lookup_uncached(&self, name: &str, rtype: RecordType) -> Result<Vec<DnsRecord>, DnsError> {
         let fqdn = absolute(name);
         let parsed = parse_name(&fqdn).map_err(|message| DnsError::BadName {
             name: name.to_string(),

@@ -3,10 +3,13 @@
 //! legacy-version probe, SMTP replies and EHLO capabilities.
 #![forbid(unsafe_code)]
 
+pub mod dkim;
+pub mod dmarc;
 pub mod dnsbl;
 pub mod hostname;
 pub mod names;
 pub mod ptr;
 pub mod smtp;
 pub mod spf;
+pub mod tags;
 pub mod tls_hello;

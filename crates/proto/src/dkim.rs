@@ -1,0 +1,135 @@
+//! DKIM key records (RFC 6376 section 3.6.1, RFC 8463 for ed25519): parsed and judged.
+
+use base64::Engine as _;
+use serde::{Deserialize, Serialize};
+use x509_parser::prelude::FromDer;
+
+use crate::tags::{get, parse_tag_list};
+
+/// Selectors tried when the user names none: the usual defaults and those of large providers.
+pub const COMMON_SELECTORS: &[&str] = &[
+    "google",    // Google Workspace
+    "selector1", // Microsoft 365
+    "selector2", // Microsoft 365
+    "default",   // cPanel, many hosts
+    "dkim",
+    "mail",
+    "k1", // Mailchimp / Mandrill
+    "k2",
+    "k3",
+    "s1", // SendGrid
+    "s2",
+    "smtp",
+    "key1",
+    "key2",
+    "mx",
+    "sig1", // iCloud custom domains
+    "zoho", // Zoho Mail
+    "mxvault",
+    "everlytickey1",
+    "dkim1",
+];
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DkimKey {
+    pub key_type: String,
+    /// RSA modulus size; 256 for ed25519.
+    pub bits: Option<usize>,
+    pub revoked: bool,
+    pub testing: bool,
+    /// h= hash algorithms, when restricted.
+    pub hashes: Option<Vec<String>>,
+    /// s= service types, when restricted.
+    pub services: Option<Vec<String>>,
+    pub notes: Option<String>,
+}
+
+/// Parses a key record. Errors say what is wrong.
+pub fn parse_key_record(text: &str) -> Result<DkimKey, String> {
+    let tags = parse_tag_list(text)?;
+    if let Some((first, v)) = tags.first() {
+        if tags.iter().any(|(n, _)| n == "v") && first != "v" {
+            return Err("v= must be the first tag".into());
+        }
+        if first == "v" && v != "DKIM1" {
+            return Err(format!("v={v}: only DKIM1 is defined"));
+        }
+    }
+    let key_type = get(&tags, "k").unwrap_or("rsa").to_ascii_lowercase();
+    let p = get(&tags, "p").ok_or("no p= tag (public key)")?.replace(' ', "");
+    let flags: Vec<String> = get(&tags, "t")
+        .map(|t| t.split(':').map(|f| f.trim().to_ascii_lowercase()).collect())
+        .unwrap_or_default();
+    let list =
+        |name: &str| get(&tags, name).map(|v| v.split(':').map(|x| x.trim().to_ascii_lowercase()).collect::<Vec<_>>());
+    let mut key = DkimKey {
+        key_type: key_type.clone(),
+        bits: None,
+        revoked: p.is_empty(),
+        testing: flags.iter().any(|f| f == "y"),
+        hashes: list("h"),
+        services: list("s"),
+        notes: get(&tags, "n").map(str::to_string),
+    };
+    if key.revoked {
+        return Ok(key);
+    }
+    let der = base64::engine::general_purpose::STANDARD
+        .decode(p.as_bytes())
+        .map_err(|e| format!("p= is not valid base64 ({e})"))?;
+    match key_type.as_str() {
+        "rsa" => key.bits = Some(rsa_bits(&der).ok_or("p= is not an RSA public key")?),
+        "ed25519" => {
+            if der.len() != 32 {
+                return Err(format!("an ed25519 key is 32 bytes, p= has {}", der.len()));
+            }
+            key.bits = Some(256);
+        }
+        other => return Err(format!("unknown key type k={other}")),
+    }
+    Ok(key)
+}
+
+/// Modulus size of an RSA key given as SubjectPublicKeyInfo (the usual form) or a bare
+/// RSAPublicKey (some signers publish that).
+fn rsa_bits(der: &[u8]) -> Option<usize> {
+    if let Ok((_, spki)) = x509_parser::x509::SubjectPublicKeyInfo::from_der(der) {
+        if let Ok(x509_parser::public_key::PublicKey::RSA(rsa)) = spki.parsed() {
+            return Some(rsa.key_size());
+        }
+    }
+    let (_, rsa) = x509_parser::public_key::RSAPublicKey::from_der(der).ok()?;
+    Some(rsa.key_size())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    // A 1024-bit RSA SubjectPublicKeyInfo made with openssl for this test.
+    const RSA1024: &str = "MIGfMA0GCSqGSIb3DQEBAQUAA4GNADCBiQKBgQDzXF7z64Qe/ZSUfUjUuagd62itr50ftUpIYKvB6dPEBCmWr4U1WwqZJyEgc6AcbuGORn5JSYHky1kgpOFfl8bnS5k1gp+wJhfi6xgOpBOBcMeyGN5ITUe1w/XuZeeKJ9BA0uMd3KQleIQDMQZ7qtKz4dkOPsdytpdPRrXhcwFX2QIDAQAB";
+
+    #[test]
+    fn rfc6376_3_6_1_rsa_key() {
+        let k = parse_key_record(&format!("v=DKIM1; k=rsa; p={RSA1024}")).unwrap();
+        assert_eq!(k.bits, Some(1024));
+        assert!(!k.revoked && !k.testing);
+    }
+
+    #[test]
+    fn rfc6376_3_6_1_revoked_testing_and_errors() {
+        assert!(parse_key_record("v=DKIM1; p=").unwrap().revoked);
+        assert!(parse_key_record(&format!("v=DKIM1; t=y; p={RSA1024}")).unwrap().testing);
+        assert!(parse_key_record("k=rsa; v=DKIM1; p=").is_err());
+        assert!(parse_key_record("v=DKIM1; p=!!!notbase64").is_err());
+        assert!(parse_key_record("v=DKIM1; k=dsa; p=AAAA").is_err());
+        assert!(parse_key_record("v=DKIM1").is_err());
+        assert!(parse_key_record("garbage").is_err());
+    }
+
+    #[test]
+    fn rfc8463_ed25519() {
+        let k = parse_key_record("v=DKIM1; k=ed25519; p=11qYAYKxCrfVS/7TyWQHOg7hcvPapiMlrwIaaPcHURo=").unwrap();
+        assert_eq!(k.bits, Some(256));
+    }
+}
