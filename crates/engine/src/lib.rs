@@ -2,6 +2,9 @@
 //! stable ids, and derive a verdict. Printing is elsewhere (`mxdoctor-report`).
 
 pub mod context;
+pub mod dkim;
+pub mod dmarc;
+pub mod domain;
 pub mod ip;
 pub mod model;
 pub mod registry;

@@ -86,6 +86,45 @@ pub static FINDINGS: &[FindingDef] = &[
     def("spf.ip-not-authorized", Fail, "SPF does not pass for the sending IP"),
     def("spf.temperror", Warning, "SPF evaluation hit a temporary DNS error"),
     def("spf.permerror", Fail, "SPF evaluation ended in a permanent error"),
+    // DKIM keys (RFC 6376, RFC 8463).
+    def("dkim.key-found", Pass, "a DKIM key is published at a selector"),
+    def("dkim.not-found", Warning, "no DKIM key among the common selectors"),
+    def("dkim.selector-missing", Fail, "a selector given with --selector has no key"),
+    def("dkim.key-too-short", Fail, "an RSA key shorter than 1024 bits (Gmail ignores it)"),
+    def("dkim.key-short", Notice, "an RSA key shorter than 2048 bits"),
+    def("dkim.testing", Notice, "the key is in testing mode (t=y)"),
+    def("dkim.revoked", Warning, "the key is revoked (empty p=)"),
+    def("dkim.syntax-error", Fail, "the key record does not parse"),
+    def("dkim.restricted", Warning, "h= or s= exclude sha256 or email"),
+    def("dkim.cname", Info, "the selector is delegated by CNAME"),
+    // DMARC (RFC 9989).
+    def("dmarc.found", Pass, "a DMARC policy applies"),
+    def("dmarc.missing", Warning, "no DMARC record for the domain or its parents"),
+    def("dmarc.multiple-records", Fail, "more than one DMARC record"),
+    def("dmarc.syntax-error", Fail, "the DMARC record does not parse"),
+    def("dmarc.no-policy", Fail, "the DMARC record has no p= policy"),
+    def("dmarc.policy-none", Info, "p=none: monitoring only"),
+    def("dmarc.testing", Notice, "t=y: the policy is in test mode"),
+    def("dmarc.removed-tags", Notice, "pct, rf or ri, which RFC 9989 removed"),
+    def("dmarc.inherited", Info, "the record that applies is a parent domain's"),
+    def("dmarc.report-uri-invalid", Warning, "a rua/ruf URI is not a mailto: address"),
+    def("dmarc.report-unauthorized", Warning, "an external report destination has not authorised the domain"),
+    // The domain report.
+    def("domain.ips-derived", Info, "sending IPs were derived from SPF and MX"),
+    def("domain.no-ips", Notice, "no sending IP given or derivable"),
+    // Sender checklist: one id per requirement; severity says met (pass) / broken / not checkable.
+    def("req.gmail.authenticated", Fail, "Gmail, all senders: SPF or DKIM passes"),
+    def("req.gmail.ptr", Fail, "Gmail, all senders: sending IPs have forward-confirmed PTR"),
+    def("req.gmail.dkim-key-length", Fail, "Gmail, all senders: DKIM keys of 1024 bits or more"),
+    def("req.gmail.tls", Info, "Gmail, all senders: TLS for transmission (not checkable from DNS)"),
+    def("req.gmail.spam-rate", Info, "Gmail, all senders: spam rate below 0.3% (not checkable)"),
+    def("req.gmail.bulk.spf-and-dkim", Fail, "Gmail, bulk senders: both SPF and DKIM"),
+    def("req.gmail.bulk.dmarc", Fail, "Gmail, bulk senders: a DMARC policy"),
+    def("req.gmail.bulk.alignment", Fail, "Gmail, bulk senders: From aligned with SPF or DKIM"),
+    def("req.gmail.bulk.unsubscribe", Info, "Gmail, bulk senders: one-click unsubscribe (not checkable from DNS)"),
+    def("req.yahoo.ptr-meaningful", Notice, "Yahoo: a meaningful, non-generic PTR"),
+    def("req.microsoft.bulk", Fail, "Outlook.com, bulk senders: SPF, DKIM and DMARC"),
+    def("req.apple.authenticated", Fail, "Apple: SPF, DKIM, DMARC and PTR"),
 ];
 
 /// Verdict sentence ids.
@@ -100,6 +139,11 @@ pub static VERDICTS: &[&str] = &[
     "verdict.spf.ok",
     "verdict.spf.broken",
     "verdict.spf.unknown",
+    "verdict.domain.accept",
+    "verdict.domain.accept-with-problems",
+    "verdict.domain.reject",
+    "verdict.domain.spam",
+    "verdict.domain.unknown",
 ];
 
 pub static ERROR_CAUSES: &[ErrorCause] = &[
