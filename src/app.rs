@@ -6,6 +6,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use mxdoctor_engine::Context;
+use mxdoctor_engine::domain::DomainRequest;
 use mxdoctor_engine::ip::IpRequest;
 use mxdoctor_engine::model::Report;
 use mxdoctor_engine::sendas::{self, SendasRequest};
@@ -17,7 +18,9 @@ use mxdoctor_net::tls::TlsSettings;
 use mxdoctor_net::{AddressMap, Connector, Dns, DnsConfig};
 use mxdoctor_proto::hostname::Hostname;
 
-use crate::cli::{Cli, Command, Common, DemoArgs, Format, IpArgs, LangArg, SecurityArg, SendasArgs, SpfArgs};
+use crate::cli::{
+    CheckArgs, Cli, Command, Common, DemoArgs, Format, IpArgs, LangArg, SecurityArg, SendasArgs, SpfArgs,
+};
 
 /// Exit code when the tool could not run at all.
 pub const EXIT_USAGE: i32 = 2;
@@ -44,6 +47,7 @@ pub async fn run(cli: Cli) -> Result<i32, RunError> {
         Command::Demo(args) => demo_cmd(args).await,
         Command::Ip(args) => ip_cmd(args).await,
         Command::Spf(args) => spf_cmd(args).await,
+        Command::Check(args) => check_cmd(args).await,
         Command::Lab(args) => crate::labcmd::lab_cmd(args).await,
     }
 }
@@ -247,18 +251,59 @@ async fn demo_cmd(args: DemoArgs) -> Result<i32, RunError> {
     let lab = mxdoctor_lab::start(&world, mxdoctor_lab::LabOptions { now: Some(now) })
         .await
         .map_err(|e| format!("could not start the lab: {e}"))?;
-    let (host, port) = crate::labcmd::demo_target(&world)?;
     let env = LabEnv {
         resolver: lab.dns_addr(),
         map: lab.address_map().clone(),
         ca_pem: lab.ca_pem().to_string(),
     };
     let ctx = build_context(&args.common, Some(env))?;
-    let req = sendas_request(&host, port, None, None, None)?;
-    let report = sendas::run(&ctx, &req).await;
-    let code = print(&report, &args.common);
+    let reports = demo_reports(&ctx, &world).await?;
     drop(lab);
-    Ok(code)
+    Ok(print_all(&reports, &args.common))
+}
+
+/// What the demo diagnoses in a world: Send mail as for its `[demo]` host, then, when the world
+/// names a domain, the whole domain report.
+pub async fn demo_reports(ctx: &Context, world: &mxdoctor_lab::World) -> Result<Vec<Report>, RunError> {
+    let demo = world
+        .demo()
+        .ok_or_else(|| format!("world `{}` names no [demo] target", world.name()))?;
+    let mut reports = vec![sendas::run(ctx, &sendas_request(&demo.host, demo.port, None, None, None)?).await];
+    if let Some(domain) = &demo.domain {
+        let req = DomainRequest {
+            domain: domain.clone(),
+            ips: demo.ips.clone(),
+            helo: None,
+            selectors: vec![],
+            bulk: demo.bulk,
+            // The Send-mail-as report above already covers the submission server.
+            submission: None,
+            check_submission: false,
+            lists: IpRequest::new(std::net::Ipv4Addr::UNSPECIFIED.into()).lists,
+        };
+        reports.push(mxdoctor_engine::domain::run(ctx, &req).await);
+    }
+    Ok(reports)
+}
+
+/// Prints several reports (JSON: an array) and returns the worst exit code.
+pub fn print_all(reports: &[Report], common: &Common) -> i32 {
+    if common.format == Format::Json && reports.len() > 1 {
+        let items: Vec<String> = reports
+            .iter()
+            .map(|r| mxdoctor_report::json(r).trim_end().to_string())
+            .collect();
+        println!("[\n{}\n]", items.join(",\n"));
+        return reports.iter().map(exit_code).max().unwrap_or(0);
+    }
+    let mut code = 0;
+    for (i, r) in reports.iter().enumerate() {
+        if i > 0 {
+            println!();
+        }
+        code = code.max(print(r, common));
+    }
+    code
 }
 
 /// Builds the `ip` request from arguments (bad input is a RunError: exit 2).
@@ -321,5 +366,43 @@ async fn spf_cmd(args: SpfArgs) -> Result<i32, RunError> {
     let req = spf_request(&args.domain, &args.ips, args.sender.as_deref(), args.helo.as_deref())?;
     let ctx = build_context(&args.common, None)?;
     let report = mxdoctor_engine::spf::run(&ctx, &req).await;
+    Ok(print(&report, &args.common))
+}
+
+/// Builds the `check` request (bad input: exit 2).
+pub fn domain_request(args: &CheckArgs) -> Result<DomainRequest, RunError> {
+    let d = Hostname::parse_dns_name(&args.domain).map_err(|e| format!("`{}` is not a domain: {e}", args.domain))?;
+    let ipreq = ip_request("192.0.2.1", args.helo.as_deref(), &args.dnsbl, args.no_dnsbl)?;
+    let ips = args.ips.iter().map(|s| parse_ip(s)).collect::<Result<Vec<_>, _>>()?;
+    for s in &args.selectors {
+        if s.is_empty()
+            || s.len() > 63
+            || !s
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_' || c == '.')
+        {
+            return Err(RunError(format!("--selector {s}: not a DKIM selector")));
+        }
+    }
+    let submission = match &args.submission {
+        Some(h) => Some(Hostname::parse(h).map_err(|e| format!("--submission {h}: {e}"))?),
+        None => None,
+    };
+    Ok(DomainRequest {
+        domain: d.as_str().to_string(),
+        ips,
+        helo: ipreq.helo,
+        selectors: args.selectors.clone(),
+        bulk: args.bulk,
+        submission,
+        check_submission: true,
+        lists: ipreq.lists,
+    })
+}
+
+async fn check_cmd(args: CheckArgs) -> Result<i32, RunError> {
+    let req = domain_request(&args)?;
+    let ctx = build_context(&args.common, None)?;
+    let report = mxdoctor_engine::domain::run(&ctx, &req).await;
     Ok(print(&report, &args.common))
 }

@@ -30,6 +30,9 @@ pub enum Command {
     /// Simulate Gmail "Send mail as" against an SMTP server: would Gmail accept it, and if not, the fix.
     #[command(after_help = EXIT_CODES)]
     Sendas(SendasArgs),
+    /// The domain report: SPF, DKIM, DMARC, sending IPs (PTR, blocklists), submission server, and the sender checklist.
+    #[command(after_help = EXIT_CODES)]
+    Check(CheckArgs),
     /// Check a sending IP as Gmail does: reverse DNS (PTR) that resolves back, generic names, HELO, blocklists.
     #[command(after_help = EXIT_CODES)]
     Ip(IpArgs),
@@ -123,6 +126,35 @@ pub struct IpArgs {
     #[arg(long = "dnsbl", value_name = "ZONE")]
     pub dnsbl: Vec<String>,
     /// Do not query the default blocklists (only those given with --dnsbl).
+    #[arg(long)]
+    pub no_dnsbl: bool,
+    #[command(flatten)]
+    pub common: Common,
+}
+
+#[derive(Debug, Args)]
+pub struct CheckArgs {
+    /// The mail domain (the part after @ in your address).
+    pub domain: String,
+    /// A sending IP address (repeatable); default: derived from SPF and MX, and labelled so.
+    #[arg(long = "ip", value_name = "IP")]
+    pub ips: Vec<String>,
+    /// The HELO/EHLO name your server announces.
+    #[arg(long, value_name = "NAME")]
+    pub helo: Option<String>,
+    /// DKIM selector to check (repeatable); default: try common selectors.
+    #[arg(long = "selector", value_name = "S")]
+    pub selectors: Vec<String>,
+    /// Apply the bulk-sender rules (5000 or more messages a day to Gmail).
+    #[arg(long)]
+    pub bulk: bool,
+    /// The submission server typed into Gmail's "Send mail as"; default: guessed (mail., smtp., MX).
+    #[arg(long, value_name = "HOST")]
+    pub submission: Option<String>,
+    /// Also query this DNS blocklist zone (repeatable).
+    #[arg(long = "dnsbl", value_name = "ZONE")]
+    pub dnsbl: Vec<String>,
+    /// Do not query the default blocklists.
     #[arg(long)]
     pub no_dnsbl: bool,
     #[command(flatten)]

@@ -32,6 +32,8 @@ pub struct DomainRequest {
     pub bulk: bool,
     /// The submission server to check as Gmail's Send mail as would; None = guess.
     pub submission: Option<Hostname>,
+    /// Whether to run the Send-mail-as check of the submission server at all.
+    pub check_submission: bool,
     pub lists: Vec<mxdoctor_proto::dnsbl::Blocklist>,
 }
 
@@ -39,7 +41,7 @@ pub struct DomainRequest {
 /// its `a`, and its MX hosts' addresses (small hosts usually send from their MX).
 async fn derive_ips(ctx: &Context, domain: &str) -> Vec<(IpAddr, String)> {
     let mut out: Vec<(IpAddr, String)> = Vec::new();
-    let mut push = |ip: IpAddr, how: String, out: &mut Vec<(IpAddr, String)>| {
+    let push = |ip: IpAddr, how: String, out: &mut Vec<(IpAddr, String)>| {
         if !out.iter().any(|(i, _)| *i == ip) {
             out.push((ip, how));
         }
@@ -109,9 +111,10 @@ pub async fn run(ctx: &Context, req: &DomainRequest) -> Report {
     } else {
         (req.ips.clone(), Vec::new())
     };
-    let submission = match &req.submission {
-        Some(h) => Some(h.clone()),
-        None => guess_submission(ctx, &domain).await,
+    let submission = match (&req.submission, req.check_submission) {
+        (_, false) => None,
+        (Some(h), true) => Some(h.clone()),
+        (None, true) => guess_submission(ctx, &domain).await,
     };
     let spf_req = SpfRequest {
         domain: domain.clone(),

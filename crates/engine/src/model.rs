@@ -160,6 +160,8 @@ pub enum Evidence {
     SmtpTranscript(serde_json::Value),
     Certificate(serde_json::Value),
     Tls(serde_json::Value),
+    /// The check_host() trace of one SPF evaluation.
+    Spf(serde_json::Value),
     Note(String),
 }
 

@@ -339,7 +339,9 @@ pub async fn check(ctx: &Context, req: &SpfRequest) -> CheckResult {
             timestamp: ctx.clock.now().unix_timestamp().max(0) as u64,
         };
         let out = check_host(&dns, &input).await;
-        let ev = json!({ "result": out.result, "matched": out.matched, "reason": out.reason, "dns_terms": out.dns_terms, "void_lookups": out.void_lookups, "trace": out.trace });
+        let ev = json!({ "result": out.result, "matched": out.matched, "reason": out.reason, "dns_terms": out.dns_terms, "void_lookups": out.void_lookups });
+        // The step-by-step trace is check-level evidence (shown with --verbose and in JSON).
+        c.evidence.push(Evidence::Spf(json!({ "ip": ip, "trace": out.trace })));
         match out.result {
             SpfResult::Pass => c.findings.push(
                 Finding::new("spf.ip-authorized", Severity::Pass, ip.to_string())

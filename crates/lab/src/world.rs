@@ -38,9 +38,19 @@ struct Meta {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Demo {
+    /// The name the user typed into Gmail's "Send mail as".
     pub host: String,
     #[serde(default = "default_port")]
     pub port: u16,
+    /// The mail domain for the domain report (`mxdoctor check`), if the world has one.
+    #[serde(default)]
+    pub domain: Option<String>,
+    /// The sending IPs of that domain.
+    #[serde(default)]
+    pub ips: Vec<std::net::IpAddr>,
+    /// Whether the domain is a bulk sender.
+    #[serde(default)]
+    pub bulk: bool,
 }
 
 fn default_port() -> u16 {

@@ -93,10 +93,10 @@ pub fn parse_key_record(text: &str) -> Result<DkimKey, String> {
 /// Modulus size of an RSA key given as SubjectPublicKeyInfo (the usual form) or a bare
 /// RSAPublicKey (some signers publish that).
 fn rsa_bits(der: &[u8]) -> Option<usize> {
-    if let Ok((_, spki)) = x509_parser::x509::SubjectPublicKeyInfo::from_der(der) {
-        if let Ok(x509_parser::public_key::PublicKey::RSA(rsa)) = spki.parsed() {
-            return Some(rsa.key_size());
-        }
+    if let Ok((_, spki)) = x509_parser::x509::SubjectPublicKeyInfo::from_der(der)
+        && let Ok(x509_parser::public_key::PublicKey::RSA(rsa)) = spki.parsed()
+    {
+        return Some(rsa.key_size());
     }
     let (_, rsa) = x509_parser::public_key::RSAPublicKey::from_der(der).ok()?;
     Some(rsa.key_size())

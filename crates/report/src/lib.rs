@@ -330,6 +330,7 @@ pub fn text(report: &Report, opts: &TextOptions) -> String {
                     Evidence::Dns(v) => (ui(lang, "dns"), v),
                     Evidence::Certificate(v) => (ui(lang, "certificate"), v),
                     Evidence::Tls(v) => (ui(lang, "tls"), v),
+                    Evidence::Spf(v) => (ui(lang, "spf-trace"), v),
                     Evidence::Note(n) => {
                         let _ = writeln!(out, "{}: {n}", p.bold(ui(lang, "note")));
                         continue;
