@@ -114,6 +114,21 @@ async fn seed_sending_ip_is_not_forward_confirmed_and_listed_on_spamcop() {
     assert_eq!(r.verdict.because, vec!["ptr.not-forward-confirmed", "dnsbl.listed"]);
 }
 
+#[tokio::test]
+async fn a_list_that_does_not_answer_its_test_point_is_an_error_not_clean() {
+    // The sni world serves no blocklist zones: every list is unavailable through its resolver.
+    let lab = start("sni").await;
+    let r = ip(&lab, "192.0.2.30", None).await;
+    let unavailable = r
+        .checks
+        .iter()
+        .filter(|c| matches!(&c.status, CheckStatus::Error { cause, .. } if cause.as_str() == "list-unavailable"))
+        .count();
+    assert_eq!(unavailable, 6);
+    assert_lacks(&r, "dnsbl.not-listed");
+    assert_lacks(&r, "dnsbl.listed");
+}
+
 #[test]
 fn bad_ip_arguments_are_clear_errors() {
     assert!(
