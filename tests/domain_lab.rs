@@ -217,3 +217,15 @@ async fn one_run_asks_each_dns_question_once() {
     }
     assert!(q.len() > 20, "{}", q.len());
 }
+
+#[tokio::test]
+async fn a_domain_without_derivable_ips_says_so() {
+    let lab = start("spf-cases").await;
+    let r = check(&lab, "none.spf.example", &["--no-dnsbl"]).await;
+    assert_has(&r, "domain.no-ips");
+    assert_has(&r, "spf.missing");
+    assert_eq!(
+        r.verdict.id, "verdict.domain.reject",
+        "SPF missing and no DKIM: unauthenticated"
+    );
+}

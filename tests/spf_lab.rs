@@ -96,6 +96,19 @@ async fn seed_sending_ip_is_not_authorised_and_a_record_is_suggested() {
     assert_eq!(r.verdict.id, "verdict.spf.broken");
 }
 
+#[tokio::test]
+async fn servfail_in_an_include_is_a_temperror_and_big_records_come_over_tcp() {
+    let lab = start("spf-cases").await;
+    let r = spf(&lab, "tempfail.spf.example", &["192.0.2.1"]).await;
+    assert!(finding(&r, "spf.temperror").args["reason"].contains("broken.spf.example"));
+    // 4 KiB: too big for a UDP answer, so the resolver must retry over TCP to read it.
+    let r = spf(&lab, "huge.spf.example", &["203.0.113.200"]).await;
+    let f = finding(&r, "spf.record-long");
+    assert!(f.args["length"].parse::<usize>().unwrap() > 3000, "{:?}", f.args);
+    assert_eq!(f.args["limit"], "512");
+    assert_eq!(finding(&r, "spf.ip-authorized").args["term"], "ip4:203.0.113.200");
+}
+
 #[test]
 fn bad_spf_arguments() {
     assert!(mxdoctor::app::spf_request("not a domain", &[], None, None).is_err());

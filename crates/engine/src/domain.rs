@@ -178,7 +178,12 @@ pub async fn run(ctx: &Context, req: &DomainRequest) -> Report {
     if let Some(s) = &sendas {
         checks.extend(s.checks.iter().cloned());
     }
-    let checklist = checklist(&checks, req.bulk, &domain);
+    let mut checklist = checklist(&checks, req.bulk, &domain);
+    // Every DNS question of the run, once each, with its answer and time: the evidence behind
+    // every finding above (shown with --verbose, always in JSON).
+    let mut queries = ctx.dns.queries();
+    queries.sort_by(|a, b| (&a.name, &a.rtype).cmp(&(&b.name, &b.rtype)));
+    checklist.evidence.push(Evidence::Dns(json!(queries)));
     checks.push(checklist);
     let verdict = verdict(&checks, &domain);
     Report {

@@ -18,6 +18,9 @@ use crate::spfdns::NetSpfDns;
 
 /// Deepest include/redirect chain followed by the static walk (a loop is reported, not followed).
 const MAX_DEPTH: usize = 12;
+/// Most records the static walk fetches: a record with hundreds of includes is already far over
+/// the lookup limit, and the walk must stay bounded.
+const MAX_NODES: usize = 40;
 
 /// One node of the include tree.
 #[derive(Debug, Clone, Serialize)]
@@ -34,6 +37,7 @@ pub struct SpfNode {
 /// What the static walk found.
 #[derive(Debug, Default)]
 struct Walk {
+    nodes: usize,
     total_lookups: usize,
     void_targets: Vec<String>,
     without_spf: Vec<String>,

@@ -218,7 +218,13 @@ pub async fn start(world: &World, opts: LabOptions) -> Result<Lab, LabError> {
 
     let mut tasks = Vec::new();
     let catalog = dns::catalog(world.zones())?;
-    let (dns_addr, mut server) = dns::serve(catalog).await?;
+    let mut servfail = std::collections::HashMap::new();
+    for n in world.servfail() {
+        let name = hickory_proto::rr::Name::from_ascii(format!("{}.", n.trim_end_matches('.')))
+            .map_err(|e| LabError::World(format!("servfail name {n}: {e}")))?;
+        servfail.insert(hickory_proto::rr::LowerName::from(&name), Default::default());
+    }
+    let (dns_addr, mut server) = dns::serve_with(dns::LabHandler { catalog, servfail }).await?;
     tasks.push(tokio::spawn(async move {
         let _ = server.block_until_done().await;
     }));

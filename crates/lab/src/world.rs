@@ -32,6 +32,9 @@ struct Meta {
     name: String,
     #[serde(default)]
     description: String,
+    /// Names whose queries the lab's DNS answers with SERVFAIL (a broken name server).
+    #[serde(default)]
+    servfail: Vec<String>,
 }
 
 /// What `mxdoctor demo` and the tests run against a world.
@@ -303,6 +306,9 @@ impl World {
     }
     pub fn zones(&self) -> &[(String, String)] {
         &self.zones
+    }
+    pub fn servfail(&self) -> &[String] {
+        &self.file.world.servfail
     }
 
     fn validate(&self) -> Result<(), LabError> {
