@@ -106,6 +106,11 @@ fn walk<'a>(
             problem: None,
             children: vec![],
         };
+        w.nodes += 1;
+        if w.nodes > MAX_NODES {
+            node.problem = Some(format!("not followed: more than {MAX_NODES} records in the tree"));
+            return node;
+        }
         let records = match spf_records(ctx, &domain).await {
             Ok((r, _)) => r,
             Err(e) => {
