@@ -109,6 +109,19 @@ async fn servfail_in_an_include_is_a_temperror_and_big_records_come_over_tcp() {
     assert_eq!(finding(&r, "spf.ip-authorized").args["term"], "ip4:203.0.113.200");
 }
 
+#[tokio::test]
+async fn two_hundred_includes_stay_bounded() {
+    let lab = start("spf-cases").await;
+    let ctx = mxdoctor::app::lab_context(&env(&lab), mxdoctor_net::clock::fixed(NOW), Duration::from_secs(3)).unwrap();
+    let req = mxdoctor::app::spf_request("wide.spf.example", &["192.0.2.1".into()], None, None).unwrap();
+    let r = mxdoctor_engine::spf::run(&ctx, &req).await;
+    let count: usize = finding(&r, "spf.lookup-limit").args["count"].parse().unwrap();
+    assert!((40..=200).contains(&count), "{count}");
+    assert!(finding(&r, "spf.permerror").args["reason"].contains("more than 10"));
+    // The static walk stops at 40 records, check_host at the 11th term: far fewer than 200 queries.
+    assert!(ctx.dns.query_count() < 80, "{} DNS questions", ctx.dns.query_count());
+}
+
 #[test]
 fn bad_spf_arguments() {
     assert!(mxdoctor::app::spf_request("not a domain", &[], None, None).is_err());
