@@ -48,6 +48,7 @@ async fn each_spf_problem_fires_for_its_domain() {
         ("noinc.spf.example", "spf.include-without-spf"),
         ("loop.spf.example", "spf.loop"),
         ("long.spf.example", "spf.record-long"),
+        ("oldtype.spf.example", "spf.deprecated-rr"),
     ];
     for (domain, id) in cases {
         let r = spf(&lab, domain, &[]).await;

@@ -78,6 +78,7 @@ pub static FINDINGS: &[FindingDef] = &[
     def("spf.neutral-all", Warning, "?all asserts nothing about other hosts"),
     def("spf.no-all", Notice, "no all and no redirect: other hosts get neutral"),
     def("spf.ptr-used", Notice, "the deprecated ptr mechanism is used"),
+    def("spf.deprecated-rr", Notice, "an SPF-type (99) record is published; only TXT is used"),
     def("spf.lookup-limit", Fail, "more than 10 DNS-querying terms in the include tree"),
     def("spf.void-limit", Fail, "more than 2 lookups that return nothing"),
     def("spf.include-without-spf", Fail, "an included domain has no SPF record (permerror)"),

@@ -266,6 +266,17 @@ pub async fn check(ctx: &Context, req: &SpfRequest) -> CheckResult {
             return c;
         }
     };
+    // RFC 7208 section 14.1 removed the SPF RR type (99); receivers ask only for TXT.
+    if let Ok(r) = ctx.dns.lookup(&domain, mxdoctor_net::RecordType::Unknown(99)).await {
+        let old: Vec<String> = r.into_iter().filter(|r| r.rtype != "CNAME").map(|r| r.data).collect();
+        if !old.is_empty() {
+            c.findings.push(
+                Finding::new("spf.deprecated-rr", Severity::Notice, subject.clone())
+                    .arg("domain", &domain)
+                    .evidence(json!({ "spf_type_records": old })),
+            );
+        }
+    }
     if text.len() > 450 {
         c.findings.push(
             Finding::new("spf.record-long", Severity::Notice, subject.clone())

@@ -28,25 +28,50 @@ $TTL 86400
 ";
 
 fn zone_handler(text: &str, file: &str) -> Result<(Name, Arc<dyn ZoneHandler>), LabError> {
+    zone_handler_with(text, file, &[])
+}
+
+/// A zone from its file, plus extra records whose owner lies inside it.
+fn zone_handler_with(text: &str, file: &str, extra: &[Record]) -> Result<(Name, Arc<dyn ZoneHandler>), LabError> {
     let (origin, records) = Parser::new(text, None, None)
         .parse()
         .map_err(|e| LabError::Zone(format!("{file}: {e}")))?;
-    let handler = InMemoryZoneHandler::<hickory_server::net::runtime::TokioRuntimeProvider>::new(
+    let mut handler = InMemoryZoneHandler::<hickory_server::net::runtime::TokioRuntimeProvider>::new(
         origin.clone(),
         records,
         ZoneType::Primary,
         AxfrPolicy::Deny,
     )
     .map_err(|e| LabError::Zone(format!("{file}: {e}")))?;
+    for r in extra.iter().filter(|r| origin.zone_of(&r.name)) {
+        handler.upsert_mut(r.clone(), 1);
+    }
     Ok((origin, Arc::new(handler)))
 }
 
-/// Builds the catalog: every zone file of the world, and the root.
-pub fn catalog(zones: &[(String, String)]) -> Result<Catalog, LabError> {
+/// A record of the deprecated SPF type (99): TXT's wire format under another type code.
+pub fn spf_rr(name: &str, text: &str) -> Result<Record, LabError> {
+    let owner = Name::from_ascii(format!("{}.", name.trim_end_matches('.')))
+        .map_err(|e| LabError::World(format!("spf_rr {name}: {e}")))?;
+    let mut wire = Vec::new();
+    for chunk in text.as_bytes().chunks(255) {
+        wire.push(chunk.len() as u8);
+        wire.extend_from_slice(chunk);
+    }
+    let rdata = hickory_proto::rr::RData::Unknown {
+        code: RecordType::Unknown(99),
+        rdata: hickory_proto::rr::rdata::NULL::with(wire),
+    };
+    Ok(Record::from_rdata(owner, 300, rdata))
+}
+
+/// Builds the catalog: every zone file of the world (with `extra` records placed in the zone
+/// that holds them), and the root.
+pub fn catalog(zones: &[(String, String)], extra: &[Record]) -> Result<Catalog, LabError> {
     let mut catalog = Catalog::new();
     let mut seen_root = false;
     for (file, text) in zones {
-        let (origin, handler) = zone_handler(text, file)?;
+        let (origin, handler) = zone_handler_with(text, file, extra)?;
         seen_root |= origin.is_root();
         if catalog.contains(&LowerName::from(&origin)) {
             return Err(LabError::Zone(format!("{file}: zone {origin} is defined twice")));

@@ -217,7 +217,12 @@ pub async fn start(world: &World, opts: LabOptions) -> Result<Lab, LabError> {
     }
 
     let mut tasks = Vec::new();
-    let catalog = dns::catalog(world.zones())?;
+    let extra = world
+        .spf_rrs()
+        .iter()
+        .map(|r| dns::spf_rr(&r.name, &r.text))
+        .collect::<Result<Vec<_>, _>>()?;
+    let catalog = dns::catalog(world.zones(), &extra)?;
     let mut servfail = std::collections::HashMap::new();
     for n in world.servfail() {
         let name = hickory_proto::rr::Name::from_ascii(format!("{}.", n.trim_end_matches('.')))

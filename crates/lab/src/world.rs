@@ -24,6 +24,16 @@ struct WorldFile {
     certs: Vec<CertSpec>,
     #[serde(default, rename = "server")]
     servers: Vec<ServerSpec>,
+    /// Records of the deprecated SPF RR type (99, RFC 4408), which zone files here cannot express.
+    #[serde(default, rename = "spf_rr")]
+    spf_rrs: Vec<SpfRr>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SpfRr {
+    pub name: String,
+    pub text: String,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -306,6 +316,9 @@ impl World {
     }
     pub fn zones(&self) -> &[(String, String)] {
         &self.zones
+    }
+    pub fn spf_rrs(&self) -> &[SpfRr] {
+        &self.file.spf_rrs
     }
     pub fn servfail(&self) -> &[String] {
         &self.file.world.servfail

@@ -313,6 +313,17 @@ fn rdata_text(data: &RData) -> String {
             .join(""),
         // Names as their raw labels: an exchange or PTR target with bytes presentation format
         // escapes (`\:`) must be asked for exactly as it is.
+        // The deprecated SPF type (99) has TXT's wire format: character-strings, joined.
+        RData::Unknown { code, rdata } if u16::from(*code) == 99 => {
+            let mut out = Vec::new();
+            let mut rest = rdata.anything.as_slice();
+            while let Some((&len, tail)) = rest.split_first() {
+                let n = (len as usize).min(tail.len());
+                out.extend_from_slice(&tail[..n]);
+                rest = &tail[n..];
+            }
+            String::from_utf8_lossy(&out).into_owned()
+        }
         RData::MX(mx) => format!("{} {}", mx.preference, raw_name(&mx.exchange)),
         RData::PTR(p) => raw_name(&p.0),
         RData::CNAME(c) => raw_name(&c.0),

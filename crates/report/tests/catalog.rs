@@ -46,7 +46,7 @@ fn args_of(id: &str) -> &'static [&'static str] {
         "spf.multiple-records" => &["domain", "count"],
         "spf.syntax-error" => &["domain", "error", "term", "position"],
         "spf.record-long" => &["domain", "length", "limit"],
-        "spf.pass-all" | "spf.neutral-all" | "spf.no-all" | "spf.ptr-used" => &["domain"],
+        "spf.pass-all" | "spf.neutral-all" | "spf.no-all" | "spf.ptr-used" | "spf.deprecated-rr" => &["domain"],
         "spf.lookup-limit" => &["domain", "count"],
         "spf.void-limit" => &["domain", "count", "names"],
         "spf.include-without-spf" | "spf.loop" => &["domain", "target"],
