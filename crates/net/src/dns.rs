@@ -174,7 +174,7 @@ impl Dns {
         let started = Instant::now();
         let result = self.resolver.lookup(parsed, rtype).await;
         let elapsed_ms = started.elapsed().as_millis() as u64;
-        let rtype_s = rtype.to_string();
+        let rtype_s = type_name(rtype);
         let (entry, out) = match result {
             Ok(lookup) => {
                 let records: Vec<DnsRecord> = lookup
@@ -183,7 +183,7 @@ impl Dns {
                     .map(|r| DnsRecord {
                         name: r.name.to_string(),
                         ttl: r.ttl,
-                        rtype: r.record_type().to_string(),
+                        rtype: type_name(r.record_type()),
                         data: rdata_text(&r.data),
                     })
                     .collect();
@@ -327,6 +327,15 @@ fn rdata_text(data: &RData) -> String {
         RData::MX(mx) => format!("{} {}", mx.preference, raw_name(&mx.exchange)),
         RData::PTR(p) => raw_name(&p.0),
         RData::CNAME(c) => raw_name(&c.0),
+        other => other.to_string(),
+    }
+}
+
+/// RFC 3597 names for types without a mnemonic (`TYPE99`), and `SPF` for the removed SPF type.
+fn type_name(t: RecordType) -> String {
+    match t {
+        RecordType::Unknown(99) => "SPF".into(),
+        RecordType::Unknown(n) => format!("TYPE{n}"),
         other => other.to_string(),
     }
 }
