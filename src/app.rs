@@ -324,7 +324,7 @@ pub fn ip_request(ip: &str, helo: Option<&str>, dnsbl: &[String], no_dnsbl: bool
 }
 
 async fn ip_cmd(args: IpArgs) -> Result<i32, RunError> {
-    let req = ip_request(&args.ip, args.helo.as_deref(), &args.dnsbl, args.no_dnsbl)?;
+    let req = ip_request(&args.ip, args.helo.as_deref(), &args.lists.dnsbl, args.lists.no_dnsbl)?;
     let ctx = build_context(&args.common, None)?;
     let report = mxdoctor_engine::ip::run(&ctx, &req).await;
     Ok(print(&report, &args.common))
@@ -372,7 +372,12 @@ async fn spf_cmd(args: SpfArgs) -> Result<i32, RunError> {
 /// Builds the `check` request (bad input: exit 2).
 pub fn domain_request(args: &CheckArgs) -> Result<DomainRequest, RunError> {
     let d = Hostname::parse_dns_name(&args.domain).map_err(|e| format!("`{}` is not a domain: {e}", args.domain))?;
-    let ipreq = ip_request("192.0.2.1", args.helo.as_deref(), &args.dnsbl, args.no_dnsbl)?;
+    let ipreq = ip_request(
+        "192.0.2.1",
+        args.helo.as_deref(),
+        &args.lists.dnsbl,
+        args.lists.no_dnsbl,
+    )?;
     let ips = args.ips.iter().map(|s| parse_ip(s)).collect::<Result<Vec<_>, _>>()?;
     for s in &args.selectors {
         if s.is_empty()

@@ -122,14 +122,21 @@ pub struct IpArgs {
     /// The name the server announces in HELO/EHLO; checked to resolve to the IP.
     #[arg(long, value_name = "NAME")]
     pub helo: Option<String>,
+    #[command(flatten)]
+    pub lists: ListArgs,
+    #[command(flatten)]
+    pub common: Common,
+}
+
+/// Which DNS blocklists to ask.
+#[derive(Debug, Clone, Args)]
+pub struct ListArgs {
     /// Also query this DNS blocklist zone (repeatable).
     #[arg(long = "dnsbl", value_name = "ZONE")]
     pub dnsbl: Vec<String>,
     /// Do not query the default blocklists (only those given with --dnsbl).
     #[arg(long)]
     pub no_dnsbl: bool,
-    #[command(flatten)]
-    pub common: Common,
 }
 
 #[derive(Debug, Args)]
@@ -151,12 +158,8 @@ pub struct CheckArgs {
     /// The submission server typed into Gmail's "Send mail as"; default: guessed (mail., smtp., MX).
     #[arg(long, value_name = "HOST")]
     pub submission: Option<String>,
-    /// Also query this DNS blocklist zone (repeatable).
-    #[arg(long = "dnsbl", value_name = "ZONE")]
-    pub dnsbl: Vec<String>,
-    /// Do not query the default blocklists.
-    #[arg(long)]
-    pub no_dnsbl: bool,
+    #[command(flatten)]
+    pub lists: ListArgs,
     #[command(flatten)]
     pub common: Common,
 }

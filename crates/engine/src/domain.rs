@@ -186,16 +186,7 @@ pub async fn run(ctx: &Context, req: &DomainRequest) -> Report {
     checklist.evidence.push(Evidence::Dns(json!(queries)));
     checks.push(checklist);
     let verdict = verdict(&checks, &domain);
-    Report {
-        schema_version: SCHEMA_VERSION,
-        tool: "mxdoctor".into(),
-        tool_version: env!("CARGO_PKG_VERSION").into(),
-        generated_at: mxdoctor_net::clock::rfc3339(ctx.clock.now()),
-        command: "check".into(),
-        target: domain,
-        verdict,
-        checks,
-    }
+    Report::new(ctx, "check", domain, verdict, checks)
 }
 
 fn ids_of(checks: &[CheckResult]) -> Vec<&str> {

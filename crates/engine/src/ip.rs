@@ -40,16 +40,7 @@ impl IpRequest {
 pub async fn run(ctx: &Context, req: &IpRequest) -> Report {
     let checks = checks(ctx, req).await;
     let verdict = verdict(&checks, req.ip);
-    Report {
-        schema_version: SCHEMA_VERSION,
-        tool: "mxdoctor".into(),
-        tool_version: env!("CARGO_PKG_VERSION").into(),
-        generated_at: mxdoctor_net::clock::rfc3339(ctx.clock.now()),
-        command: "ip".into(),
-        target: req.ip.to_string(),
-        verdict,
-        checks,
-    }
+    Report::new(ctx, "ip", req.ip.to_string(), verdict, checks)
 }
 
 /// The checks for one sending IP (also used by the domain report).

@@ -195,6 +195,26 @@ pub struct Report {
 }
 
 impl Report {
+    /// A report of this tool, stamped with the run's clock.
+    pub fn new(
+        ctx: &crate::Context,
+        command: &str,
+        target: impl Into<String>,
+        verdict: Verdict,
+        checks: Vec<CheckResult>,
+    ) -> Self {
+        Self {
+            schema_version: SCHEMA_VERSION,
+            tool: "mxdoctor".into(),
+            tool_version: env!("CARGO_PKG_VERSION").into(),
+            generated_at: mxdoctor_net::clock::rfc3339(ctx.clock.now()),
+            command: command.into(),
+            target: target.into(),
+            verdict,
+            checks,
+        }
+    }
+
     /// Exit code contract: 0 nothing failing, 1 at least one failing finding.
     pub fn exit_code(&self) -> i32 {
         let failing = self

@@ -635,16 +635,13 @@ const FAIL_ORDER: &[&str] = &[
 
 fn finish(ctx: &Context, command: &str, subject: &str, req: &SendasRequest, checks: Vec<CheckResult>) -> Report {
     let verdict = verdict(&checks, req);
-    Report {
-        schema_version: SCHEMA_VERSION,
-        tool: "mxdoctor".into(),
-        tool_version: env!("CARGO_PKG_VERSION").into(),
-        generated_at: mxdoctor_net::clock::rfc3339(ctx.clock.now()),
-        command: command.into(),
-        target: format!("{subject} ({})", req.security.gmail_label()),
+    Report::new(
+        ctx,
+        command,
+        format!("{subject} ({})", req.security.gmail_label()),
         verdict,
         checks,
-    }
+    )
 }
 
 /// The verdict: what Gmail's dialog will do, and which findings decided it.

@@ -58,16 +58,7 @@ pub async fn run(ctx: &Context, req: &SpfRequest) -> Report {
     let check = check(ctx, req).await;
     let checks = vec![check];
     let verdict = verdict(&checks, &req.domain);
-    Report {
-        schema_version: SCHEMA_VERSION,
-        tool: "mxdoctor".into(),
-        tool_version: env!("CARGO_PKG_VERSION").into(),
-        generated_at: mxdoctor_net::clock::rfc3339(ctx.clock.now()),
-        command: "spf".into(),
-        target: req.domain.clone(),
-        verdict,
-        checks,
-    }
+    Report::new(ctx, "spf", req.domain.clone(), verdict, checks)
 }
 
 /// Fetches the SPF records at `domain`: Ok(list of v=spf1 texts, all TXT texts) or a DNS error.
