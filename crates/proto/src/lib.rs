@@ -3,10 +3,13 @@
 //! legacy-version probe, SMTP replies and EHLO capabilities.
 #![forbid(unsafe_code)]
 
+pub mod bounce;
 pub mod dkim;
 pub mod dmarc;
 pub mod dnsbl;
+pub mod dsn;
 pub mod hostname;
+pub mod mail;
 pub mod names;
 pub mod ptr;
 pub mod smtp;

@@ -1,0 +1,351 @@
+//! What a mail file is (a DSN, a feedback report, an auto-reply, a free-form bounce, Gmail's
+//! Send-mail-as bounce, or an ordinary message) and, for bounces, who failed and why.
+//! MIME is parsed by mail-parser; size is bounded before parsing.
+
+use mail_parser::{MessageParser, MimeHeaders, PartType};
+use serde::{Deserialize, Serialize};
+
+use crate::bounce::{Reason, classify, status_codes_in};
+use crate::dsn::parse_delivery_status;
+
+/// Largest file read: far above any real bounce, well below what would hurt.
+pub const MAX_MESSAGE: usize = 25 * 1024 * 1024;
+/// At most this many MIME parts are looked at.
+const MAX_PARTS: usize = 2000;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum MessageKind {
+    /// multipart/report; report-type=delivery-status (RFC 3464).
+    Dsn,
+    /// multipart/report; report-type=feedback-report (ARF, RFC 5965).
+    Feedback,
+    /// An automatic reply (RFC 3834).
+    AutoReply,
+    /// Gmail's own "Send mail as" failure notice.
+    GmailSendAs,
+    /// A bounce written as prose by an MTA.
+    FreeFormBounce,
+    /// Anything else: a received message.
+    Ordinary,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FailedRecipient {
+    pub recipient: Option<String>,
+    pub action: Option<String>,
+    pub status: Option<String>,
+    pub reply_code: Option<u16>,
+    pub remote_mta: Option<String>,
+    pub diagnostic: Option<String>,
+    pub reason: Reason,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MessageAnalysis {
+    pub kind: MessageKind,
+    pub from: Option<String>,
+    pub subject: Option<String>,
+    pub reporting_mta: Option<String>,
+    pub recipients: Vec<FailedRecipient>,
+    /// The returned message's headers, when the bounce includes them.
+    pub original_subject: Option<String>,
+    pub original_message_id: Option<String>,
+    /// Every `Status:` value of the delivery-status part, as written.
+    pub dsn_statuses: Vec<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error, Serialize, Deserialize)]
+pub enum MessageError {
+    #[error("the file is {size} bytes; the limit is {MAX_MESSAGE}")]
+    TooLarge { size: usize },
+    #[error("this is not an email message (no header fields found)")]
+    NotEmail,
+}
+
+fn first_reply_code(text: &str) -> Option<u16> {
+    text.split(|c: char| !c.is_ascii_digit())
+        .filter(|w| w.len() == 3)
+        .filter_map(|w| w.parse::<u16>().ok())
+        .find(|c| (400..600).contains(c))
+}
+
+fn addr_of(m: &mail_parser::Message<'_>) -> Option<String> {
+    m.from()
+        .and_then(|a| a.first())
+        .and_then(|a| a.address())
+        .map(str::to_string)
+}
+
+fn looks_like_bounce(from: &str, subject: &str) -> bool {
+    let f = from.to_ascii_lowercase();
+    let s = subject.to_ascii_lowercase();
+    f.contains("mailer-daemon")
+        || f.contains("postmaster")
+        || f.contains("mail delivery")
+        || [
+            "undeliver",
+            "returned mail",
+            "delivery status",
+            "failure notice",
+            "delivery failure",
+            "mail delivery failed",
+            "could not be delivered",
+            "not delivered",
+            "delivery has failed",
+            "rejected",
+            "unzustellbar",
+            "配信エラー",
+            "配送エラー",
+            "エラー",
+        ]
+        .iter()
+        .any(|p| s.contains(p))
+}
+
+/// Lines of a free-form bounce that carry the diagnosis: a reply code, a status code, or a
+/// recognised phrase; the first such line is the diagnostic.
+fn free_form(text: &str) -> Vec<FailedRecipient> {
+    let mut recipients: Vec<FailedRecipient> = Vec::new();
+    let lines: Vec<&str> = text.lines().take(2000).collect();
+    let diag_line = lines
+        .iter()
+        .map(|l| l.trim())
+        .find(|l| first_reply_code(l).is_some_and(|c| c >= 400) && l.len() > 6 || !status_codes_in(l).is_empty());
+    let all = lines.join("\n");
+    let status = status_codes_in(&all).into_iter().find(|s| !s.starts_with("2."));
+    let diagnostic = diag_line.map(|s| s.to_string());
+    let basis = diagnostic.clone().unwrap_or_else(|| all.chars().take(4000).collect());
+    let reason = classify(status.as_deref(), &basis);
+    let reason = if reason == Reason::Undefined {
+        classify(status.as_deref(), &all)
+    } else {
+        reason
+    };
+    // The first address mentioned near the top is usually the failed recipient.
+    let recipient = lines.iter().take(200).find_map(|l| {
+        l.split(|c: char| c.is_whitespace() || c == '<' || c == '>' || c == '"' || c == ':' || c == ',')
+            .find(|w| w.contains('@') && w.contains('.') && w.len() < 200)
+            .map(|w| w.trim_matches(|c: char| !c.is_ascii_alphanumeric()).to_string())
+    });
+    recipients.push(FailedRecipient {
+        recipient,
+        action: Some("failed".into()),
+        status,
+        reply_code: diagnostic.as_deref().and_then(first_reply_code),
+        remote_mta: None,
+        diagnostic,
+        reason,
+    });
+    recipients
+}
+
+/// Looks at a raw message.
+pub fn analyze(raw: &[u8]) -> Result<MessageAnalysis, MessageError> {
+    if raw.len() > MAX_MESSAGE {
+        return Err(MessageError::TooLarge { size: raw.len() });
+    }
+    let msg = MessageParser::default().parse(raw).ok_or(MessageError::NotEmail)?;
+    // mail-parser is lenient: junk still yields "headers". A message has at least one of the
+    // registered header fields.
+    if !msg
+        .headers()
+        .iter()
+        .any(|h| !matches!(h.name, mail_parser::HeaderName::Other(_)))
+    {
+        return Err(MessageError::NotEmail);
+    }
+    let from = addr_of(&msg);
+    let subject = msg.subject().map(str::to_string);
+    let mut a = MessageAnalysis {
+        kind: MessageKind::Ordinary,
+        from: from.clone(),
+        subject: subject.clone(),
+        reporting_mta: None,
+        recipients: Vec::new(),
+        original_subject: None,
+        original_message_id: None,
+        dsn_statuses: Vec::new(),
+    };
+    let mut texts: Vec<String> = Vec::new();
+    let report_type = msg
+        .root_part()
+        .content_type()
+        .filter(|ct| {
+            ct.ctype().eq_ignore_ascii_case("multipart")
+                && ct.subtype().is_some_and(|s| s.eq_ignore_ascii_case("report"))
+        })
+        .and_then(|ct| ct.attribute("report-type"))
+        .map(|s| s.to_ascii_lowercase());
+    for part in msg.parts.iter().take(MAX_PARTS) {
+        let ct = part.content_type();
+        let (t, st) = ct
+            .map(|c| {
+                (
+                    c.ctype().to_ascii_lowercase(),
+                    c.subtype().unwrap_or("").to_ascii_lowercase(),
+                )
+            })
+            .unwrap_or_default();
+        match (t.as_str(), st.as_str()) {
+            ("message", "delivery-status") | ("message", "global-delivery-status") | ("text", "delivery-status") => {
+                let body = String::from_utf8_lossy(part.contents()).into_owned();
+                let ds = parse_delivery_status(&body);
+                a.kind = MessageKind::Dsn;
+                a.reporting_mta = ds.reporting_mta.clone();
+                for r in ds.recipients {
+                    if let Some(s) = &r.status {
+                        a.dsn_statuses.push(s.clone());
+                    }
+                    let text = r.diagnostic_code.clone().unwrap_or_default();
+                    let reason = classify(r.status.as_deref(), &text);
+                    a.recipients.push(FailedRecipient {
+                        recipient: r.final_recipient.or(r.original_recipient),
+                        action: r.action,
+                        reply_code: first_reply_code(&text),
+                        status: r.status,
+                        remote_mta: r.remote_mta,
+                        diagnostic: r.diagnostic_code,
+                        reason,
+                    });
+                }
+            }
+            ("message", "feedback-report") => a.kind = MessageKind::Feedback,
+            ("message", "rfc822") | ("message", "global") | ("text", "rfc822-headers") => {
+                if let PartType::Message(inner) = &part.body {
+                    a.original_subject = inner.subject().map(str::to_string);
+                    a.original_message_id = inner.message_id().map(str::to_string);
+                } else if let Ok(inner_text) = std::str::from_utf8(part.contents()) {
+                    for l in inner_text.lines().take(200) {
+                        if let Some(v) = l.strip_prefix("Subject:") {
+                            a.original_subject.get_or_insert(v.trim().to_string());
+                        }
+                        if let Some(v) = l.strip_prefix("Message-ID:").or_else(|| l.strip_prefix("Message-Id:")) {
+                            a.original_message_id
+                                .get_or_insert(v.trim().trim_matches(['<', '>']).to_string());
+                        }
+                    }
+                }
+            }
+            ("text", _) | ("", _) => {
+                if let Some(t) = part.text_contents() {
+                    texts.push(t.chars().take(200_000).collect());
+                }
+            }
+            _ => {}
+        }
+    }
+    if report_type.as_deref() == Some("feedback-report") {
+        a.kind = MessageKind::Feedback;
+    }
+    let body = texts.join("\n");
+    if a.kind == MessageKind::Dsn {
+        // Some DSNs carry no diagnostic; the human-readable part often does.
+        for r in a
+            .recipients
+            .iter_mut()
+            .filter(|r| r.reason == Reason::Undefined || r.reason == Reason::OnHold)
+        {
+            let better = classify(r.status.as_deref(), &body);
+            if better != Reason::Undefined {
+                r.reason = better;
+            }
+        }
+        return Ok(a);
+    }
+    if a.kind == MessageKind::Feedback {
+        a.recipients.push(FailedRecipient {
+            recipient: None,
+            action: None,
+            status: None,
+            reply_code: None,
+            remote_mta: None,
+            diagnostic: None,
+            reason: Reason::Feedback,
+        });
+        return Ok(a);
+    }
+    if body.contains("TLS Negotiation failed") || body.contains("TLS ネゴシエーションに失敗") {
+        a.kind = MessageKind::GmailSendAs;
+        let line = body.lines().find(|l| l.contains("TLS")).map(|l| l.trim().to_string());
+        a.recipients.push(FailedRecipient {
+            recipient: None,
+            action: Some("failed".into()),
+            status: None,
+            reply_code: None,
+            remote_mta: None,
+            diagnostic: line,
+            reason: Reason::SecurityError,
+        });
+        return Ok(a);
+    }
+    let auto = msg.header_raw("Auto-Submitted").map(|v| v.trim().to_ascii_lowercase());
+    let is_bounce = looks_like_bounce(from.as_deref().unwrap_or(""), subject.as_deref().unwrap_or(""));
+    if !is_bounce
+        && (auto.as_deref().is_some_and(|v| v.starts_with("auto-replied"))
+            || msg.header_raw("X-Autoreply").is_some()
+            || subject.as_deref().is_some_and(|s| {
+                let s = s.to_ascii_lowercase();
+                s.starts_with("auto:")
+                    || s.contains("out of office")
+                    || s.contains("autoreply")
+                    || s.contains("auto-reply")
+                    || s.contains("自動応答")
+                    || s.contains("不在")
+            }))
+    {
+        a.kind = MessageKind::AutoReply;
+        a.recipients.push(FailedRecipient {
+            recipient: from,
+            action: None,
+            status: None,
+            reply_code: None,
+            remote_mta: None,
+            diagnostic: None,
+            reason: Reason::Vacation,
+        });
+        return Ok(a);
+    }
+    if is_bounce
+        || auto.as_deref().is_some_and(|v| v.starts_with("auto-generated")) && !status_codes_in(&body).is_empty()
+    {
+        a.kind = MessageKind::FreeFormBounce;
+        a.recipients = free_form(&body);
+    }
+    Ok(a)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn junk_and_size_limits() {
+        assert_eq!(analyze(b"\x00\x01\x02 binary junk"), Err(MessageError::NotEmail));
+        assert_eq!(analyze(b""), Err(MessageError::NotEmail));
+        let big = vec![b'a'; MAX_MESSAGE + 1];
+        assert!(matches!(analyze(&big), Err(MessageError::TooLarge { .. })));
+    }
+
+    #[test]
+    fn gmail_send_as_bounce_in_both_languages() {
+        for body in [
+            "TLS Negotiation failed, the certificate doesn't match the host.",
+            "TLS ネゴシエーションに失敗しました。証明書がホストと一致しません。",
+        ] {
+            let m = format!(
+                "From: Mail Delivery Subsystem <mailer-daemon@googlemail.com>\r\nSubject: Delivery Status Notification\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n{body}\r\n"
+            );
+            let a = analyze(m.as_bytes()).unwrap();
+            assert_eq!(a.kind, MessageKind::GmailSendAs);
+            assert_eq!(a.recipients[0].reason, Reason::SecurityError);
+        }
+    }
+
+    #[test]
+    fn ordinary_message() {
+        let a = analyze(b"From: a@example.com\r\nTo: b@example.com\r\nSubject: hello\r\n\r\nhi\r\n").unwrap();
+        assert_eq!(a.kind, MessageKind::Ordinary);
+        assert!(a.recipients.is_empty());
+    }
+}
