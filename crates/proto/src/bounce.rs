@@ -385,10 +385,10 @@ const PHRASES: &[(Reason, &[&str])] = &[
 /// Classifies one failed recipient. `status` is the enhanced code, `text` the diagnostic.
 pub fn classify(status: Option<&str>, text: &str) -> Reason {
     let t = text.to_ascii_lowercase();
-    if let Some(s) = status {
-        if s.starts_with("2.") {
-            return Reason::Delivered;
-        }
+    if let Some(s) = status
+        && s.starts_with("2.")
+    {
+        return Reason::Delivered;
     }
     for (reason, phrases) in PHRASES {
         if phrases.iter().any(|p| t.contains(p)) {
