@@ -19,7 +19,7 @@ use mxdoctor_net::{AddressMap, Connector, Dns, DnsConfig};
 use mxdoctor_proto::hostname::Hostname;
 
 use crate::cli::{
-    CheckArgs, Cli, Command, Common, DemoArgs, Format, IpArgs, LangArg, SecurityArg, SendasArgs, SpfArgs,
+    CheckArgs, Cli, Command, Common, DemoArgs, Format, IpArgs, LangArg, MessageArgs, SecurityArg, SendasArgs, SpfArgs,
 };
 
 /// Exit code when the tool could not run at all.
@@ -48,6 +48,7 @@ pub async fn run(cli: Cli) -> Result<i32, RunError> {
         Command::Ip(args) => ip_cmd(args).await,
         Command::Spf(args) => spf_cmd(args).await,
         Command::Check(args) => check_cmd(args).await,
+        Command::Message(args) => message_cmd(args).await,
         Command::Lab(args) => crate::labcmd::lab_cmd(args).await,
     }
 }
@@ -409,5 +410,27 @@ async fn check_cmd(args: CheckArgs) -> Result<i32, RunError> {
     let req = domain_request(&args)?;
     let ctx = build_context(&args.common, None)?;
     let report = mxdoctor_engine::domain::run(&ctx, &req).await;
+    Ok(print(&report, &args.common))
+}
+
+/// Reads a message file (or stdin for `-`), bounded by the analyser's size limit.
+pub fn read_message(path: &std::path::Path) -> Result<Vec<u8>, RunError> {
+    use std::io::Read;
+    let limit = mxdoctor_proto::mail::MAX_MESSAGE as u64 + 1;
+    let mut buf = Vec::new();
+    let result = if path.as_os_str() == "-" {
+        std::io::stdin().lock().take(limit).read_to_end(&mut buf)
+    } else {
+        std::fs::File::open(path).and_then(|f| f.take(limit).read_to_end(&mut buf))
+    };
+    result.map_err(|e| format!("{}: cannot read it ({e})", path.display()))?;
+    Ok(buf)
+}
+
+async fn message_cmd(args: MessageArgs) -> Result<i32, RunError> {
+    let raw = read_message(&args.file)?;
+    let analysis = mxdoctor_proto::mail::analyze(&raw).map_err(|e| format!("{}: {e}", args.file.display()))?;
+    let ctx = build_context(&args.common, None)?;
+    let report = mxdoctor_engine::message::report(&ctx, &analysis, &args.file.display().to_string());
     Ok(print(&report, &args.common))
 }

@@ -39,6 +39,9 @@ pub enum Command {
     /// The domain's SPF record: include tree with lookups counted, syntax, and the result for sending IPs.
     #[command(after_help = EXIT_CODES)]
     Spf(SpfArgs),
+    /// Explain a bounce (DSN or free-form, Gmail's Send-mail-as notice, feedback report, auto-reply): who failed, why, the fix.
+    #[command(after_help = EXIT_CODES)]
+    Message(MessageArgs),
     /// Run a lab world (real DNS and mail servers on loopback) in the foreground.
     Lab(LabArgs),
 }
@@ -160,6 +163,14 @@ pub struct CheckArgs {
     pub submission: Option<String>,
     #[command(flatten)]
     pub lists: ListArgs,
+    #[command(flatten)]
+    pub common: Common,
+}
+
+#[derive(Debug, Args)]
+pub struct MessageArgs {
+    /// The message file (.eml, as saved from the mail program), or - for standard input.
+    pub file: std::path::PathBuf,
     #[command(flatten)]
     pub common: Common,
 }

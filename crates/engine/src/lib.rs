@@ -6,6 +6,7 @@ pub mod dkim;
 pub mod dmarc;
 pub mod domain;
 pub mod ip;
+pub mod message;
 pub mod model;
 pub mod registry;
 pub mod sendas;

@@ -145,6 +145,12 @@ pub static VERDICTS: &[&str] = &[
     "verdict.domain.reject",
     "verdict.domain.spam",
     "verdict.domain.unknown",
+    "verdict.message.bounce",
+    "verdict.message.delivered",
+    "verdict.message.feedback",
+    "verdict.message.autoreply",
+    "verdict.message.gmail-sendas",
+    "verdict.message.ordinary",
 ];
 
 pub static ERROR_CAUSES: &[ErrorCause] = &[
@@ -158,6 +164,14 @@ pub static ERROR_CAUSES: &[ErrorCause] = &[
     ErrorCause::ListUnavailable,
 ];
 
+/// Bounce findings: one id per reason of the sisimai taxonomy, `bounce.<reason>`.
+pub fn bounce_ids() -> Vec<String> {
+    mxdoctor_proto::bounce::Reason::ALL
+        .iter()
+        .map(|r| format!("bounce.{}", r.as_str()))
+        .collect()
+}
+
 pub fn finding(id: &str) -> Option<&'static FindingDef> {
     FINDINGS.iter().find(|d| d.id == id)
 }
@@ -169,6 +183,7 @@ pub fn catalog_ids() -> Vec<String> {
         .map(|d| d.id.to_string())
         .chain(VERDICTS.iter().map(|v| v.to_string()))
         .chain(ERROR_CAUSES.iter().map(|c| c.catalog_id()))
+        .chain(bounce_ids())
         .collect()
 }
 

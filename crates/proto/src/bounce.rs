@@ -180,6 +180,29 @@ const PHRASES: &[(Reason, &[&str])] = &[
         ],
     ),
     (
+        Reason::BadReputation,
+        &[
+            "bad reputation",
+            "low reputation",
+            "ip reputation",
+            "domain reputation",
+            "sender reputation",
+            "5.7.350",
+            "reputation",
+        ],
+    ),
+    (
+        Reason::ExceedLimit,
+        &[
+            "exceeds a limit",
+            "too many recipients",
+            "recipient limit",
+            "limit exceeded",
+            "5.5.3",
+            "4.5.3",
+        ],
+    ),
+    (
         Reason::Blocked,
         &[
             "blacklist",
@@ -193,7 +216,6 @@ const PHRASES: &[(Reason, &[&str])] = &[
             "dnsbl",
             "not authorized to send email directly",
             "blocked",
-            "poor reputation",
             "client host rejected",
             "access denied",
         ],

@@ -45,6 +45,8 @@ pub struct FailedRecipient {
 pub struct MessageAnalysis {
     pub kind: MessageKind,
     pub from: Option<String>,
+    /// Who the bounce went to: the original sender, whose domain the advice is about.
+    pub to: Option<String>,
     pub subject: Option<String>,
     pub reporting_mta: Option<String>,
     pub recipients: Vec<FailedRecipient>,
@@ -160,6 +162,11 @@ pub fn analyze(raw: &[u8]) -> Result<MessageAnalysis, MessageError> {
     let mut a = MessageAnalysis {
         kind: MessageKind::Ordinary,
         from: from.clone(),
+        to: msg
+            .to()
+            .and_then(|a| a.first())
+            .and_then(|a| a.address())
+            .map(str::to_string),
         subject: subject.clone(),
         reporting_mta: None,
         recipients: Vec::new(),
@@ -268,12 +275,26 @@ pub fn analyze(raw: &[u8]) -> Result<MessageAnalysis, MessageError> {
     if body.contains("TLS Negotiation failed") || body.contains("TLS ネゴシエーションに失敗") {
         a.kind = MessageKind::GmailSendAs;
         let line = body.lines().find(|l| l.contains("TLS")).map(|l| l.trim().to_string());
+        // The SMTP server the user entered is named in the notice ("through mail.example.com").
+        let server = body
+            .split(|c: char| c.is_whitespace() || c == '(' || c == ')' || c == '"' || c == ',')
+            .map(|w| w.trim_end_matches(['.', ':', ';']))
+            .find(|w| {
+                let l = w.to_ascii_lowercase();
+                !w.contains('@')
+                    && !l.contains("google")
+                    && !l.contains("gmail")
+                    && w.contains('.')
+                    && w.chars().any(|c| c.is_ascii_alphabetic())
+                    && crate::hostname::Hostname::parse(w).is_ok()
+            })
+            .map(str::to_string);
         a.recipients.push(FailedRecipient {
             recipient: None,
             action: Some("failed".into()),
             status: None,
             reply_code: None,
-            remote_mta: None,
+            remote_mta: server,
             diagnostic: line,
             reason: Reason::SecurityError,
         });

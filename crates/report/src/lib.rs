@@ -226,6 +226,9 @@ pub fn text(report: &Report, opts: &TextOptions) -> String {
     if let Some(c) = vt.as_ref().and_then(|t| t.cause.clone()) {
         let _ = writeln!(out, "  {c}");
     }
+    if let Some(f) = vt.as_ref().and_then(|t| t.fix.clone()) {
+        let _ = writeln!(out, "  {}: {f}", ui(lang, "fix"));
+    }
     let gmail = v.because.iter().find_map(|id| {
         let args = report
             .findings()

@@ -1,0 +1,119 @@
+//! `message FILE`: what a bounce says, in the reason vocabulary of the sisimai taxonomy, with
+//! the cause, the fix, and the mxdoctor command that checks the thing it names.
+//! Verifying received messages (DKIM, SPF, DMARC, ARC) is the next step of this command; until
+//! then an ordinary message gets a check that says it was skipped, never a pass.
+
+use std::collections::BTreeMap;
+
+use serde_json::json;
+
+use mxdoctor_proto::bounce::Reason;
+use mxdoctor_proto::mail::{FailedRecipient, MessageAnalysis, MessageKind};
+
+use crate::context::Context;
+use crate::model::*;
+
+/// The first IPv4 address in a text (`[203.0.113.45]`, `from 203.0.113.45`).
+fn ipv4_in(text: &str) -> Option<String> {
+    text.split(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .find(|w| w.parse::<std::net::Ipv4Addr>().is_ok() && w.split('.').count() == 4)
+        .map(str::to_string)
+}
+
+/// A host name in a text that looks like an SMTP server (`smtp.example.com`, `mail.example.jp`).
+fn host_in(text: &str) -> Option<String> {
+    text.split(|c: char| {
+        c.is_whitespace() || c == '<' || c == '>' || c == '(' || c == ')' || c == '[' || c == ']' || c == ','
+    })
+    .map(|w| w.trim_end_matches(['.', ':', ';']))
+    .find(|w| w.contains('.') && !w.contains('@') && (w.starts_with("smtp") || w.starts_with("mail")) && w.len() < 120)
+    .map(str::to_string)
+}
+
+fn domain_of(addr: Option<&str>) -> Option<String> {
+    addr.and_then(|a| a.rsplit_once('@'))
+        .map(|(_, d)| d.to_ascii_lowercase())
+}
+
+/// The mxdoctor command that checks what this failure names.
+fn next_step(r: &FailedRecipient, a: &MessageAnalysis) -> String {
+    let diag = r.diagnostic.clone().unwrap_or_default();
+    let sender_domain = domain_of(a.to.as_deref()).unwrap_or_else(|| "YOUR-DOMAIN".into());
+    let recipient_domain = domain_of(r.recipient.as_deref()).unwrap_or_else(|| "THEIR-DOMAIN".into());
+    match r.reason {
+        Reason::RequirePtr | Reason::Blocked | Reason::BadReputation => {
+            format!("mxdoctor ip {}", ipv4_in(&diag).unwrap_or_else(|| "SENDING-IP".into()))
+        }
+        Reason::AuthFailure | Reason::Rejected | Reason::SpamDetected => format!("mxdoctor check {sender_domain}"),
+        Reason::HostUnknown | Reason::Expired | Reason::NetworkError => format!("mxdoctor check {recipient_domain}"),
+        Reason::SecurityError => format!(
+            "mxdoctor sendas {}",
+            host_in(&diag)
+                .or_else(|| r.remote_mta.clone())
+                .unwrap_or_else(|| "YOUR-SMTP-SERVER".into())
+        ),
+        _ => "-".into(),
+    }
+}
+
+pub fn report(ctx: &Context, a: &MessageAnalysis, file: &str) -> Report {
+    let mut c = CheckResult::ran("message.bounce", file.to_string());
+    for r in &a.recipients {
+        let severity = match r.reason {
+            Reason::Delivered => Severity::Pass,
+            Reason::Vacation | Reason::Feedback | Reason::OnHold => Severity::Info,
+            _ => Severity::Fail,
+        };
+        let subject = r.recipient.clone().unwrap_or_else(|| "-".into());
+        c.findings.push(
+            Finding::new(&format!("bounce.{}", r.reason.as_str()), severity, subject.clone())
+                .arg("recipient", &subject)
+                .arg("status", r.status.clone().unwrap_or_else(|| "-".into()))
+                .arg("next", next_step(r, a))
+                .evidence(json!({
+                    "action": r.action, "status": r.status, "reply_code": r.reply_code,
+                    "remote_mta": r.remote_mta, "diagnostic": r.diagnostic,
+                })),
+        );
+    }
+    c.evidence.push(Evidence::Note(format!(
+        "kind: {:?}; from: {}; subject: {}; reporting MTA: {}; original subject: {}",
+        a.kind,
+        a.from.as_deref().unwrap_or("-"),
+        a.subject.as_deref().unwrap_or("-"),
+        a.reporting_mta.as_deref().unwrap_or("-"),
+        a.original_subject.as_deref().unwrap_or("-"),
+    )));
+    if a.kind == MessageKind::Ordinary {
+        c.status = CheckStatus::Skipped {
+            reason: "an ordinary message: verifying received messages (DKIM, SPF, DMARC, ARC) is not available yet"
+                .into(),
+        };
+    }
+    let failed = c.findings.iter().filter(|f| f.severity == Severity::Fail).count();
+    let mut args = BTreeMap::new();
+    args.insert("count".to_string(), failed.to_string());
+    let (id, severity) = match a.kind {
+        MessageKind::GmailSendAs => ("verdict.message.gmail-sendas", Severity::Fail),
+        MessageKind::Feedback => ("verdict.message.feedback", Severity::Warning),
+        MessageKind::AutoReply => ("verdict.message.autoreply", Severity::Info),
+        MessageKind::Ordinary => ("verdict.message.ordinary", Severity::Info),
+        _ if failed == 0 && c.findings.iter().any(|f| f.id == "bounce.delivered") => {
+            ("verdict.message.delivered", Severity::Pass)
+        }
+        _ => ("verdict.message.bounce", Severity::Fail),
+    };
+    let because = c
+        .findings
+        .iter()
+        .filter(|f| f.severity == Severity::Fail)
+        .map(|f| f.id.clone())
+        .collect();
+    let verdict = Verdict {
+        id: id.into(),
+        severity,
+        args,
+        because,
+    };
+    Report::new(ctx, "message", file, verdict, vec![c])
+}
