@@ -120,7 +120,7 @@ pub fn build_context(common: &Common, lab: Option<LabEnv>) -> Result<Context, Ru
     let clock = make_clock(common)?;
     let lab = match (lab, &common.lab) {
         (Some(l), _) => Some(l),
-        (None, Some(path)) => Some(crate::labcmd::read_state(path)?),
+        (None, Some(path)) => Some(crate::labcmd::read_state(path.as_deref())?),
         (None, None) => None,
     };
     let mut servers: Vec<SocketAddr> = common
@@ -281,6 +281,7 @@ pub async fn demo_reports(ctx: &Context, world: &mxdoctor_lab::World) -> Result<
             submission: None,
             check_submission: false,
             lists: IpRequest::new(std::net::Ipv4Addr::UNSPECIFIED.into()).lists,
+            domain_lists: mxdoctor_proto::dnsbl::default_domain_lists(),
         };
         reports.push(mxdoctor_engine::domain::run(ctx, &req).await);
     }
@@ -403,6 +404,11 @@ pub fn domain_request(args: &CheckArgs) -> Result<DomainRequest, RunError> {
         submission,
         check_submission: true,
         lists: ipreq.lists,
+        domain_lists: if args.lists.no_dnsbl {
+            Vec::new()
+        } else {
+            mxdoctor_proto::dnsbl::default_domain_lists()
+        },
     })
 }
 

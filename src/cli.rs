@@ -85,8 +85,11 @@ pub struct Common {
     #[arg(long, value_name = "FILE", global = true)]
     pub ca_file: Option<PathBuf>,
     /// Use a running lab (`mxdoctor lab`): its resolver, address map and CA, from its state file.
-    #[arg(long, value_name = "STATE_FILE", num_args = 0..=1, default_missing_value = "", global = true)]
-    pub lab: Option<PathBuf>,
+    /// Without a value, the default state file. Put it after the positional arguments
+    /// (`mxdoctor spf example.com --lab`), or it would take the next word as the file.
+    #[arg(long, value_name = "STATE_FILE", num_args = 0..=1, global = true)]
+    #[allow(clippy::option_option)]
+    pub lab: Option<Option<PathBuf>>,
     /// Lab mode by hand: WORLD_IP:PORT=127.0.0.1:PORT pairs, comma-separated. Only mapped addresses are dialled.
     #[arg(long, value_name = "PAIRS", global = true)]
     pub connect_map: Option<String>,

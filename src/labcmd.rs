@@ -75,12 +75,8 @@ pub async fn lab_cmd(args: LabArgs) -> Result<i32, RunError> {
 }
 
 /// Reads a running lab's state file (`--lab [FILE]`; empty = the default path).
-pub fn read_state(path: &Path) -> Result<LabEnv, RunError> {
-    let path: PathBuf = if path.as_os_str().is_empty() {
-        LabState::default_path()
-    } else {
-        path.to_path_buf()
-    };
+pub fn read_state(path: Option<&Path>) -> Result<LabEnv, RunError> {
+    let path: PathBuf = path.map(Path::to_path_buf).unwrap_or_else(LabState::default_path);
     let state = LabState::read(&path).map_err(|e| {
         format!(
             "--lab: cannot read the lab state file {} ({e}); is `mxdoctor lab` running?",

@@ -136,3 +136,42 @@ fn bad_ip_arguments_are_clear_errors() {
     let r = mxdoctor::app::ip_request("[2001:db8::1]", None, &["bl.example".into()], true).unwrap();
     assert_eq!(r.lists.len(), 1);
 }
+
+async fn dbl(lab: &mxdoctor_lab::Lab, domain: &str) -> Report {
+    let ctx = mxdoctor::app::lab_context(&env(lab), mxdoctor_net::clock::fixed(NOW), Duration::from_secs(3)).unwrap();
+    let mut checks = Vec::new();
+    for l in mxdoctor_proto::dnsbl::default_domain_lists() {
+        checks.push(mxdoctor_engine::ip::domain_list_check(&ctx, domain, &l).await);
+    }
+    let verdict = mxdoctor_engine::domain::verdict(&checks, domain);
+    Report::new(&ctx, "check", domain, verdict, checks)
+}
+
+#[tokio::test]
+async fn domain_on_the_spamhaus_dbl_is_a_listing_with_its_reason() {
+    let lab = start("ip-lists").await;
+    let r = dbl(&lab, "isp.example").await;
+    let f = finding(&r, "dnsbl.domain-listed");
+    assert_eq!(f.args["list"], "Spamhaus DBL");
+    assert_eq!(f.args["meaning"], "spam domain");
+    assert!(f.args["reason"].contains("query=isp.example"), "{:?}", f.args);
+    assert_eq!(r.exit_code(), 1);
+    // A domain the list does not name, while the list answers its test point: a pass.
+    let r = dbl(&lab, "fine.example").await;
+    assert_has(&r, "dnsbl.domain-not-listed");
+    assert_lacks(&r, "dnsbl.domain-listed");
+}
+
+#[tokio::test]
+async fn dbl_error_code_127_0_1_255_is_an_error_status_not_a_listing() {
+    let lab = start("ip-lists").await;
+    let r = dbl(&lab, "refused.example").await;
+    assert_lacks(&r, "dnsbl.domain-listed");
+    match &r.checks[0].status {
+        CheckStatus::Error { cause, detail } => {
+            assert_eq!(cause.as_str(), "list-refused");
+            assert!(detail.contains("127.0.1.255"), "{detail}");
+        }
+        other => panic!("expected an error status, got {other:?}"),
+    }
+}

@@ -129,3 +129,14 @@ fn bad_spf_arguments() {
     assert!(mxdoctor::app::spf_request("example.com", &["1.2.3".into()], None, None).is_err());
     assert!(mxdoctor::app::spf_request("example.com", &[], Some("no-at-sign"), None).is_err());
 }
+
+#[tokio::test]
+async fn a_58_kib_record_is_read_over_tcp_evaluated_and_reported_not_a_panic() {
+    let lab = start("spf-cases").await;
+    let r = spf(&lab, "giant.spf.example", &["192.0.2.77", "198.51.100.1"]).await;
+    let f = finding(&r, "spf.record-long");
+    assert!(f.args["length"].parse::<usize>().unwrap() > 50_000, "{:?}", f.args);
+    // The last term before -all still counts: the whole record was read and parsed.
+    assert_eq!(finding(&r, "spf.ip-authorized").args["term"], "ip4:192.0.2.77");
+    assert_eq!(finding(&r, "spf.ip-not-authorized").args["ip"], "198.51.100.1");
+}

@@ -35,6 +35,8 @@ pub struct DomainRequest {
     /// Whether to run the Send-mail-as check of the submission server at all.
     pub check_submission: bool,
     pub lists: Vec<mxdoctor_proto::dnsbl::Blocklist>,
+    /// Domain blocklists (Spamhaus DBL) asked about the domain itself.
+    pub domain_lists: Vec<mxdoctor_proto::dnsbl::Blocklist>,
 }
 
 /// Sending IPs a domain's own DNS points at: single-address ip4:/ip6: terms of its SPF record,
@@ -122,10 +124,15 @@ pub async fn run(ctx: &Context, req: &DomainRequest) -> Report {
         sender: None,
         helo: req.helo.as_ref().map(|h| h.to_string()),
     };
-    let (spf, dkim, dmarc, ip_checks, sendas) = tokio::join!(
+    let (spf, dkim, dmarc, domain_lists, ip_checks, sendas) = tokio::join!(
         crate::spf::check(ctx, &spf_req),
         crate::dkim::check(ctx, &domain, &req.selectors),
         crate::dmarc::check(ctx, &domain),
+        join_all(
+            req.domain_lists
+                .iter()
+                .map(|l| crate::ip::domain_list_check(ctx, &domain, l))
+        ),
         join_all(ips.iter().map(|ip| {
             let r = IpRequest {
                 ip: *ip,
@@ -172,6 +179,7 @@ pub async fn run(ctx: &Context, req: &DomainRequest) -> Report {
     checks.push(spf);
     checks.push(dkim);
     checks.push(dmarc);
+    checks.extend(domain_lists);
     for c in ip_checks {
         checks.extend(c);
     }
@@ -392,7 +400,11 @@ pub fn verdict(checks: &[CheckResult], domain: &str) -> Verdict {
     let spam: Vec<String> = fails
         .iter()
         .filter(|f| {
-            f.id.starts_with("req.") || f.id == "dnsbl.listed" || f.id.starts_with("spf.") || f.id.starts_with("dmarc.")
+            f.id.starts_with("req.")
+                || f.id == "dnsbl.listed"
+                || f.id == "dnsbl.domain-listed"
+                || f.id.starts_with("spf.")
+                || f.id.starts_with("dmarc.")
         })
         .map(|f| f.id.clone())
         .collect();

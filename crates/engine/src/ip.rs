@@ -213,10 +213,65 @@ fn a_records(r: &Result<Vec<mxdoctor_net::DnsRecord>, DnsError>) -> Result<Vec<I
 }
 
 async fn list_check(ctx: &Context, ip: IpAddr, list: &Blocklist) -> CheckResult {
-    let mut check = CheckResult::ran("ip.dnsbl", list.zone.clone());
-    let q = dnsbl::query_name(ip, &list.zone);
-    let tp = dnsbl::query_name(dnsbl::test_point_listed(), &list.zone);
-    let (answer, test_point) = tokio::join!(ctx.dns.lookup(&q, RecordType::A), ctx.dns.lookup(&tp, RecordType::A));
+    let listed = |codes: &[String]| {
+        Finding::new(
+            if dnsbl::is_pbl(codes) {
+                "dnsbl.pbl"
+            } else {
+                "dnsbl.listed"
+            },
+            Severity::Fail,
+            ip.to_string(),
+        )
+        .arg("ip", ip)
+    };
+    let q = ListQuery {
+        check: "ip.dnsbl",
+        name: dnsbl::query_name(ip, &list.zone),
+        test_point: dnsbl::query_name(dnsbl::test_point_listed(), &list.zone),
+    };
+    query_list(ctx, list, q, listed).await
+}
+
+/// The domain lists (Spamhaus DBL) for a domain: `<domain>.<zone>`, test point `test.<zone>`
+/// (RFC 5782 section 5: a domain list must list TEST).
+pub async fn domain_list_check(ctx: &Context, domain: &str, list: &Blocklist) -> CheckResult {
+    let listed = |_: &[String]| Finding::new("dnsbl.domain-listed", Severity::Fail, domain).arg("domain", domain);
+    let q = ListQuery {
+        check: "domain.dnsbl",
+        name: dnsbl::domain_query_name(domain, &list.zone),
+        test_point: dnsbl::domain_query_name(dnsbl::DOMAIN_TEST_POINT, &list.zone),
+    };
+    let mut c = query_list(ctx, list, q, listed).await;
+    if c.status == CheckStatus::Ran && c.findings.is_empty() {
+        c.findings.push(
+            Finding::new("dnsbl.domain-not-listed", Severity::Pass, domain)
+                .arg("domain", domain)
+                .arg("lists", &list.name),
+        );
+    }
+    c
+}
+
+struct ListQuery {
+    check: &'static str,
+    name: String,
+    test_point: String,
+}
+
+/// One blocklist question and its RFC 5782 test point, asked together; `listed` makes the
+/// finding for a listing (the list, meaning, reason and delisting hint are added here).
+async fn query_list(
+    ctx: &Context,
+    list: &Blocklist,
+    q: ListQuery,
+    listed: impl Fn(&[String]) -> Finding,
+) -> CheckResult {
+    let mut check = CheckResult::ran(q.check, list.zone.clone());
+    let (answer, test_point) = tokio::join!(
+        ctx.dns.lookup(&q.name, RecordType::A),
+        ctx.dns.lookup(&q.test_point, RecordType::A)
+    );
     let answer = match a_records(&answer) {
         Ok(a) => a,
         Err(e) => {
@@ -235,18 +290,14 @@ async fn list_check(ctx: &Context, ip: IpAddr, list: &Blocklist) -> CheckResult 
             if tp.is_empty() {
                 check.status = CheckStatus::Error {
                     cause: ErrorCause::ListUnavailable,
-                    detail: format!(
-                        "{} does not answer its test point {tp_name}",
-                        list.name,
-                        tp_name = dnsbl::query_name(dnsbl::test_point_listed(), &list.zone)
-                    ),
+                    detail: format!("{} does not answer its test point {}", list.name, q.test_point),
                 };
             }
         }
         Interpretation::Listed { codes, meanings } => {
             let txt = ctx
                 .dns
-                .lookup(&q, RecordType::TXT)
+                .lookup(&q.name, RecordType::TXT)
                 .await
                 .map(|r| {
                     r.into_iter()
@@ -256,20 +307,14 @@ async fn list_check(ctx: &Context, ip: IpAddr, list: &Blocklist) -> CheckResult 
                         .join(" ")
                 })
                 .unwrap_or_default();
-            let id = if dnsbl::is_pbl(&codes) {
-                "dnsbl.pbl"
-            } else {
-                "dnsbl.listed"
-            };
             check.findings.push(
-                Finding::new(id, Severity::Fail, ip.to_string())
-                    .arg("ip", ip)
+                listed(&codes)
                     .arg("list", &list.name)
                     .arg("zone", &list.zone)
                     .arg("meaning", meanings.join("; "))
                     .arg("reason", if txt.is_empty() { "-".to_string() } else { txt.clone() })
                     .arg("delist", if list.delist.is_empty() { "-" } else { &list.delist })
-                    .evidence(json!({ "query": q, "codes": codes, "meaning": meanings, "txt": txt })),
+                    .evidence(json!({ "query": q.name, "codes": codes, "meaning": meanings, "txt": txt })),
             );
         }
         Interpretation::ErrorCode { code, meaning } => {

@@ -68,6 +68,8 @@ pub static FINDINGS: &[FindingDef] = &[
     def("dnsbl.listed", Fail, "the IP is on a DNS blocklist"),
     def("dnsbl.pbl", Fail, "the IP is in the Spamhaus PBL (end-user range)"),
     def("dnsbl.not-listed", Pass, "the IP is on none of the lists that answered"),
+    def("dnsbl.domain-listed", Fail, "the domain is on a domain blocklist (Spamhaus DBL)"),
+    def("dnsbl.domain-not-listed", Pass, "the domain is on none of the domain lists that answered"),
     // SPF (RFC 7208).
     def("spf.valid", Pass, "one valid SPF record within the limits"),
     def("spf.missing", Fail, "the domain has no SPF record"),

@@ -74,6 +74,11 @@ async fn spf_records(ctx: &Context, domain: &str) -> Result<(Vec<String>, usize)
     }
 }
 
+/// The lookups a record and everything it includes cost.
+fn subtree_lookups(n: &SpfNode) -> usize {
+    n.lookups + n.children.iter().map(subtree_lookups).sum::<usize>()
+}
+
 fn has_macro(s: &str) -> bool {
     s.contains('%')
 }
@@ -306,12 +311,23 @@ pub async fn check(ctx: &Context, req: &SpfRequest) -> CheckResult {
     c.evidence
         .push(Evidence::Note(format!("SPF record of {domain}: {text}")));
     let tree_json = json!(tree);
+    // The include/redirect tree with the lookups each record costs: always kept, so `spf`
+    // can draw it and JSON readers see where the lookups go.
+    c.evidence.push(Evidence::Spf(json!({
+        "tree": tree_json,
+        "dns_terms": w.total_lookups,
+        "dns_terms_limit": spf::MAX_DNS_TERMS,
+        "void_lookups": w.void_targets.len(),
+        "void_limit": spf::MAX_VOID_LOOKUPS,
+    })));
     if w.total_lookups > spf::MAX_DNS_TERMS {
         c.findings.push(
             Finding::new("spf.lookup-limit", Severity::Fail, subject.clone())
                 .arg("domain", &domain)
                 .arg("count", w.total_lookups)
-                .evidence(json!({ "tree": tree_json })),
+                .evidence(json!({ "by_term": tree.children.iter().map(|n| json!({
+                    "term": n.via, "lookups": 1 + subtree_lookups(n),
+                })).collect::<Vec<_>>() })),
         );
     }
     if w.void_targets.len() > spf::MAX_VOID_LOOKUPS {
@@ -399,7 +415,9 @@ pub async fn check(ctx: &Context, req: &SpfRequest) -> CheckResult {
                 .arg("domain", &domain)
                 .arg("record", &text)
                 .arg("count", w.total_lookups)
-                .evidence(json!({ "tree": tree_json })),
+                .evidence(json!({ "by_term": tree.children.iter().map(|n| json!({
+                    "term": n.via, "lookups": 1 + subtree_lookups(n),
+                })).collect::<Vec<_>>() })),
         );
     }
     c

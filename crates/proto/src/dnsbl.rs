@@ -183,6 +183,15 @@ pub fn query_name(ip: IpAddr, zone: &str) -> String {
     }
 }
 
+/// The name to query for a domain in a domain list (RFC 5782 section 2.3): the domain itself,
+/// without a trailing dot, under the zone.
+pub fn domain_query_name(domain: &str, zone: &str) -> String {
+    format!("{}.{zone}", domain.trim_end_matches('.').to_ascii_lowercase())
+}
+
+/// RFC 5782 section 5: every domain list must list `TEST` and must not list `INVALID`.
+pub const DOMAIN_TEST_POINT: &str = "test";
+
 /// RFC 5782 section 5: every IPv4 list must list 127.0.0.2 and must not list 127.0.0.1.
 pub fn test_point_listed() -> IpAddr {
     IpAddr::V4(Ipv4Addr::new(127, 0, 0, 2))

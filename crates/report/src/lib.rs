@@ -324,7 +324,34 @@ pub fn text(report: &Report, opts: &TextOptions) -> String {
         let _ = writeln!(out);
     }
 
-    // 4. Evidence of each check (verbose).
+    // 4. The SPF include tree: the point of `mxdoctor spf`, and evidence elsewhere.
+    if report.command == "spf" || opts.verbose {
+        for c in &report.checks {
+            for e in &c.evidence {
+                if let Evidence::Spf(v) = e
+                    && let Some(tree) = v.get("tree")
+                {
+                    let _ = writeln!(
+                        out,
+                        "{} {}",
+                        p.bold(ui(lang, "spf-tree")),
+                        p.dim(&format!(
+                            "({} {}/{}, void {}/{})",
+                            ui(lang, "lookups"),
+                            v["dns_terms"],
+                            v["dns_terms_limit"],
+                            v["void_lookups"],
+                            v["void_limit"]
+                        ))
+                    );
+                    render_spf_node(&mut out, tree, 1, &p);
+                    let _ = writeln!(out);
+                }
+            }
+        }
+    }
+
+    // 5. Evidence of each check (verbose).
     if opts.verbose {
         for c in &report.checks {
             for e in &c.evidence {
@@ -333,6 +360,7 @@ pub fn text(report: &Report, opts: &TextOptions) -> String {
                     Evidence::Dns(v) => (ui(lang, "dns"), v),
                     Evidence::Certificate(v) => (ui(lang, "certificate"), v),
                     Evidence::Tls(v) => (ui(lang, "tls"), v),
+                    Evidence::Spf(v) if v.get("tree").is_some() => continue,
                     Evidence::Spf(v) => (ui(lang, "spf-trace"), v),
                     Evidence::Note(n) => {
                         let _ = writeln!(out, "{}: {n}", p.bold(ui(lang, "note")));
@@ -360,4 +388,29 @@ pub fn text(report: &Report, opts: &TextOptions) -> String {
         p.dim(&format!("{}: {}", ui(lang, "generated"), report.generated_at))
     );
     out
+}
+
+/// One record of the SPF tree per line, indented by depth: `domain (via) — N lookups — record`.
+fn render_spf_node(out: &mut String, node: &serde_json::Value, depth: usize, p: &Painter) {
+    if depth > 12 {
+        return;
+    }
+    let domain = node["domain"].as_str().unwrap_or("?");
+    let via = node["via"].as_str().unwrap_or("");
+    let lookups = node["lookups"].as_u64().unwrap_or(0);
+    let mut line = format!("{}{domain}", "  ".repeat(depth));
+    if !via.is_empty() && via != "record" {
+        line.push_str(&format!(" [{via}]"));
+    }
+    line.push_str(&format!(" ({lookups})"));
+    if let Some(r) = node["record"].as_str() {
+        line.push_str(&format!("  {}", p.dim(&clip(r))));
+    }
+    if let Some(problem) = node["problem"].as_str() {
+        line.push_str(&format!("  !! {problem}"));
+    }
+    let _ = writeln!(out, "{line}");
+    for child in node["children"].as_array().into_iter().flatten().take(100) {
+        render_spf_node(out, child, depth + 1, p);
+    }
 }

@@ -41,6 +41,8 @@ fn args_of(id: &str) -> &'static [&'static str] {
         "helo.other-address" => &["helo", "ip", "addresses"],
         "dnsbl.listed" | "dnsbl.pbl" => &["ip", "list", "zone", "meaning", "reason", "delist"],
         "dnsbl.not-listed" => &["ip", "count", "lists"],
+        "dnsbl.domain-listed" => &["domain", "list", "zone", "meaning", "reason", "delist"],
+        "dnsbl.domain-not-listed" => &["domain", "lists"],
         "spf.valid" => &["domain", "record", "count"],
         "spf.missing" => &["domain", "suggested"],
         "spf.multiple-records" => &["domain", "count"],
