@@ -436,7 +436,35 @@ pub fn read_message(path: &std::path::Path) -> Result<Vec<u8>, RunError> {
 async fn message_cmd(args: MessageArgs) -> Result<i32, RunError> {
     let raw = read_message(&args.file)?;
     let analysis = mxdoctor_proto::mail::analyze(&raw).map_err(|e| format!("{}: {e}", args.file.display()))?;
+    let req = received_request(&args)?;
     let ctx = build_context(&args.common, None)?;
-    let report = mxdoctor_engine::message::report(&ctx, &analysis, &args.file.display().to_string());
+    let report = mxdoctor_engine::message::run(&ctx, &raw, &analysis, &args.file.display().to_string(), &req).await;
     Ok(print(&report, &args.common))
+}
+
+/// Checks the `message` options for a received message.
+pub fn received_request(args: &MessageArgs) -> Result<mxdoctor_engine::received::ReceivedRequest, RunError> {
+    let ip = match &args.ip {
+        Some(s) => Some(
+            s.trim()
+                .parse::<std::net::IpAddr>()
+                .map_err(|_| format!("--ip {s}: not an IP address"))?,
+        ),
+        None => None,
+    };
+    if let Some(m) = &args.mail_from
+        && !m.is_empty()
+        && !m.contains('@')
+    {
+        return Err(format!("--mail-from {m}: not an address (local@domain, or empty for a bounce)").into());
+    }
+    if let Some(h) = &args.helo {
+        Hostname::parse_dns_name(h).map_err(|e| format!("--helo {h}: {e}"))?;
+    }
+    Ok(mxdoctor_engine::received::ReceivedRequest {
+        ip,
+        mail_from: args.mail_from.clone(),
+        helo: args.helo.clone(),
+        bulk: args.bulk,
+    })
 }

@@ -174,6 +174,18 @@ pub struct CheckArgs {
 pub struct MessageArgs {
     /// The message file (.eml, as saved from the mail program), or - for standard input.
     pub file: std::path::PathBuf,
+    /// A received message: the sending server's IP, if the Received fields do not show it.
+    #[arg(long, value_name = "IP")]
+    pub ip: Option<String>,
+    /// A received message: the envelope sender (MAIL FROM), if there is no Return-Path.
+    #[arg(long, value_name = "ADDR")]
+    pub mail_from: Option<String>,
+    /// A received message: the sending server's HELO name.
+    #[arg(long, value_name = "NAME")]
+    pub helo: Option<String>,
+    /// Judge by the bulk-sender rules (5000 or more messages a day to Gmail): one-click unsubscribe required.
+    #[arg(long)]
+    pub bulk: bool,
     #[command(flatten)]
     pub common: Common,
 }

@@ -8,6 +8,7 @@ pub mod domain;
 pub mod ip;
 pub mod message;
 pub mod model;
+pub mod received;
 pub mod registry;
 pub mod sendas;
 pub mod spf;

@@ -1,7 +1,6 @@
 //! `message FILE`: what a bounce says, in the reason vocabulary of the sisimai taxonomy, with
-//! the cause, the fix, and the mxdoctor command that checks the thing it names.
-//! Verifying received messages (DKIM, SPF, DMARC, ARC) is the next step of this command; until
-//! then an ordinary message gets a check that says it was skipped, never a pass.
+//! the cause, the fix, and the mxdoctor command that checks the thing it names; a received
+//! (ordinary) message goes to [`crate::received`] for DKIM, SPF, DMARC, ARC and header checks.
 
 use std::collections::BTreeMap;
 
@@ -56,6 +55,24 @@ fn next_step(r: &FailedRecipient, a: &MessageAnalysis) -> String {
     }
 }
 
+/// The whole `message` command: a bounce report, or the verification of a received message.
+pub async fn run(
+    ctx: &Context,
+    raw: &[u8],
+    a: &MessageAnalysis,
+    file: &str,
+    req: &crate::received::ReceivedRequest,
+) -> Report {
+    if a.kind != MessageKind::Ordinary {
+        return report(ctx, a, file);
+    }
+    let subject = a.from.clone().unwrap_or_else(|| file.to_string());
+    let checks = crate::received::checks(ctx, raw, req, &subject).await;
+    let verdict = crate::received::verdict(&checks);
+    Report::new(ctx, "message", file, verdict, checks)
+}
+
+/// The report on a bounce (or feedback report, auto-reply, Gmail Send-mail-as notice).
 pub fn report(ctx: &Context, a: &MessageAnalysis, file: &str) -> Report {
     let mut c = CheckResult::ran("message.bounce", file.to_string());
     for r in &a.recipients {
@@ -84,12 +101,6 @@ pub fn report(ctx: &Context, a: &MessageAnalysis, file: &str) -> Report {
         a.reporting_mta.as_deref().unwrap_or("-"),
         a.original_subject.as_deref().unwrap_or("-"),
     )));
-    if a.kind == MessageKind::Ordinary {
-        c.status = CheckStatus::Skipped {
-            reason: "an ordinary message: verifying received messages (DKIM, SPF, DMARC, ARC) is not available yet"
-                .into(),
-        };
-    }
     let failed = c.findings.iter().filter(|f| f.severity == Severity::Fail).count();
     let mut args = BTreeMap::new();
     args.insert("count".to_string(), failed.to_string());

@@ -128,6 +128,38 @@ pub static FINDINGS: &[FindingDef] = &[
     def("req.yahoo.ptr-meaningful", Notice, "Yahoo: a meaningful, non-generic PTR"),
     def("req.microsoft.bulk", Fail, "Outlook.com, bulk senders: SPF, DKIM and DMARC"),
     def("req.apple.authenticated", Fail, "Apple: SPF, DKIM, DMARC and PTR"),
+    // A received message (`message FILE`, crates/engine/src/received.rs).
+    def("msg.dkim.pass", Pass, "a DKIM signature verifies"),
+    def("msg.dkim.none", Warning, "the message has no DKIM signature"),
+    def("msg.dkim.body-hash", Fail, "the body changed after signing (body hash mismatch)"),
+    def("msg.dkim.bad-signature", Fail, "the signature does not verify against the published key"),
+    def("msg.dkim.no-key", Fail, "no key is published at the signature's selector"),
+    def("msg.dkim.expired", Fail, "the signature's x= expiry has passed"),
+    def("msg.dkim.permerror", Fail, "the signature or key is malformed or unsupported"),
+    def("msg.dkim.temperror", Warning, "the key lookup failed temporarily"),
+    def("msg.spf.pass", Pass, "SPF passes for the sending server"),
+    def("msg.spf.fail", Fail, "SPF fails (or softfails) for the sending server"),
+    def("msg.spf.none", Warning, "SPF gives no verdict (none or neutral)"),
+    def("msg.spf.error", Warning, "SPF evaluation ended in temperror or permerror"),
+    def("msg.dmarc.pass", Pass, "DMARC passes: SPF or DKIM passes aligned with the From domain"),
+    def("msg.dmarc.none", Warning, "the From domain publishes no DMARC policy"),
+    def("msg.dmarc.fail", Fail, "DMARC fails: nothing aligned with the From domain passes"),
+    def("msg.unauthenticated", Fail, "neither SPF nor DKIM passes (Gmail 5.7.26)"),
+    def("msg.arc.pass", Pass, "the ARC chain of forwarders validates"),
+    def("msg.arc.fail", Warning, "the ARC chain does not validate"),
+    def("msg.path.hops", Info, "the Received path, hop by hop"),
+    def("msg.path.no-tls", Notice, "a hop across the Internet without TLS"),
+    def("msg.path.delay", Notice, "a hop took more than 10 minutes"),
+    def("msg.hdr.from-count", Fail, "not exactly one From field (RFC 5322)"),
+    def("msg.hdr.no-message-id", Fail, "no valid Message-ID field"),
+    def("msg.hdr.no-date", Warning, "no Date field"),
+    def("msg.hdr.one-click", Pass, "RFC 8058 one-click unsubscribe is offered"),
+    def("msg.hdr.one-click-missing", Fail, "bulk mail without RFC 8058 one-click unsubscribe"),
+    def("msg.hdr.no-list-id", Notice, "list mail without List-Id"),
+    def("msg.hdr.forged-gmail", Fail, "a gmail.com From not signed by gmail.com"),
+    def("msg.hdr.ok", Pass, "the header fields meet Gmail's format rules"),
+    def("msg.ar.shown", Info, "the receiver's own Authentication-Results"),
+    def("msg.ar.disagree", Notice, "the receiver's result differs from ours"),
 ];
 
 /// Verdict sentence ids.
@@ -153,6 +185,9 @@ pub static VERDICTS: &[&str] = &[
     "verdict.message.autoreply",
     "verdict.message.gmail-sendas",
     "verdict.message.ordinary",
+    "verdict.message.received-inbox",
+    "verdict.message.received-spam",
+    "verdict.message.received-reject",
 ];
 
 pub static ERROR_CAUSES: &[ErrorCause] = &[

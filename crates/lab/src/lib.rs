@@ -7,6 +7,7 @@
 
 pub mod ca;
 pub mod dns;
+pub mod mta;
 pub mod smtp;
 pub mod world;
 

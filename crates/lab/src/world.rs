@@ -27,6 +27,18 @@ struct WorldFile {
     /// Records of the deprecated SPF RR type (99, RFC 4408), which zone files here cannot express.
     #[serde(default, rename = "spf_rr")]
     spf_rrs: Vec<SpfRr>,
+    /// DKIM keys the lab MTA signs with (their public halves are in the zones).
+    #[serde(default, rename = "dkim")]
+    dkim: Vec<DkimKeySpec>,
+}
+
+/// A DKIM signing key of the lab MTA: `domain`, `selector` and a PKCS#8 PEM RSA key.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DkimKeySpec {
+    pub domain: String,
+    pub selector: String,
+    pub private_key: String,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -317,6 +329,10 @@ impl World {
     pub fn zones(&self) -> &[(String, String)] {
         &self.zones
     }
+    pub fn dkim_keys(&self) -> &[DkimKeySpec] {
+        &self.file.dkim
+    }
+
     pub fn spf_rrs(&self) -> &[SpfRr] {
         &self.file.spf_rrs
     }

@@ -144,6 +144,13 @@ impl Dns {
         })
     }
 
+    /// The underlying resolver, for libraries that resolve for themselves (mail-auth's DKIM,
+    /// DMARC and ARC verification): same servers, same options, same hickory cache. Their
+    /// questions are not in [`Dns::queries`].
+    pub fn resolver(&self) -> &TokioResolver {
+        &self.resolver
+    }
+
     /// Every question asked so far, in order.
     pub fn queries(&self) -> Vec<DnsQuery> {
         self.log.lock().map(|l| l.clone()).unwrap_or_default()

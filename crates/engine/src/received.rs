@@ -1,0 +1,562 @@
+//! `message FILE` for a received message: what Gmail's checks make of it.
+//!
+//! - DKIM: every signature verified by mail-auth through our resolver's servers.
+//! - SPF: our own check_host() for the client of the entry hop (the topmost Received field
+//!   with a public address) and the Return-Path, or the `--ip`/`--mail-from`/`--helo` given.
+//! - DMARC: mail-auth's RFC 9989 evaluation, fed our SPF result and its DKIM results.
+//! - ARC: mail-auth's chain validation.
+//! - The Received path (hops, TLS, delays) and the header rules of Gmail and Yahoo.
+//!
+//! Probe (here) -> findings (`msg.*` ids) -> catalogue text, as everywhere else.
+
+use std::net::IpAddr;
+
+use mail_auth::dmarc::Policy;
+use mail_auth::{AuthenticatedMessage, DkimResult, DmarcResult, MessageAuthenticator};
+use serde_json::json;
+
+use mxdoctor_proto::headers::{HeaderFacts, header_facts};
+use mxdoctor_proto::received::{entry_hop, is_internal};
+use mxdoctor_proto::spf::{SpfInput, SpfResult, check_host};
+
+use crate::context::Context;
+use crate::model::*;
+use crate::spfdns::NetSpfDns;
+
+/// A hop slower than this is worth a notice (greylisting, a queue, a deferral).
+const SLOW_HOP_SECS: i64 = 600;
+
+/// What the user tells about the message's arrival, overriding what its header says.
+#[derive(Debug, Clone, Default)]
+pub struct ReceivedRequest {
+    pub ip: Option<IpAddr>,
+    pub mail_from: Option<String>,
+    pub helo: Option<String>,
+    /// Judge by the bulk-sender rules (>= 5000 messages a day to Gmail).
+    pub bulk: bool,
+}
+
+/// Everything the verdict needs, beside the findings.
+struct Outcome {
+    dkim_pass_domains: Vec<String>,
+    spf: Option<SpfResult>,
+    dmarc: Option<(bool, Policy)>,
+}
+
+fn domain_of(addr: &str) -> Option<String> {
+    addr.rsplit_once('@')
+        .map(|(_, d)| d.trim_end_matches('.').to_ascii_lowercase())
+        .filter(|d| !d.is_empty())
+}
+
+fn dkim_error_id(r: &DkimResult) -> (&'static str, String) {
+    use mail_auth::Error as E;
+    use mail_auth::dkim::DkimError as D;
+    let err = match r {
+        DkimResult::Fail(e) | DkimResult::PermError(e) | DkimResult::Neutral(e) => e,
+        DkimResult::TempError(e) => return ("msg.dkim.temperror", e.to_string()),
+        DkimResult::Pass | DkimResult::None => return ("msg.dkim.permerror", String::new()),
+    };
+    let id = match err {
+        E::Dkim(D::FailedBodyHashMatch) => "msg.dkim.body-hash",
+        E::Crypto(_) => "msg.dkim.bad-signature",
+        E::Dns(mail_auth::DnsError::RecordNotFound(_)) => "msg.dkim.no-key",
+        E::Dns(_) => "msg.dkim.temperror",
+        E::Dkim(D::SignatureExpired) => "msg.dkim.expired",
+        _ => "msg.dkim.permerror",
+    };
+    (id, err.to_string())
+}
+
+/// The checks of a received message, in report order.
+pub async fn checks(ctx: &Context, raw: &[u8], req: &ReceivedRequest, subject: &str) -> Vec<CheckResult> {
+    let facts = header_facts(raw).unwrap_or_default();
+    let auth = MessageAuthenticator(ctx.dns.resolver().clone());
+    let parsed = AuthenticatedMessage::parse(raw);
+    let mut out = Vec::new();
+    let mut outcome = Outcome {
+        dkim_pass_domains: Vec::new(),
+        spf: None,
+        dmarc: None,
+    };
+
+    // DKIM.
+    let mut dkim = CheckResult::ran("message.dkim", subject);
+    let dkim_outputs = match &parsed {
+        Some(m) => tokio::time::timeout(ctx.timeout * 3, auth.verify_dkim(m)).await.ok(),
+        None => None,
+    };
+    match (&parsed, &dkim_outputs) {
+        (None, _) => {
+            dkim.status = CheckStatus::Skipped {
+                reason: "the message has no header that DKIM could verify".into(),
+            }
+        }
+        (Some(_), None) => {
+            dkim.status = CheckStatus::Error {
+                cause: ErrorCause::Timeout,
+                detail: "DKIM key lookups did not finish in time".into(),
+            }
+        }
+        (Some(_), Some(outputs)) if outputs.is_empty() => dkim.findings.push(
+            Finding::new("msg.dkim.none", Severity::Warning, subject)
+                .arg("from", facts.from_domain().unwrap_or_else(|| "-".into())),
+        ),
+        (Some(_), Some(outputs)) => {
+            for o in outputs {
+                let (d, s, a) = o
+                    .signature()
+                    .map(|s| (s.d.clone(), s.s.clone(), format!("{:?}", s.a)))
+                    .unwrap_or_default();
+                let ev = json!({ "d": d, "s": s, "algorithm": a, "result": o.result().to_string() });
+                if *o.result() == DkimResult::Pass {
+                    outcome.dkim_pass_domains.push(d.to_ascii_lowercase());
+                    dkim.findings.push(
+                        Finding::new("msg.dkim.pass", Severity::Pass, d.clone())
+                            .arg("domain", &d)
+                            .arg("selector", &s)
+                            .evidence(ev),
+                    );
+                } else {
+                    let (id, detail) = dkim_error_id(o.result());
+                    let sev = if id == "msg.dkim.temperror" {
+                        Severity::Warning
+                    } else {
+                        Severity::Fail
+                    };
+                    dkim.findings.push(
+                        Finding::new(id, sev, d.clone())
+                            .arg("domain", &d)
+                            .arg("selector", &s)
+                            .arg("detail", if detail.is_empty() { "-".into() } else { detail })
+                            .evidence(ev),
+                    );
+                }
+            }
+        }
+    }
+    out.push(dkim);
+
+    // SPF for the client that handed the message to the receiving system.
+    let entry = entry_hop(&facts.hops);
+    let ip = req.ip.or(entry.and_then(|h| h.ip));
+    let helo = req.helo.clone().or_else(|| entry.and_then(|h| h.helo.clone()));
+    let mail_from = req.mail_from.clone().or_else(|| facts.return_path.clone());
+    let mut spf = CheckResult::ran("message.spf", subject);
+    match ip {
+        None => {
+            spf.status = CheckStatus::Skipped {
+                reason: "no Received field names the sending server's public address; give it with --ip".into(),
+            }
+        }
+        Some(ip) => {
+            let helo_s = helo.clone().unwrap_or_default();
+            let mf = mail_from.clone().unwrap_or_default();
+            let input = SpfInput {
+                ip,
+                mail_from: mf.clone(),
+                helo: helo_s.clone(),
+                receiver: "mx.google.com".into(),
+                timestamp: ctx.clock.now().unix_timestamp().max(0) as u64,
+            };
+            let result = check_host(&NetSpfDns(&ctx.dns), &input).await;
+            let domain = domain_of(&mf).unwrap_or_else(|| helo_s.to_ascii_lowercase());
+            spf.evidence
+                .push(Evidence::Spf(json!({ "ip": ip, "trace": result.trace })));
+            let how = if req.ip.is_some() {
+                "given with --ip"
+            } else {
+                "from the Received field"
+            };
+            let f = |id: &str, sev: Severity| {
+                Finding::new(id, sev, ip.to_string())
+                    .arg("ip", ip)
+                    .arg("domain", &domain)
+                    .arg("result", result.result.as_str())
+                    .arg("source", how)
+                    .arg("reason", if result.reason.is_empty() { "-" } else { &result.reason })
+                    .evidence(json!({ "mail_from": mf, "helo": helo_s, "matched": result.matched }))
+            };
+            spf.findings.push(match result.result {
+                SpfResult::Pass => f("msg.spf.pass", Severity::Pass),
+                SpfResult::Fail | SpfResult::SoftFail => f("msg.spf.fail", Severity::Fail),
+                SpfResult::Neutral | SpfResult::None => f("msg.spf.none", Severity::Warning),
+                SpfResult::TempError | SpfResult::PermError => f("msg.spf.error", Severity::Warning),
+            });
+            outcome.spf = Some(result.result);
+        }
+    }
+    out.push(spf);
+
+    // DMARC for the From domain, with our SPF result and mail-auth's DKIM results.
+    let mut dmarc = CheckResult::ran("message.dmarc", subject);
+    let from_domain = facts.from_domain();
+    match (&parsed, &dkim_outputs, &from_domain) {
+        (Some(m), Some(dkim_outputs), Some(from)) if facts.from_fields == 1 => {
+            let mf_domain = mail_from
+                .as_deref()
+                .and_then(domain_of)
+                .or_else(|| helo.clone())
+                .unwrap_or_default();
+            let spf_out = mail_auth::SpfOutput::new(mf_domain.clone()).with_result(match outcome.spf {
+                Some(SpfResult::Pass) => mail_auth::SpfResult::Pass,
+                Some(SpfResult::Fail) => mail_auth::SpfResult::Fail,
+                Some(SpfResult::SoftFail) => mail_auth::SpfResult::SoftFail,
+                Some(SpfResult::Neutral) => mail_auth::SpfResult::Neutral,
+                Some(SpfResult::TempError) => mail_auth::SpfResult::TempError,
+                Some(SpfResult::PermError) => mail_auth::SpfResult::PermError,
+                Some(SpfResult::None) | None => mail_auth::SpfResult::None,
+            });
+            let params = mail_auth::dmarc::verify::DmarcParameters::new(m, dkim_outputs, &mf_domain, &spf_out);
+            match tokio::time::timeout(ctx.timeout * 3, auth.verify_dmarc(params)).await {
+                Err(_) => {
+                    dmarc.status = CheckStatus::Error {
+                        cause: ErrorCause::Timeout,
+                        detail: "DMARC record lookups did not finish in time".into(),
+                    }
+                }
+                Ok(o) => {
+                    let policy = o.policy();
+                    let policy_s = format!("{policy:?}").to_ascii_lowercase();
+                    let ev = json!({
+                        "domain": o.domain(), "policy": policy_s,
+                        "dkim_alignment": o.dkim_result().to_string(), "spf_alignment": o.spf_result().to_string(),
+                    });
+                    let base = |id: &str, sev: Severity| {
+                        Finding::new(id, sev, from.clone())
+                            .arg("domain", from)
+                            .arg("policy", &policy_s)
+                            .arg("dkim", o.dkim_result().to_string())
+                            .arg("spf", o.spf_result().to_string())
+                            .evidence(ev.clone())
+                    };
+                    match o.result() {
+                        DmarcResult::Pass => {
+                            dmarc.findings.push(base("msg.dmarc.pass", Severity::Pass));
+                            outcome.dmarc = Some((true, policy));
+                        }
+                        DmarcResult::None => dmarc.findings.push(base("msg.dmarc.none", Severity::Warning)),
+                        DmarcResult::TempError(e) => {
+                            dmarc.status = CheckStatus::Error {
+                                cause: ErrorCause::DnsFailure,
+                                detail: e.to_string(),
+                            }
+                        }
+                        DmarcResult::Fail(_) | DmarcResult::PermError(_) => {
+                            let sev = if policy == Policy::None {
+                                Severity::Warning
+                            } else {
+                                Severity::Fail
+                            };
+                            dmarc.findings.push(base("msg.dmarc.fail", sev));
+                            outcome.dmarc = Some((false, policy));
+                        }
+                    }
+                }
+            }
+        }
+        _ => {
+            dmarc.status = CheckStatus::Skipped {
+                reason: "DMARC needs exactly one From address".into(),
+            }
+        }
+    }
+    // Gmail's rule for every sender: SPF or DKIM must pass (else 5.7.26 "unauthenticated").
+    if outcome.dkim_pass_domains.is_empty() && outcome.spf.is_some() && outcome.spf != Some(SpfResult::Pass) {
+        dmarc.findings.push(
+            Finding::new("msg.unauthenticated", Severity::Fail, subject)
+                .arg("from", from_domain.clone().unwrap_or_else(|| "-".into())),
+        );
+    }
+    out.push(dmarc);
+
+    // ARC: only when a forwarder or list sealed the message.
+    if let Some(m) = &parsed
+        && (!m.as_headers.is_empty() || !m.ams_headers.is_empty() || !m.aar_headers.is_empty())
+    {
+        let mut arc = CheckResult::ran("message.arc", subject);
+        match tokio::time::timeout(ctx.timeout * 3, auth.verify_arc(m)).await {
+            Err(_) => {
+                arc.status = CheckStatus::Error {
+                    cause: ErrorCause::Timeout,
+                    detail: "ARC key lookups did not finish in time".into(),
+                }
+            }
+            Ok(o) => {
+                let sealers: Vec<String> = o.sets().iter().map(|s| s.seal.header.d.clone()).collect();
+                let f = |id: &str, sev: Severity, detail: String| {
+                    Finding::new(id, sev, subject)
+                        .arg("count", m.as_headers.len())
+                        .arg(
+                            "sealers",
+                            if sealers.is_empty() {
+                                "-".into()
+                            } else {
+                                sealers.join(", ")
+                            },
+                        )
+                        .arg("detail", detail)
+                };
+                arc.findings.push(match o.result() {
+                    DkimResult::Pass => f("msg.arc.pass", Severity::Pass, "-".into()),
+                    DkimResult::TempError(e) => f("msg.arc.fail", Severity::Warning, e.to_string()),
+                    other => f("msg.arc.fail", Severity::Warning, other.to_string()),
+                });
+            }
+        }
+        out.push(arc);
+    }
+
+    out.push(path_check(&facts, subject));
+    out.push(header_check(&facts, req, &outcome, subject));
+    if let Some(c) = receiver_results(&facts, &outcome, subject) {
+        out.push(c);
+    }
+    out
+}
+
+/// The Received path as hops, most recent first; TLS and delays per hop.
+fn path_check(facts: &HeaderFacts, subject: &str) -> CheckResult {
+    let mut c = CheckResult::ran("message.path", subject);
+    if facts.hops.is_empty() {
+        c.status = CheckStatus::Skipped {
+            reason: "the message has no Received fields".into(),
+        };
+        return c;
+    }
+    let hops: Vec<serde_json::Value> = facts
+        .hops
+        .iter()
+        .enumerate()
+        .map(|(i, h)| {
+            // The delay of a hop: its time minus the time of the hop before it (below it).
+            let delay = match (h.timestamp, facts.hops.get(i + 1).and_then(|p| p.timestamp)) {
+                (Some(t), Some(p)) => Some(t - p),
+                _ => None,
+            };
+            json!({ "from": h.helo, "rdns": h.rdns, "ip": h.ip, "by": h.by, "with": h.with,
+                    "tls": h.tls, "tls_version": h.tls_version, "delay_s": delay })
+        })
+        .collect();
+    let summary: Vec<String> = facts
+        .hops
+        .iter()
+        .rev()
+        .map(|h| {
+            let tls = match h.tls {
+                Some(true) => "TLS",
+                Some(false) => "no TLS",
+                None => "?",
+            };
+            format!("{} ({tls})", h.by.as_deref().unwrap_or("?"))
+        })
+        .collect();
+    c.findings.push(
+        Finding::new("msg.path.hops", Severity::Info, subject)
+            .arg("count", facts.hops.len())
+            .arg("path", summary.join(" → "))
+            .evidence(json!(hops)),
+    );
+    for (i, h) in facts.hops.iter().enumerate() {
+        // Only hops across the Internet matter: a client with a public address.
+        let public = h.ip.is_some_and(|ip| !is_internal(ip));
+        if public && h.tls == Some(false) {
+            c.findings.push(
+                Finding::new("msg.path.no-tls", Severity::Notice, h.by.clone().unwrap_or_default())
+                    .arg("from", h.rdns.clone().or(h.helo.clone()).unwrap_or_else(|| "?".into()))
+                    .arg("ip", h.ip.map(|i| i.to_string()).unwrap_or_default())
+                    .arg("by", h.by.clone().unwrap_or_else(|| "?".into())),
+            );
+        }
+        if let (Some(t), Some(p)) = (h.timestamp, facts.hops.get(i + 1).and_then(|p| p.timestamp))
+            && t - p > SLOW_HOP_SECS
+        {
+            c.findings.push(
+                Finding::new("msg.path.delay", Severity::Notice, h.by.clone().unwrap_or_default())
+                    .arg("by", h.by.clone().unwrap_or_else(|| "?".into()))
+                    .arg("seconds", t - p),
+            );
+        }
+    }
+    if facts.hops_truncated {
+        c.evidence.push(Evidence::Note(format!(
+            "more than {} Received fields; the rest were not read",
+            mxdoctor_proto::headers::MAX_HOPS
+        )));
+    }
+    c
+}
+
+/// Gmail's and Yahoo's header rules.
+fn header_check(facts: &HeaderFacts, req: &ReceivedRequest, o: &Outcome, subject: &str) -> CheckResult {
+    let mut c = CheckResult::ran("message.headers", subject);
+    if facts.from_fields != 1 {
+        c.findings
+            .push(Finding::new("msg.hdr.from-count", Severity::Fail, subject).arg("count", facts.from_fields));
+    }
+    match &facts.message_id {
+        None => c
+            .findings
+            .push(Finding::new("msg.hdr.no-message-id", Severity::Fail, subject)),
+        Some(id) if facts.message_id_malformed => c
+            .findings
+            .push(Finding::new("msg.hdr.no-message-id", Severity::Fail, subject).arg("value", id)),
+        Some(_) => {}
+    }
+    if !facts.date_present {
+        c.findings
+            .push(Finding::new("msg.hdr.no-date", Severity::Warning, subject));
+    }
+    // Marketing or list mail: it says so, or the user says the sender is a bulk sender.
+    let looks_bulk = !facts.unsubscribe.is_empty()
+        || facts.list_id.is_some()
+        || facts.precedence.as_deref().is_some_and(|p| p == "bulk" || p == "list");
+    if req.bulk || looks_bulk {
+        if facts.has_https_unsubscribe() && facts.has_one_click() {
+            c.findings.push(
+                Finding::new("msg.hdr.one-click", Severity::Pass, subject).arg("uris", facts.unsubscribe.join(", ")),
+            );
+        } else {
+            let missing = match (facts.has_https_unsubscribe(), facts.has_one_click()) {
+                (false, false) => {
+                    "List-Unsubscribe: <https://...> and List-Unsubscribe-Post: List-Unsubscribe=One-Click"
+                }
+                (false, true) => "an https URI in List-Unsubscribe",
+                _ => "List-Unsubscribe-Post: List-Unsubscribe=One-Click",
+            };
+            c.findings.push(
+                Finding::new(
+                    "msg.hdr.one-click-missing",
+                    if req.bulk { Severity::Fail } else { Severity::Warning },
+                    subject,
+                )
+                .arg("missing", missing)
+                .arg(
+                    "uris",
+                    if facts.unsubscribe.is_empty() {
+                        "-".into()
+                    } else {
+                        facts.unsubscribe.join(", ")
+                    },
+                ),
+            );
+        }
+    }
+    if facts.precedence.as_deref() == Some("list") && facts.list_id.is_none() {
+        c.findings
+            .push(Finding::new("msg.hdr.no-list-id", Severity::Notice, subject));
+    }
+    if let Some(d) = facts.from_domain()
+        && (d == "gmail.com" || d == "googlemail.com")
+        && !o
+            .dkim_pass_domains
+            .iter()
+            .any(|x| x == "gmail.com" || x == "googlemail.com")
+    {
+        c.findings
+            .push(Finding::new("msg.hdr.forged-gmail", Severity::Fail, subject).arg("from", &facts.from_addresses[0]));
+    }
+    if c.findings.is_empty() {
+        c.findings.push(Finding::new("msg.hdr.ok", Severity::Pass, subject));
+    }
+    c
+}
+
+/// What the receivers said (Authentication-Results), beside what we found.
+fn receiver_results(facts: &HeaderFacts, o: &Outcome, subject: &str) -> Option<CheckResult> {
+    if facts.authentication_results.is_empty() {
+        return None;
+    }
+    let mut c = CheckResult::ran("message.receiver-results", subject);
+    let first = &facts.authentication_results[0];
+    let host = first.split(';').next().unwrap_or("?").trim().to_string();
+    c.findings.push(
+        Finding::new("msg.ar.shown", Severity::Info, host.clone())
+            .arg("host", &host)
+            .arg("text", first.chars().take(400).collect::<String>())
+            .evidence(json!(facts.authentication_results)),
+    );
+    // The receiver's word for each method against ours.
+    let said = |method: &str| -> Option<String> {
+        first.split(';').skip(1).find_map(|part| {
+            let p = part.trim();
+            p.strip_prefix(&format!("{method}="))
+                .map(|rest| rest.split_whitespace().next().unwrap_or("").to_ascii_lowercase())
+        })
+    };
+    let ours_dkim = if o.dkim_pass_domains.is_empty() {
+        "not pass"
+    } else {
+        "pass"
+    };
+    let ours_spf = o.spf.map(|s| s.as_str()).unwrap_or("-");
+    for (method, ours) in [("dkim", ours_dkim), ("spf", ours_spf)] {
+        if let Some(theirs) = said(method) {
+            let agree = (theirs == "pass") == (ours == "pass");
+            if !agree && ours != "-" {
+                c.findings.push(
+                    Finding::new("msg.ar.disagree", Severity::Notice, host.clone())
+                        .arg("method", method)
+                        .arg("theirs", &theirs)
+                        .arg("ours", ours)
+                        .arg("host", &host),
+                );
+            }
+        }
+    }
+    Some(c)
+}
+
+/// What Gmail would most likely do with the message.
+pub fn verdict(checks: &[CheckResult]) -> Verdict {
+    let ids: Vec<(&str, Severity)> = checks
+        .iter()
+        .flat_map(|c| &c.findings)
+        .map(|f| (f.id.as_str(), f.severity))
+        .collect();
+    let has = |id: &str| ids.iter().any(|(i, _)| *i == id);
+    let fail = |id: &str| ids.iter().any(|(i, s)| *i == id && *s == Severity::Fail);
+    let mut because = Vec::new();
+    // Gmail 5.7.26: neither SPF nor DKIM passes, or DMARC says reject/quarantine.
+    for id in [
+        "msg.unauthenticated",
+        "msg.dmarc.fail",
+        "msg.hdr.forged-gmail",
+        "msg.hdr.from-count",
+        "msg.hdr.no-message-id",
+    ] {
+        if fail(id) {
+            because.push(id.to_string());
+        }
+    }
+    let (id, severity) = if !because.is_empty() {
+        ("verdict.message.received-reject", Severity::Fail)
+    } else {
+        for id in [
+            "msg.hdr.one-click-missing",
+            "msg.dmarc.fail",
+            "msg.dmarc.none",
+            "msg.dkim.none",
+            "msg.spf.fail",
+            "msg.dkim.body-hash",
+            "msg.dkim.bad-signature",
+            "msg.dkim.no-key",
+            "msg.spf.none",
+        ] {
+            if has(id) {
+                because.push(id.to_string());
+            }
+        }
+        if because.is_empty() {
+            ("verdict.message.received-inbox", Severity::Pass)
+        } else {
+            ("verdict.message.received-spam", Severity::Warning)
+        }
+    };
+    Verdict {
+        id: id.into(),
+        severity,
+        args: Default::default(),
+        because,
+    }
+}

@@ -1,0 +1,186 @@
+//! The lab MTA hook: what a sending MTA, a receiving MX and a bouncing MTA of the world would do
+//! to a message, so tests get real messages without the Internet:
+//!
+//! - [`Mta::sign`] adds a DKIM-Signature with the world's key for the From domain (mail-auth's
+//!   signer, RSA-SHA256, relaxed/relaxed), verifiable through the lab DNS, where the public key is
+//!   published.
+//! - [`relay`] prepends the `Received:` field the receiving MX writes (Postfix wording).
+//! - [`bounce`] wraps a message in an RFC 3464 delivery status notification.
+
+use mail_auth::common::crypto::{RsaKey, Sha256};
+use mail_auth::common::headers::HeaderWriter;
+use mail_auth::dkim::DkimSigner;
+use rustls_pki_types::PrivateKeyDer;
+use rustls_pki_types::pem::PemObject;
+
+use crate::world::World;
+
+/// Headers the lab MTA signs (RFC 6376 section 5.4.1's recommendation, From first).
+const SIGNED: &[&str] = &[
+    "From",
+    "To",
+    "Subject",
+    "Date",
+    "Message-ID",
+    "MIME-Version",
+    "Content-Type",
+    "List-Unsubscribe",
+    "List-Unsubscribe-Post",
+];
+
+#[derive(Debug, thiserror::Error)]
+pub enum MtaError {
+    #[error("the world has no DKIM key for {0}")]
+    NoKey(String),
+    #[error("the DKIM key for {domain} does not load: {detail}")]
+    BadKey { domain: String, detail: String },
+    #[error("signing failed: {0}")]
+    Sign(String),
+}
+
+/// The sending side of a world.
+pub struct Mta<'a> {
+    world: &'a World,
+}
+
+impl<'a> Mta<'a> {
+    pub fn new(world: &'a World) -> Self {
+        Self { world }
+    }
+
+    /// Signs `message` as the MTA of `domain` would (d=domain, the world's selector).
+    pub fn sign(&self, domain: &str, message: &[u8]) -> Result<Vec<u8>, MtaError> {
+        let spec = self
+            .world
+            .dkim_keys()
+            .iter()
+            .find(|k| k.domain.eq_ignore_ascii_case(domain))
+            .ok_or_else(|| MtaError::NoKey(domain.to_string()))?;
+        let bad = |detail: String| MtaError::BadKey {
+            domain: domain.to_string(),
+            detail,
+        };
+        let der = PrivateKeyDer::from_pem_slice(spec.private_key.trim().as_bytes()).map_err(|e| bad(e.to_string()))?;
+        let key = RsaKey::<Sha256>::from_key_der(der).map_err(|e| bad(e.to_string()))?;
+        let signature = DkimSigner::from_key(key)
+            .domain(spec.domain.clone())
+            .selector(spec.selector.clone())
+            .headers(SIGNED.iter().copied())
+            .sign(message)
+            .map_err(|e| MtaError::Sign(e.to_string()))?;
+        let mut out = signature.to_header().into_bytes();
+        out.extend_from_slice(message);
+        Ok(out)
+    }
+}
+
+/// One SMTP hand-over as the receiving MX records it.
+#[derive(Debug, Clone)]
+pub struct Handover<'a> {
+    /// The client's EHLO name.
+    pub helo: &'a str,
+    /// The client's PTR name (`None`: written as `unknown`, as Postfix does).
+    pub rdns: Option<&'a str>,
+    pub ip: std::net::IpAddr,
+    /// The receiving host.
+    pub by: &'a str,
+    pub tls: bool,
+    /// RFC 5322 date-time of the hand-over.
+    pub date: &'a str,
+}
+
+/// Prepends the Received field the receiving MX writes for `h`, and a Return-Path for the
+/// envelope sender when given (as the final delivery agent does).
+pub fn relay(message: &[u8], h: &Handover<'_>, mail_from: Option<&str>) -> Vec<u8> {
+    let ip = match h.ip {
+        std::net::IpAddr::V4(v) => v.to_string(),
+        std::net::IpAddr::V6(v) => format!("IPv6:{v}"),
+    };
+    let tls = if h.tls {
+        "\r\n\t(using TLSv1.3 with cipher TLS_AES_256_GCM_SHA384 (256/256 bits))"
+    } else {
+        ""
+    };
+    let mut out = Vec::new();
+    if let Some(m) = mail_from {
+        out.extend_from_slice(format!("Return-Path: <{m}>\r\n").as_bytes());
+    }
+    out.extend_from_slice(
+        format!(
+            "Received: from {helo} ({rdns} [{ip}]){tls}\r\n\tby {by} (Postfix) with {proto} id 4Lab0001;\r\n\t{date}\r\n",
+            helo = h.helo,
+            rdns = h.rdns.unwrap_or("unknown"),
+            by = h.by,
+            proto = if h.tls { "ESMTPS" } else { "ESMTP" },
+            date = h.date,
+        )
+        .as_bytes(),
+    );
+    out.extend_from_slice(message);
+    out
+}
+
+/// What a bouncing MTA reports about one recipient.
+#[derive(Debug, Clone)]
+pub struct Failure<'a> {
+    pub recipient: &'a str,
+    /// Enhanced status code (`5.7.26`).
+    pub status: &'a str,
+    /// The remote server's reply, as the DSN's Diagnostic-Code.
+    pub diagnostic: &'a str,
+    pub remote_mta: &'a str,
+}
+
+/// An RFC 3464 DSN from `reporting_mta` to `to` about `original` (headers returned).
+pub fn bounce(original: &[u8], reporting_mta: &str, to: &str, date: &str, f: &Failure<'_>) -> Vec<u8> {
+    let headers_end = original
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .map(|p| p + 2)
+        .unwrap_or(original.len());
+    let returned = String::from_utf8_lossy(&original[..headers_end]);
+    format!(
+        "From: Mail Delivery System <MAILER-DAEMON@{reporting_mta}>\r\n\
+To: <{to}>\r\n\
+Subject: Undelivered Mail Returned to Sender\r\n\
+Date: {date}\r\n\
+Message-ID: <bounce.4Lab0001@{reporting_mta}>\r\n\
+Auto-Submitted: auto-replied\r\n\
+MIME-Version: 1.0\r\n\
+Content-Type: multipart/report; report-type=delivery-status; boundary=\"lab-dsn\"\r\n\
+\r\n\
+--lab-dsn\r\n\
+Content-Type: text/plain; charset=us-ascii\r\n\
+\r\n\
+This is the mail system at host {reporting_mta}.\r\n\
+\r\n\
+I'm sorry to have to inform you that your message could not\r\n\
+be delivered to one or more recipients.\r\n\
+\r\n\
+<{rcpt}>: host {remote}[{remote}] said: {diag}\r\n\
+\r\n\
+--lab-dsn\r\n\
+Content-Type: message/delivery-status\r\n\
+\r\n\
+Reporting-MTA: dns; {reporting_mta}\r\n\
+Arrival-Date: {date}\r\n\
+\r\n\
+Final-Recipient: rfc822; {rcpt}\r\n\
+Original-Recipient: rfc822; {rcpt}\r\n\
+Action: failed\r\n\
+Status: {status}\r\n\
+Remote-MTA: dns; {remote}\r\n\
+Diagnostic-Code: smtp; {diag}\r\n\
+\r\n\
+--lab-dsn\r\n\
+Content-Type: text/rfc822-headers\r\n\
+\r\n\
+{returned}\r\n\
+--lab-dsn--\r\n",
+        rcpt = f.recipient,
+        remote = f.remote_mta,
+        diag = f.diagnostic,
+        status = f.status,
+    )
+    .into_bytes()
+}

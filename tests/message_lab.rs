@@ -1,0 +1,332 @@
+//! `message` on received messages, end to end through the lab: the lab MTA signs with the
+//! `messages` world's DKIM key (published in its zones), the lab MX writes the Received field,
+//! and verification asks the lab DNS for keys, SPF and DMARC.
+
+mod common;
+
+use std::time::Duration;
+
+use common::*;
+use mxdoctor_engine::model::{CheckStatus, Report};
+use mxdoctor_engine::received::ReceivedRequest;
+use mxdoctor_lab::mta::{self, Handover, Mta};
+
+const DATE: &str = "Mon, 23 Nov 2026 09:00:00 +0000";
+
+fn message(from: &str, extra: &str, body: &str) -> Vec<u8> {
+    format!(
+        "From: Shop <{from}>\r\nTo: taro@gmail.example\r\nSubject: Your order\r\nDate: {DATE}\r\nMessage-ID: <order-1@lab.example>\r\nMIME-Version: 1.0\r\nContent-Type: text/plain; charset=utf-8\r\n{extra}\r\n{body}"
+    )
+    .into_bytes()
+}
+
+fn handover(ip: &str, helo: &'static str, tls: bool) -> Handover<'static> {
+    Handover {
+        helo,
+        rdns: Some(helo),
+        ip: ip.parse().unwrap(),
+        by: "mx.receiver.example",
+        tls,
+        date: "Mon, 23 Nov 2026 09:00:02 +0000",
+    }
+}
+
+/// Signed by sender.example, sent from its SPF-listed server over TLS.
+fn good(lab: &mxdoctor_lab::Lab, body: &str) -> Vec<u8> {
+    let m = message("info@sender.example", "", body);
+    let signed = Mta::new(lab.world()).sign("sender.example", &m).unwrap();
+    mta::relay(
+        &signed,
+        &handover("198.51.100.25", "mail.sender.example", true),
+        Some("bounce@sender.example"),
+    )
+}
+
+async fn verify(lab: &mxdoctor_lab::Lab, raw: &[u8], req: ReceivedRequest) -> Report {
+    let ctx = mxdoctor::app::lab_context(&env(lab), mxdoctor_net::clock::fixed(NOW), Duration::from_secs(3)).unwrap();
+    let a = mxdoctor_proto::mail::analyze(raw).unwrap();
+    mxdoctor_engine::message::run(&ctx, raw, &a, "lab.eml", &req).await
+}
+
+#[tokio::test]
+async fn a_dkim_signed_lab_message_passes_everything() {
+    let lab = start("messages").await;
+    let r = verify(
+        &lab,
+        &good(&lab, "Thank you for your order.\r\n"),
+        ReceivedRequest::default(),
+    )
+    .await;
+    let dkim = finding(&r, "msg.dkim.pass");
+    assert_eq!(
+        (dkim.args["domain"].as_str(), dkim.args["selector"].as_str()),
+        ("sender.example", "lab2026")
+    );
+    let spf = finding(&r, "msg.spf.pass");
+    assert_eq!(spf.args["ip"], "198.51.100.25", "the client of the Received field");
+    assert_eq!(spf.args["domain"], "sender.example", "the Return-Path domain");
+    assert_eq!(finding(&r, "msg.dmarc.pass").args["policy"], "reject");
+    assert_has(&r, "msg.hdr.ok");
+    assert!(finding(&r, "msg.path.hops").args["path"].contains("mx.receiver.example (TLS)"));
+    assert_eq!(
+        r.verdict.id,
+        "verdict.message.received-inbox",
+        "{}",
+        mxdoctor_report::json(&r)
+    );
+    assert!(no_failures(&r));
+    assert_eq!(r.exit_code(), 0);
+}
+
+#[tokio::test]
+async fn a_tampered_body_fails_with_the_body_hash_cause() {
+    let lab = start("messages").await;
+    let raw = good(&lab, "Thank you for your order.\r\n");
+    let tampered = String::from_utf8(raw).unwrap().replace("Thank you", "Pay now");
+    let r = verify(&lab, tampered.as_bytes(), ReceivedRequest::default()).await;
+    let f = finding(&r, "msg.dkim.body-hash");
+    assert_eq!(f.args["domain"], "sender.example");
+    assert_lacks(&r, "msg.dkim.pass");
+    // SPF still passes aligned, so DMARC passes; the broken signature is a spam risk.
+    assert_has(&r, "msg.dmarc.pass");
+    assert_eq!(r.verdict.id, "verdict.message.received-spam");
+    assert!(r.verdict.because.contains(&"msg.dkim.body-hash".to_string()));
+    assert_eq!(r.exit_code(), 1);
+}
+
+#[tokio::test]
+async fn a_changed_signed_header_breaks_the_signature() {
+    let lab = start("messages").await;
+    let raw = String::from_utf8(good(&lab, "Hello\r\n")).unwrap();
+    let r = verify(
+        &lab,
+        raw.replace("Subject: Your order", "Subject: Your 0rder").as_bytes(),
+        Default::default(),
+    )
+    .await;
+    assert_has(&r, "msg.dkim.bad-signature");
+}
+
+#[tokio::test]
+async fn unpublished_servfailing_expired_and_unsupported_signatures() {
+    let lab = start("messages").await;
+    let raw = String::from_utf8(good(&lab, "Hello\r\n")).unwrap();
+    let cases = [
+        (raw.replace("s=lab2026", "s=old2025"), "msg.dkim.no-key"),
+        (raw.replace("s=lab2026", "s=down"), "msg.dkim.temperror"),
+        (raw.replace("s=lab2026;", "s=lab2026; x=1000;"), "msg.dkim.expired"),
+        (raw.replace("a=rsa-sha256", "a=rsa-sha512"), "msg.dkim.permerror"),
+    ];
+    for (m, id) in cases {
+        let r = verify(&lab, m.as_bytes(), Default::default()).await;
+        assert!(has(&r, id), "expected {id}, got {:?}", ids(&r));
+        assert_lacks(&r, "msg.dkim.pass");
+    }
+}
+
+#[tokio::test]
+async fn unsigned_mail_from_an_unlisted_server_is_rejected_as_gmail_would() {
+    let lab = start("messages").await;
+    let m = message(
+        "info@unsigned.example",
+        "Authentication-Results: mx.receiver.example; dkim=pass header.d=unsigned.example; spf=pass smtp.mailfrom=unsigned.example\r\n",
+        "Hi\r\n",
+    );
+    let raw = mta::relay(
+        &m,
+        &handover("203.0.113.9", "shop-pc.example", false),
+        Some("info@unsigned.example"),
+    );
+    let r = verify(&lab, &raw, Default::default()).await;
+    assert_has(&r, "msg.dkim.none");
+    assert_eq!(finding(&r, "msg.spf.fail").args["result"], "fail");
+    assert_eq!(finding(&r, "msg.dmarc.fail").args["policy"], "reject");
+    assert_has(&r, "msg.unauthenticated");
+    assert_eq!(finding(&r, "msg.path.no-tls").args["ip"], "203.0.113.9");
+    // The receiver's own header said pass; ours says otherwise, and we say so.
+    assert_eq!(finding(&r, "msg.ar.shown").args["host"], "mx.receiver.example");
+    let d: Vec<_> = r
+        .findings()
+        .filter(|f| f.id == "msg.ar.disagree")
+        .map(|f| f.args["method"].clone())
+        .collect();
+    assert_eq!(d, vec!["dkim", "spf"]);
+    assert_eq!(r.verdict.id, "verdict.message.received-reject");
+    assert_eq!(r.verdict.because[0], "msg.unauthenticated");
+    assert_eq!(r.exit_code(), 1);
+}
+
+#[tokio::test]
+async fn spf_none_and_error_and_the_ip_given_by_hand() {
+    let lab = start("messages").await;
+    // No Received field: SPF cannot run, and says why instead of guessing.
+    let m = message("info@unsigned.example", "", "Hi\r\n");
+    let r = verify(&lab, &m, Default::default()).await;
+    let spf = r.checks.iter().find(|c| c.check == "message.spf").unwrap();
+    assert!(matches!(&spf.status, CheckStatus::Skipped { reason } if reason.contains("--ip")));
+    assert_lacks(&r, "msg.unauthenticated");
+    // --ip and --mail-from at a domain without SPF: none.
+    let req = ReceivedRequest {
+        ip: Some("198.51.100.25".parse().unwrap()),
+        mail_from: Some("x@nospf.example".into()),
+        ..Default::default()
+    };
+    let r = verify(&lab, &m, req).await;
+    let f = finding(&r, "msg.spf.none");
+    assert_eq!(
+        (f.args["result"].as_str(), f.args["source"].as_str()),
+        ("none", "given with --ip")
+    );
+    // A record that does not parse: permerror.
+    let req = ReceivedRequest {
+        ip: Some("198.51.100.25".parse().unwrap()),
+        mail_from: Some("x@permerr.unsigned.example".into()),
+        ..Default::default()
+    };
+    let r = verify(&lab, &m, req).await;
+    assert_eq!(finding(&r, "msg.spf.error").args["result"], "permerror");
+}
+
+#[tokio::test]
+async fn bulk_mail_needs_one_click_unsubscribe() {
+    let lab = start("messages").await;
+    let plain = message("news@newsletter.example", "", "Sale!\r\n");
+    let one_click = message(
+        "news@newsletter.example",
+        "List-Unsubscribe: <https://newsletter.example/u/1>, <mailto:u@newsletter.example>\r\nList-Unsubscribe-Post: List-Unsubscribe=One-Click\r\n",
+        "Sale!\r\n",
+    );
+    let send = |m: &[u8]| {
+        let signed = Mta::new(lab.world()).sign("newsletter.example", m).unwrap();
+        mta::relay(
+            &signed,
+            &handover("198.51.100.25", "mail.sender.example", true),
+            Some("b@newsletter.example"),
+        )
+    };
+    let bulk = ReceivedRequest {
+        bulk: true,
+        ..Default::default()
+    };
+    let r = verify(&lab, &send(&plain), bulk.clone()).await;
+    let f = finding(&r, "msg.hdr.one-click-missing");
+    assert_eq!(f.severity, mxdoctor_engine::model::Severity::Fail);
+    assert_eq!(r.verdict.id, "verdict.message.received-spam");
+    let r = verify(&lab, &send(&one_click), bulk).await;
+    assert_eq!(
+        finding(&r, "msg.hdr.one-click").args["uris"],
+        "https://newsletter.example/u/1, mailto:u@newsletter.example"
+    );
+    assert_eq!(finding(&r, "msg.dmarc.pass").args["policy"], "none");
+    assert_eq!(r.verdict.id, "verdict.message.received-inbox");
+}
+
+#[tokio::test]
+async fn header_rules_of_gmail() {
+    let lab = start("messages").await;
+    let req = ReceivedRequest {
+        ip: Some("198.51.100.25".parse().unwrap()),
+        ..Default::default()
+    };
+    let two_from =
+        b"From: a@sender.example\r\nFrom: b@sender.example\r\nReturn-Path: <a@sender.example>\r\nSubject: x\r\n\r\nx\r\n";
+    let r = verify(&lab, two_from, req.clone()).await;
+    assert_eq!(finding(&r, "msg.hdr.from-count").args["count"], "2");
+    assert_has(&r, "msg.hdr.no-message-id");
+    assert_has(&r, "msg.hdr.no-date");
+    assert_eq!(r.verdict.id, "verdict.message.received-reject");
+    let list = b"From: a@sender.example\r\nReturn-Path: <a@sender.example>\r\nDate: Mon, 23 Nov 2026 09:00:00 +0000\r\nMessage-ID: <1@sender.example>\r\nPrecedence: list\r\nSubject: x\r\n\r\nx\r\n";
+    let r = verify(&lab, list, req.clone()).await;
+    assert_has(&r, "msg.hdr.no-list-id");
+    let forged = b"From: someone@gmail.com\r\nReturn-Path: <a@sender.example>\r\nDate: Mon, 23 Nov 2026 09:00:00 +0000\r\nMessage-ID: <1@sender.example>\r\nSubject: x\r\n\r\nx\r\n";
+    let r = verify(&lab, forged, req).await;
+    assert_eq!(finding(&r, "msg.hdr.forged-gmail").args["from"], "someone@gmail.com");
+    assert_eq!(r.verdict.id, "verdict.message.received-reject");
+}
+
+#[tokio::test]
+async fn the_received_path_shows_hops_tls_and_delays() {
+    let lab = start("messages").await;
+    let m = message("info@sender.example", "", "x\r\n");
+    let first = mta::relay(
+        &m,
+        &Handover {
+            helo: "pc.sender.example",
+            rdns: None,
+            ip: "192.168.1.20".parse().unwrap(),
+            by: "mail.sender.example",
+            tls: true,
+            date: "Mon, 23 Nov 2026 09:00:00 +0000",
+        },
+        None,
+    );
+    let second = mta::relay(
+        &first,
+        &Handover {
+            date: "Mon, 23 Nov 2026 09:25:00 +0000",
+            ..handover("198.51.100.25", "mail.sender.example", false)
+        },
+        Some("info@sender.example"),
+    );
+    let r = verify(&lab, &second, Default::default()).await;
+    let hops = finding(&r, "msg.path.hops");
+    assert_eq!(hops.args["count"], "2");
+    assert_eq!(
+        hops.args["path"],
+        "mail.sender.example (TLS) → mx.receiver.example (no TLS)"
+    );
+    assert_eq!(finding(&r, "msg.path.delay").args["seconds"], "1500");
+    // Only the Internet hop without TLS counts, not the private one.
+    let no_tls: Vec<_> = r.findings().filter(|f| f.id == "msg.path.no-tls").collect();
+    assert_eq!(no_tls.len(), 1);
+    // SPF is evaluated for the entry hop's public client, not the private first hop.
+    assert_eq!(finding(&r, "msg.spf.pass").args["ip"], "198.51.100.25");
+}
+
+#[tokio::test]
+async fn a_lab_bounce_is_explained_with_the_next_step() {
+    let lab = start("messages").await;
+    let original = good(&lab, "Hi\r\n");
+    let dsn = mta::bounce(
+        &original,
+        "mail.sender.example",
+        "info@sender.example",
+        DATE,
+        &mta::Failure {
+            recipient: "taro@gmail.example",
+            status: "5.7.26",
+            diagnostic: "550-5.7.26 This mail has been blocked because the sender is unauthenticated.",
+            remote_mta: "gmail-smtp-in.l.google.com",
+        },
+    );
+    let r = verify(&lab, &dsn, Default::default()).await;
+    let f = finding(&r, "bounce.authfailure");
+    assert_eq!(f.args["status"], "5.7.26");
+    assert_eq!(f.args["next"], "mxdoctor check sender.example");
+    assert_eq!(r.verdict.id, "verdict.message.bounce");
+}
+
+#[tokio::test]
+async fn hostile_messages_end_cleanly() {
+    let lab = start("messages").await;
+    let many_received = {
+        let mut s = String::new();
+        for i in 0..500 {
+            s.push_str(&format!(
+                "Received: from a{i} (a [198.51.100.{}]) by b with SMTP; {DATE}\r\n",
+                i % 250
+            ));
+        }
+        s.push_str("From: a@sender.example\r\n\r\nx\r\n");
+        s
+    };
+    let broken_dkim = "DKIM-Signature: v=1; a=rsa-sha256; d=; s=; b=!!!; bh=???\r\nFrom: a@sender.example\r\n\r\nx\r\n";
+    let huge_header = format!(
+        "From: a@sender.example\r\nSubject: {}\r\n\r\nx\r\n",
+        "x".repeat(1024 * 1024)
+    );
+    for m in [many_received.as_str(), broken_dkim, huge_header.as_str()] {
+        let r = verify(&lab, m.as_bytes(), Default::default()).await;
+        assert!(r.verdict.id.starts_with("verdict.message."), "{}", r.verdict.id);
+    }
+}
