@@ -330,3 +330,27 @@ async fn hostile_messages_end_cleanly() {
         assert!(r.verdict.id.starts_with("verdict.message."), "{}", r.verdict.id);
     }
 }
+
+#[tokio::test]
+async fn received_message_text_snapshots_en_ja() {
+    let lab = start("messages").await;
+    let unsigned = mta::relay(
+        &message("info@unsigned.example", "", "Hi\r\n"),
+        &handover("203.0.113.9", "shop-pc.example", false),
+        Some("info@unsigned.example"),
+    );
+    for (name, raw) in [("signed", good(&lab, "Hello\r\n")), ("unsigned", unsigned)] {
+        let r = verify(&lab, &raw, Default::default()).await;
+        for lang in [mxdoctor_explain::Lang::En, mxdoctor_explain::Lang::Ja] {
+            let out = mxdoctor_report::text(
+                &r,
+                &mxdoctor_report::TextOptions {
+                    lang,
+                    color: false,
+                    verbose: false,
+                },
+            );
+            insta::assert_snapshot!(format!("received_{name}_{}", lang.as_str()), out);
+        }
+    }
+}

@@ -297,7 +297,11 @@ pub async fn checks(ctx: &Context, raw: &[u8], req: &ReceivedRequest, subject: &
                         )
                         .arg("detail", detail)
                 };
+                // Header fields RFC 8617 makes invalid fail the chain, whatever the crypto says.
+                let problems =
+                    mxdoctor_proto::arc::chain_problems(facts.arc_fields.iter().map(|(n, v)| (n.as_str(), v.clone())));
                 arc.findings.push(match o.result() {
+                    _ if !problems.is_empty() => f("msg.arc.fail", Severity::Warning, problems.join("; ")),
                     DkimResult::Pass => f("msg.arc.pass", Severity::Pass, "-".into()),
                     DkimResult::TempError(e) => f("msg.arc.fail", Severity::Warning, e.to_string()),
                     other => f("msg.arc.fail", Severity::Warning, other.to_string()),

@@ -35,6 +35,9 @@ pub struct HeaderFacts {
     pub hops: Vec<Hop>,
     /// More Received fields than [`MAX_HOPS`] were present.
     pub hops_truncated: bool,
+    /// ARC-Seal and ARC-Message-Signature fields as (name, unfolded value), for the strict
+    /// structure checks of [`crate::arc`].
+    pub arc_fields: Vec<(String, String)>,
 }
 
 impl HeaderFacts {
@@ -135,6 +138,10 @@ pub fn header_facts(raw: &[u8]) -> Option<HeaderFacts> {
                 }
             }
             name => match name.as_str().to_ascii_lowercase().as_str() {
+                n @ ("arc-seal" | "arc-message-signature") if f.arc_fields.len() < 200 => f.arc_fields.push((
+                    n.to_string(),
+                    raw_value().split_whitespace().collect::<Vec<_>>().join(" "),
+                )),
                 "list-unsubscribe-post" => f.unsubscribe_post = Some(raw_value()),
                 "precedence" => f.precedence = Some(raw_value().to_ascii_lowercase()),
                 "authentication-results" if f.authentication_results.len() < 20 => f

@@ -88,10 +88,7 @@ fn words(text: &str) -> Vec<(String, Vec<String>)> {
 
 /// An address literal or bare address: `[192.0.2.1]`, `[IPv6:2001:db8::1]`, `192.0.2.1`.
 fn ip_in(s: &str) -> Option<IpAddr> {
-    let t = s
-        .trim()
-        .trim_start_matches('[')
-        .trim_end_matches([']', ',', ';']);
+    let t = s.trim().trim_start_matches('[').trim_end_matches([']', ',', ';']);
     let t = t.strip_prefix("IPv6:").or_else(|| t.strip_prefix("ipv6:")).unwrap_or(t);
     t.parse().ok()
 }
