@@ -438,7 +438,15 @@ async fn message_cmd(args: MessageArgs) -> Result<i32, RunError> {
     let analysis = mxdoctor_proto::mail::analyze(&raw).map_err(|e| format!("{}: {e}", args.file.display()))?;
     let req = received_request(&args)?;
     let ctx = build_context(&args.common, None)?;
-    let report = mxdoctor_engine::message::run(&ctx, &raw, &analysis, &args.file.display().to_string(), &req).await;
+    let report = mxdoctor_engine::message::run(
+        &ctx,
+        &raw,
+        &analysis,
+        &args.file.display().to_string(),
+        &req,
+        args.online,
+    )
+    .await;
     Ok(print(&report, &args.common))
 }
 

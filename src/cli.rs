@@ -186,6 +186,9 @@ pub struct MessageArgs {
     /// Judge by the bulk-sender rules (5000 or more messages a day to Gmail): one-click unsubscribe required.
     #[arg(long)]
     pub bulk: bool,
+    /// A bounce: also run the check it names (mxdoctor ip/check/sendas) and include its findings.
+    #[arg(long)]
+    pub online: bool,
     #[command(flatten)]
     pub common: Common,
 }

@@ -45,7 +45,7 @@ fn good(lab: &mxdoctor_lab::Lab, body: &str) -> Vec<u8> {
 async fn verify(lab: &mxdoctor_lab::Lab, raw: &[u8], req: ReceivedRequest) -> Report {
     let ctx = mxdoctor::app::lab_context(&env(lab), mxdoctor_net::clock::fixed(NOW), Duration::from_secs(3)).unwrap();
     let a = mxdoctor_proto::mail::analyze(raw).unwrap();
-    mxdoctor_engine::message::run(&ctx, raw, &a, "lab.eml", &req).await
+    mxdoctor_engine::message::run(&ctx, raw, &a, "lab.eml", &req, false).await
 }
 
 #[tokio::test]
@@ -304,6 +304,21 @@ async fn a_lab_bounce_is_explained_with_the_next_step() {
     assert_eq!(f.args["status"], "5.7.26");
     assert_eq!(f.args["next"], "mxdoctor check sender.example");
     assert_eq!(r.verdict.id, "verdict.message.bounce");
+    assert_lacks(&r, "spf.valid");
+    // --online runs that check and adds its findings, labelled with the command.
+    let ctx = mxdoctor::app::lab_context(&env(&lab), mxdoctor_net::clock::fixed(NOW), Duration::from_secs(3)).unwrap();
+    let a = mxdoctor_proto::mail::analyze(&dsn).unwrap();
+    let r = mxdoctor_engine::message::run(&ctx, &dsn, &a, "lab.eml", &Default::default(), true).await;
+    assert_eq!(finding(&r, "spf.valid").subject, "sender.example");
+    assert_eq!(finding(&r, "dmarc.found").args["policy"], "reject");
+    assert!(
+        r.checks
+            .iter()
+            .any(|c| c.subject == "sender.example (mxdoctor check sender.example)"),
+        "{:?}",
+        r.checks.iter().map(|c| &c.subject).collect::<Vec<_>>()
+    );
+    assert_eq!(r.verdict.id, "verdict.message.bounce");
 }
 
 #[tokio::test]
@@ -325,9 +340,35 @@ async fn hostile_messages_end_cleanly() {
         "From: a@sender.example\r\nSubject: {}\r\n\r\nx\r\n",
         "x".repeat(1024 * 1024)
     );
-    for m in [many_received.as_str(), broken_dkim, huge_header.as_str()] {
+    let ten_thousand_parts = {
+        let mut s = String::from(
+            "From: a@sender.example\r\nMIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary=\"b\"\r\n\r\n",
+        );
+        for i in 0..10_000 {
+            s.push_str(&format!("--b\r\nContent-Type: text/plain\r\n\r\npart {i}\r\n"));
+        }
+        s + "--b--\r\n"
+    };
+    let nested_rfc822 = {
+        let mut m = String::from("From: a@sender.example\r\n\r\nend\r\n");
+        for i in 0..3000 {
+            m = format!("From: a@sender.example\r\nSubject: n{i}\r\nContent-Type: message/rfc822\r\n\r\n{m}");
+        }
+        m
+    };
+    let broken_mime = "From: a@sender.example\r\nSubject: =?x-unknown?B?!!!?=\r\nContent-Type: multipart/mixed; boundary=\r\nContent-Transfer-Encoding: base64\r\n\r\n--\r\n\u{fffd}garbage=?utf-8?q?\r\n";
+    for m in [
+        many_received.as_str(),
+        broken_dkim,
+        huge_header.as_str(),
+        ten_thousand_parts.as_str(),
+        nested_rfc822.as_str(),
+        broken_mime,
+    ] {
         let r = verify(&lab, m.as_bytes(), Default::default()).await;
         assert!(r.verdict.id.starts_with("verdict.message."), "{}", r.verdict.id);
+        // A message without Message-ID is never judged deliverable.
+        assert_has(&r, "msg.hdr.no-message-id");
     }
 }
 

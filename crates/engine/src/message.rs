@@ -34,25 +34,102 @@ fn domain_of(addr: Option<&str>) -> Option<String> {
         .map(|(_, d)| d.to_ascii_lowercase())
 }
 
-/// The mxdoctor command that checks what this failure names.
-fn next_step(r: &FailedRecipient, a: &MessageAnalysis) -> String {
+/// The mxdoctor check that examines what a failure names.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum NextStep {
+    /// `mxdoctor ip IP`: the sending IP (PTR, blocklists).
+    Ip(String),
+    /// `mxdoctor check DOMAIN`: the sender's or the recipient's domain.
+    Check(String),
+    /// `mxdoctor sendas HOST`: the SMTP server Gmail's Send mail as uses.
+    Sendas(String),
+    None,
+}
+
+impl std::fmt::Display for NextStep {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            NextStep::Ip(x) => write!(f, "mxdoctor ip {x}"),
+            NextStep::Check(x) => write!(f, "mxdoctor check {x}"),
+            NextStep::Sendas(x) => write!(f, "mxdoctor sendas {x}"),
+            NextStep::None => f.write_str("-"),
+        }
+    }
+}
+
+/// The check that examines what this failure names. Placeholders in capitals when the bounce
+/// does not say (the step is then shown, never run).
+pub fn next_step(r: &FailedRecipient, a: &MessageAnalysis) -> NextStep {
     let diag = r.diagnostic.clone().unwrap_or_default();
     let sender_domain = domain_of(a.to.as_deref()).unwrap_or_else(|| "YOUR-DOMAIN".into());
     let recipient_domain = domain_of(r.recipient.as_deref()).unwrap_or_else(|| "THEIR-DOMAIN".into());
     match r.reason {
         Reason::RequirePtr | Reason::Blocked | Reason::BadReputation => {
-            format!("mxdoctor ip {}", ipv4_in(&diag).unwrap_or_else(|| "SENDING-IP".into()))
+            NextStep::Ip(ipv4_in(&diag).unwrap_or_else(|| "SENDING-IP".into()))
         }
-        Reason::AuthFailure | Reason::Rejected | Reason::SpamDetected => format!("mxdoctor check {sender_domain}"),
-        Reason::HostUnknown | Reason::Expired | Reason::NetworkError => format!("mxdoctor check {recipient_domain}"),
-        Reason::SecurityError => format!(
-            "mxdoctor sendas {}",
+        Reason::AuthFailure | Reason::Rejected | Reason::SpamDetected => NextStep::Check(sender_domain),
+        Reason::HostUnknown | Reason::Expired | Reason::NetworkError => NextStep::Check(recipient_domain),
+        Reason::SecurityError => NextStep::Sendas(
             host_in(&diag)
                 .or_else(|| r.remote_mta.clone())
-                .unwrap_or_else(|| "YOUR-SMTP-SERVER".into())
+                .unwrap_or_else(|| "YOUR-SMTP-SERVER".into()),
         ),
-        _ => "-".into(),
+        _ => NextStep::None,
     }
+}
+
+/// At most this many checks are run for one bounce with `--online`.
+const MAX_ONLINE_STEPS: usize = 3;
+
+/// Runs the checks a bounce names (`--online`): their checks join the bounce report, each
+/// subject labelled with the command that would run it alone.
+async fn run_steps(ctx: &Context, steps: Vec<NextStep>) -> Vec<CheckResult> {
+    let mut out = Vec::new();
+    let mut seen = Vec::new();
+    for step in steps {
+        if seen.contains(&step) || seen.len() >= MAX_ONLINE_STEPS {
+            continue;
+        }
+        seen.push(step.clone());
+        let checks = match &step {
+            NextStep::Ip(ip) => match ip.parse() {
+                Ok(ip) => crate::ip::run(ctx, &crate::ip::IpRequest::new(ip)).await.checks,
+                Err(_) => continue,
+            },
+            NextStep::Check(d) => match mxdoctor_proto::hostname::Hostname::parse_dns_name(d) {
+                Ok(h) => {
+                    let req = crate::domain::DomainRequest {
+                        domain: h.as_str().to_string(),
+                        ips: Vec::new(),
+                        helo: None,
+                        selectors: Vec::new(),
+                        bulk: false,
+                        submission: None,
+                        check_submission: false,
+                        lists: mxdoctor_proto::dnsbl::default_ip_lists(),
+                        domain_lists: mxdoctor_proto::dnsbl::default_domain_lists(),
+                    };
+                    crate::domain::run(ctx, &req).await.checks
+                }
+                Err(_) => continue,
+            },
+            NextStep::Sendas(host) => match mxdoctor_proto::hostname::Hostname::parse(host) {
+                Ok(h) => {
+                    crate::sendas::run(ctx, &crate::sendas::SendasRequest::new(h, 587))
+                        .await
+                        .checks
+                }
+                Err(_) => continue,
+            },
+            NextStep::None => continue,
+        };
+        let label = step.to_string();
+        out.extend(checks.into_iter().map(|mut c| {
+            c.subject = format!("{} ({label})", c.subject);
+            c
+        }));
+    }
+    out
 }
 
 /// The whole `message` command: a bounce report, or the verification of a received message.
@@ -62,9 +139,15 @@ pub async fn run(
     a: &MessageAnalysis,
     file: &str,
     req: &crate::received::ReceivedRequest,
+    online: bool,
 ) -> Report {
     if a.kind != MessageKind::Ordinary {
-        return report(ctx, a, file);
+        let mut r = report(ctx, a, file);
+        if online {
+            let steps = a.recipients.iter().map(|r| next_step(r, a)).collect();
+            r.checks.extend(run_steps(ctx, steps).await);
+        }
+        return r;
     }
     let subject = a.from.clone().unwrap_or_else(|| file.to_string());
     let checks = crate::received::checks(ctx, raw, req, &subject).await;
@@ -86,7 +169,7 @@ pub fn report(ctx: &Context, a: &MessageAnalysis, file: &str) -> Report {
             Finding::new(&format!("bounce.{}", r.reason.as_str()), severity, subject.clone())
                 .arg("recipient", &subject)
                 .arg("status", r.status.clone().unwrap_or_else(|| "-".into()))
-                .arg("next", next_step(r, a))
+                .arg("next", next_step(r, a).to_string())
                 .evidence(json!({
                     "action": r.action, "status": r.status, "reply_code": r.reply_code,
                     "remote_mta": r.remote_mta, "diagnostic": r.diagnostic,
