@@ -1,6 +1,10 @@
 //! RFC 7208 conformance: the pyspf/openspf suite in ../shared/conformance/spf, every scenario's
 //! zone served by the lab's real DNS server (hickory-server on loopback), every test evaluated by
 //! our check_host() through our resolver. Prints the pass count; every test must pass.
+//!
+//! mail-auth's `verify_spf` answers every test too, through the same lab DNS, as a second
+//! opinion: how often it agrees with the suite is printed, with each disagreement, and never
+//! asserted (PRODUCT.md: mail-auth's SPF accepts invalid input and has no void-lookup limit).
 
 use std::net::IpAddr;
 use std::time::Duration;
@@ -98,6 +102,7 @@ async fn rfc7208_suite_through_the_lab_dns() {
     let text = std::fs::read_to_string(SUITE).expect("the SPF suite beside the checkout (../shared)");
     let docs = YamlLoader::load_from_str(&text).expect("valid YAML");
     let (mut passed, mut failed) = (0usize, Vec::new());
+    let (mut second_agree, mut second_disagree) = (0usize, Vec::new());
     for doc in &docs {
         let scenario = doc["description"].as_str().unwrap_or("?").to_string();
         let (records, servfail) = zone(&doc["zonedata"]);
@@ -122,6 +127,19 @@ async fn rfc7208_suite_through_the_lab_dns() {
             };
             let out = check_host(&NetSpfDns(&dns), &input).await;
             let expected = strings(&t["result"]);
+            // The second opinion, through the same resolver configuration.
+            let auth = mail_auth::MessageAuthenticator(dns.resolver().clone());
+            let params = if input.mail_from.is_empty() {
+                mail_auth::spf::verify::SpfParameters::verify_ehlo(ip, &input.helo, &input.receiver)
+            } else {
+                mail_auth::spf::verify::SpfParameters::verify_mail_from(ip, &input.helo, &input.receiver, &input.mail_from)
+            };
+            let theirs = auth.verify_spf(params).await.result().to_string().to_ascii_lowercase();
+            if expected.iter().any(|e| *e == theirs) {
+                second_agree += 1;
+            } else {
+                second_disagree.push(format!("{scenario} / {tname}: suite {expected:?}, mail-auth {theirs}"));
+            }
             let mut ok = expected.iter().any(|e| e == out.result.as_str());
             if let Some(exp) = t["explanation"].as_str() {
                 // The suite writes IPv6 nibbles for %{i} in upper case (v-macro-ip6); RFC 7208
@@ -148,6 +166,13 @@ async fn rfc7208_suite_through_the_lab_dns() {
                 ));
             }
         }
+    }
+    println!(
+        "mail-auth verify_spf (second opinion): {second_agree} agree with the suite, {} disagree",
+        second_disagree.len()
+    );
+    for d in &second_disagree {
+        println!("  mail-auth: {d}");
     }
     println!("RFC 7208 suite: {passed} passed, {} failed", failed.len());
     for f in &failed {
