@@ -395,3 +395,83 @@ async fn received_message_text_snapshots_en_ja() {
         }
     }
 }
+
+/// Bounces the lab MTA produces for the replies Gmail, Outlook and common MTAs really give: each
+/// is classified into its reason and points at the check that examines it.
+#[tokio::test]
+async fn lab_bounces_for_each_common_reply_get_their_reason() {
+    let lab = start("messages").await;
+    let original = good(&lab, "Hi\r\n");
+    let cases = [
+        (
+            "5.1.1",
+            "550-5.1.1 The email account that you tried to reach does not exist.",
+            "userunknown",
+            "-",
+        ),
+        (
+            "5.2.2",
+            "552-5.2.2 The recipient's inbox is out of storage space.",
+            "mailboxfull",
+            "-",
+        ),
+        (
+            "5.7.25",
+            "550-5.7.25 [198.51.100.25] The IP address sending this message does not have a PTR record setup",
+            "requireptr",
+            "mxdoctor ip 198.51.100.25",
+        ),
+        (
+            "5.7.26",
+            "550-5.7.26 Unauthenticated email from sender.example is not accepted due to domain's DMARC policy.",
+            "authfailure",
+            "mxdoctor check sender.example",
+        ),
+        (
+            "5.7.515",
+            "550 5.7.515 Access denied, sending domain sender.example does not meet the required authentication level.",
+            "authfailure",
+            "mxdoctor check sender.example",
+        ),
+        (
+            "5.7.1",
+            "550-5.7.1 Our system has detected that this message is likely unsolicited mail.",
+            "spamdetected",
+            "mxdoctor check sender.example",
+        ),
+        (
+            "4.7.28",
+            "421-4.7.28 Our system has detected an unusual rate of unsolicited mail originating from your IP address.",
+            "spamdetected",
+            "mxdoctor check sender.example",
+        ),
+        (
+            "5.3.4",
+            "552-5.3.4 Your message exceeded Google's message size limits.",
+            "mesgtoobig",
+            "-",
+        ),
+    ];
+    for (status, diagnostic, reason, next) in cases {
+        let dsn = mta::bounce(
+            &original,
+            "mail.sender.example",
+            "info@sender.example",
+            DATE,
+            &mta::Failure {
+                recipient: "taro@gmail.example",
+                status,
+                diagnostic,
+                remote_mta: "gmail-smtp-in.l.google.com",
+            },
+        );
+        let r = verify(&lab, &dsn, Default::default()).await;
+        let f = r
+            .findings()
+            .find(|f| f.id.starts_with("bounce."))
+            .unwrap_or_else(|| panic!("{status}: no bounce finding"));
+        assert_eq!(f.id, format!("bounce.{reason}"), "{status} {diagnostic}");
+        assert_eq!(f.args["status"], status);
+        assert_eq!(f.args["next"], next, "{status}");
+    }
+}

@@ -132,10 +132,15 @@ async fn rfc7208_suite_through_the_lab_dns() {
             let params = if input.mail_from.is_empty() {
                 mail_auth::spf::verify::SpfParameters::verify_ehlo(ip, &input.helo, &input.receiver)
             } else {
-                mail_auth::spf::verify::SpfParameters::verify_mail_from(ip, &input.helo, &input.receiver, &input.mail_from)
+                mail_auth::spf::verify::SpfParameters::verify_mail_from(
+                    ip,
+                    &input.helo,
+                    &input.receiver,
+                    &input.mail_from,
+                )
             };
             let theirs = auth.verify_spf(params).await.result().to_string().to_ascii_lowercase();
-            if expected.iter().any(|e| *e == theirs) {
+            if expected.contains(&theirs) {
                 second_agree += 1;
             } else {
                 second_disagree.push(format!("{scenario} / {tname}: suite {expected:?}, mail-auth {theirs}"));

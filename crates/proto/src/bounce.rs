@@ -172,6 +172,7 @@ const PHRASES: &[(Reason, &[&str])] = &[
         Reason::SpamDetected,
         &[
             "spam",
+            "unsolicited",
             "junk mail",
             "bulk mail",
             "5.7.28",
