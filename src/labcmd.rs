@@ -56,6 +56,29 @@ pub async fn lab_cmd(args: LabArgs) -> Result<i32, RunError> {
     if let Ok((host, port)) = demo_target(&world) {
         println!("  mxdoctor sendas {host} --port {port} --lab {}", state_path.display());
     }
+    // Worlds with DKIM keys: a message signed by the lab MTA, to try `message` on.
+    for key in world.dkim_keys() {
+        let d = &key.domain;
+        let date = time::OffsetDateTime::now_utc()
+            .format(&time::format_description::well_known::Rfc2822)
+            .unwrap_or_default();
+        let msg = format!(
+            "From: <info@{d}>\r\nTo: <someone@gmail.example>\r\nSubject: lab sample\r\nDate: {date}\r\nMessage-ID: <sample@{d}>\r\nMIME-Version: 1.0\r\nContent-Type: text/plain; charset=utf-8\r\n\r\nA message signed by the lab MTA.\r\n"
+        );
+        match mxdoctor_lab::mta::Mta::new(&world).sign(d, msg.as_bytes()) {
+            Ok(signed) => {
+                let path = state_path.with_file_name(format!("sample-{d}.eml"));
+                if std::fs::write(&path, signed).is_ok() {
+                    println!(
+                        "  mxdoctor message {} --lab {}   (signed by {d})",
+                        path.display(),
+                        state_path.display()
+                    );
+                }
+            }
+            Err(e) => eprintln!("mxdoctor lab: no sample for {d}: {e}"),
+        }
+    }
     println!("or explicitly:");
     println!(
         "  mxdoctor sendas HOST --resolver {} --connect-map {map} --ca-file {}",

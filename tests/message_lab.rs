@@ -67,7 +67,7 @@ async fn a_dkim_signed_lab_message_passes_everything() {
     assert_eq!(spf.args["domain"], "sender.example", "the Return-Path domain");
     assert_eq!(finding(&r, "msg.dmarc.pass").args["policy"], "reject");
     assert_has(&r, "msg.hdr.ok");
-    assert!(finding(&r, "msg.path.hops").args["path"].contains("mx.receiver.example (TLS)"));
+    assert!(finding(&r, "msg.path.hops").args["path"].contains("mx.receiver.example (TLS ✔)"));
     assert_eq!(
         r.verdict.id,
         "verdict.message.received-inbox",
@@ -175,7 +175,7 @@ async fn spf_none_and_error_and_the_ip_given_by_hand() {
     let f = finding(&r, "msg.spf.none");
     assert_eq!(
         (f.args["result"].as_str(), f.args["source"].as_str()),
-        ("none", "given with --ip")
+        ("none", "IP ← --ip, MAIL FROM ← --mail-from")
     );
     // A record that does not parse: permerror.
     let req = ReceivedRequest {
@@ -273,7 +273,7 @@ async fn the_received_path_shows_hops_tls_and_delays() {
     assert_eq!(hops.args["count"], "2");
     assert_eq!(
         hops.args["path"],
-        "mail.sender.example (TLS) → mx.receiver.example (no TLS)"
+        "mail.sender.example (TLS ✔) → mx.receiver.example (TLS ✘)"
     );
     assert_eq!(finding(&r, "msg.path.delay").args["seconds"], "1500");
     // Only the Internet hop without TLS counts, not the private one.
@@ -474,4 +474,33 @@ async fn lab_bounces_for_each_common_reply_get_their_reason() {
         assert_eq!(f.args["status"], status);
         assert_eq!(f.args["next"], next, "{status}");
     }
+}
+
+#[tokio::test]
+async fn without_return_path_the_from_address_is_the_assumed_envelope_sender() {
+    let lab = start("messages").await;
+    let signed = Mta::new(lab.world())
+        .sign("sender.example", &message("info@sender.example", "", "x\r\n"))
+        .unwrap();
+    let req = ReceivedRequest {
+        ip: Some("198.51.100.25".parse().unwrap()),
+        ..Default::default()
+    };
+    let r = verify(&lab, &signed, req).await;
+    let f = finding(&r, "msg.spf.pass");
+    assert_eq!(f.args["domain"], "sender.example");
+    assert_eq!(f.args["source"], "IP ← --ip, MAIL FROM ≈ From");
+    // Nothing at all to evaluate SPF for: skipped with the reason, never a guess.
+    let bare = b"Subject: x\r\nMessage-ID: <1@x.example>\r\n\r\nx\r\n";
+    let r = verify(
+        &lab,
+        bare,
+        ReceivedRequest {
+            ip: Some("198.51.100.25".parse().unwrap()),
+            ..Default::default()
+        },
+    )
+    .await;
+    let spf = r.checks.iter().find(|c| c.check == "message.spf").unwrap();
+    assert!(matches!(&spf.status, CheckStatus::Skipped { reason } if reason.contains("--mail-from")));
 }

@@ -141,12 +141,27 @@ pub async fn checks(ctx: &Context, raw: &[u8], req: &ReceivedRequest, subject: &
     let entry = entry_hop(&facts.hops);
     let ip = req.ip.or(entry.and_then(|h| h.ip));
     let helo = req.helo.clone().or_else(|| entry.and_then(|h| h.helo.clone()));
-    let mail_from = req.mail_from.clone().or_else(|| facts.return_path.clone());
+    // MAIL FROM: given, else the Return-Path the final MTA wrote. Without either (a message
+    // saved from the sender's side), the From address is the usual envelope sender: assumed,
+    // and the finding says so.
+    let mut mail_from_assumed = false;
+    let mail_from = req.mail_from.clone().or_else(|| facts.return_path.clone()).or_else(|| {
+        mail_from_assumed = true;
+        facts.from_addresses.first().cloned()
+    });
     let mut spf = CheckResult::ran("message.spf", subject);
+    let identity_known = mail_from.as_deref().is_some_and(|m| domain_of(m).is_some()) || helo.is_some();
     match ip {
         None => {
             spf.status = CheckStatus::Skipped {
                 reason: "no Received field names the sending server's public address; give it with --ip".into(),
+            }
+        }
+        Some(_) if !identity_known => {
+            spf.status = CheckStatus::Skipped {
+                reason:
+                    "neither the envelope sender (Return-Path) nor the HELO name is known; give --mail-from or --helo"
+                        .into(),
             }
         }
         Some(ip) => {
@@ -163,17 +178,23 @@ pub async fn checks(ctx: &Context, raw: &[u8], req: &ReceivedRequest, subject: &
             let domain = domain_of(&mf).unwrap_or_else(|| helo_s.to_ascii_lowercase());
             spf.evidence
                 .push(Evidence::Spf(json!({ "ip": ip, "trace": result.trace })));
-            let how = if req.ip.is_some() {
-                "given with --ip"
+            // Where each input came from, in tokens that read the same in every language:
+            // `IP ← Received, MAIL FROM ← Return-Path`; `≈ From` marks an assumption.
+            let ip_src = if req.ip.is_some() { "--ip" } else { "Received" };
+            let mf_src = if req.mail_from.is_some() {
+                "← --mail-from"
+            } else if mail_from_assumed {
+                "≈ From"
             } else {
-                "from the Received field"
+                "← Return-Path"
             };
+            let how = format!("IP ← {ip_src}, MAIL FROM {mf_src}");
             let f = |id: &str, sev: Severity| {
                 Finding::new(id, sev, ip.to_string())
                     .arg("ip", ip)
                     .arg("domain", &domain)
                     .arg("result", result.result.as_str())
-                    .arg("source", how)
+                    .arg("source", &how)
                     .arg("reason", if result.reason.is_empty() { "-" } else { &result.reason })
                     .evidence(json!({ "mail_from": mf, "helo": helo_s, "matched": result.matched }))
             };
@@ -348,9 +369,10 @@ fn path_check(facts: &HeaderFacts, subject: &str) -> CheckResult {
         .rev()
         .map(|h| {
             let tls = match h.tls {
-                Some(true) => "TLS",
-                Some(false) => "no TLS",
-                None => "?",
+                // Symbols, not words: the path reads the same in every language.
+                Some(true) => "TLS ✔",
+                Some(false) => "TLS ✘",
+                None => "TLS ?",
             };
             format!("{} ({tls})", h.by.as_deref().unwrap_or("?"))
         })
@@ -423,9 +445,10 @@ fn header_check(facts: &HeaderFacts, req: &ReceivedRequest, o: &Outcome, subject
         } else {
             let missing = match (facts.has_https_unsubscribe(), facts.has_one_click()) {
                 (false, false) => {
-                    "List-Unsubscribe: <https://...> and List-Unsubscribe-Post: List-Unsubscribe=One-Click"
+                    // Header names only: the same in every language.
+                    "List-Unsubscribe: <https://…>, List-Unsubscribe-Post: List-Unsubscribe=One-Click"
                 }
-                (false, true) => "an https URI in List-Unsubscribe",
+                (false, true) => "List-Unsubscribe: <https://…>",
                 _ => "List-Unsubscribe-Post: List-Unsubscribe=One-Click",
             };
             c.findings.push(
