@@ -172,5 +172,16 @@ fn bad_input_is_a_clear_exit_2() {
     let (code, _, err) = mxdoctor(&["message", "-"], Some(&big));
     assert_eq!(code, Some(2));
     assert!(err.contains("limit"), "{err}");
-    // Received messages are verified against the lab: tests/message_lab.rs.
+    // Received messages are verified against the lab: tests/message_lab.rs. Their options are
+    // checked before anything is read from the network.
+    let ok = b"From: a@example.com\r\n\r\nx\r\n";
+    for (args, want) in [
+        (&["message", "-", "--ip", "1.2.3"][..], "--ip 1.2.3"),
+        (&["message", "-", "--mail-from", "no-at-sign"][..], "--mail-from"),
+        (&["message", "-", "--helo", "bad name!"][..], "--helo"),
+    ] {
+        let (code, _, err) = mxdoctor(args, Some(ok));
+        assert_eq!(code, Some(2), "{args:?}");
+        assert!(err.contains(want), "{args:?}: {err}");
+    }
 }
