@@ -185,3 +185,17 @@ fn bad_input_is_a_clear_exit_2() {
         assert!(err.contains(want), "{args:?}: {err}");
     }
 }
+
+#[test]
+fn arf_feedback_report_fields_and_next_step() {
+    let raw = std::fs::read(format!("{CORPUS}/arf-01.eml")).unwrap();
+    let a = mxdoctor_proto::mail::analyze(&raw).unwrap();
+    let fb = a.feedback.clone().expect("RFC 5965 fields");
+    assert_eq!(fb.feedback_type.as_deref(), Some("abuse"));
+    assert_eq!(fb.source_ip.as_deref(), Some("192.0.2.89"));
+    assert_eq!(fb.reported_domain.as_deref(), Some("example.ed.jp"));
+    let r = mxdoctor_engine::message::report(&ctx(), &a, "arf-01.eml");
+    let f = r.findings().find(|f| f.id == "bounce.feedback").unwrap();
+    assert_eq!(f.args["next"], "mxdoctor ip 192.0.2.89");
+    assert_eq!(r.verdict.id, "verdict.message.feedback");
+}

@@ -69,6 +69,20 @@ pub fn next_step(r: &FailedRecipient, a: &MessageAnalysis) -> NextStep {
         }
         Reason::AuthFailure | Reason::Rejected | Reason::SpamDetected => NextStep::Check(sender_domain),
         Reason::HostUnknown | Reason::Expired | Reason::NetworkError => NextStep::Check(recipient_domain),
+        // A complaint names the source IP and the reported domain (RFC 5965); the IP's
+        // reputation is what a complaint rate damages first.
+        Reason::Feedback => match a.feedback.as_ref() {
+            Some(fb)
+                if fb
+                    .source_ip
+                    .as_deref()
+                    .is_some_and(|ip| ip.parse::<std::net::IpAddr>().is_ok()) =>
+            {
+                NextStep::Ip(fb.source_ip.clone().unwrap_or_default())
+            }
+            Some(fb) if fb.reported_domain.is_some() => NextStep::Check(fb.reported_domain.clone().unwrap_or_default()),
+            _ => NextStep::None,
+        },
         Reason::SecurityError => NextStep::Sendas(
             host_in(&diag)
                 .or_else(|| r.remote_mta.clone())
@@ -170,10 +184,14 @@ pub fn report(ctx: &Context, a: &MessageAnalysis, file: &str) -> Report {
                 .arg("recipient", &subject)
                 .arg("status", r.status.clone().unwrap_or_else(|| "-".into()))
                 .arg("next", next_step(r, a).to_string())
-                .evidence(json!({
-                    "action": r.action, "status": r.status, "reply_code": r.reply_code,
-                    "remote_mta": r.remote_mta, "diagnostic": r.diagnostic,
-                })),
+                .evidence(if r.reason == Reason::Feedback {
+                    json!({ "reporter": r.remote_mta, "feedback": a.feedback })
+                } else {
+                    json!({
+                        "action": r.action, "status": r.status, "reply_code": r.reply_code,
+                        "remote_mta": r.remote_mta, "diagnostic": r.diagnostic,
+                    })
+                }),
         );
     }
     c.evidence.push(Evidence::Note(format!(

@@ -55,6 +55,50 @@ pub struct MessageAnalysis {
     pub original_message_id: Option<String>,
     /// Every `Status:` value of the delivery-status part, as written.
     pub dsn_statuses: Vec<String>,
+    /// The machine-readable part of an ARF feedback report.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub feedback: Option<Feedback>,
+}
+
+/// The fields of an ARF `message/feedback-report` part (RFC 5965 section 3.1) that say what
+/// was complained about and which sender it points at.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+pub struct Feedback {
+    /// abuse, fraud, virus, other, not-spam, auth-failure (RFC 6591).
+    pub feedback_type: Option<String>,
+    pub user_agent: Option<String>,
+    /// The IP address the reported message came from.
+    pub source_ip: Option<String>,
+    pub original_mail_from: Option<String>,
+    pub original_rcpt_to: Option<String>,
+    pub reported_domain: Option<String>,
+    pub arrival_date: Option<String>,
+}
+
+/// Parses the `Name: value` lines of a feedback-report part (bounded; unknown fields ignored).
+pub fn parse_feedback(body: &str) -> Feedback {
+    let mut f = Feedback::default();
+    for line in body.lines().take(200) {
+        let Some((name, value)) = line.split_once(':') else {
+            continue;
+        };
+        let v = value.trim().trim_start_matches('<').trim_end_matches('>').trim();
+        if v.is_empty() || v.len() > 500 {
+            continue;
+        }
+        let slot = match name.trim().to_ascii_lowercase().as_str() {
+            "feedback-type" => &mut f.feedback_type,
+            "user-agent" => &mut f.user_agent,
+            "source-ip" => &mut f.source_ip,
+            "original-mail-from" => &mut f.original_mail_from,
+            "original-rcpt-to" => &mut f.original_rcpt_to,
+            "reported-domain" => &mut f.reported_domain,
+            "arrival-date" | "received-date" => &mut f.arrival_date,
+            _ => continue,
+        };
+        slot.get_or_insert_with(|| v.to_string());
+    }
+    f
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error, Serialize, Deserialize)]
@@ -173,6 +217,7 @@ pub fn analyze(raw: &[u8]) -> Result<MessageAnalysis, MessageError> {
         original_subject: None,
         original_message_id: None,
         dsn_statuses: Vec::new(),
+        feedback: None,
     };
     let mut texts: Vec<String> = Vec::new();
     let report_type = msg
@@ -217,7 +262,10 @@ pub fn analyze(raw: &[u8]) -> Result<MessageAnalysis, MessageError> {
                     });
                 }
             }
-            ("message", "feedback-report") => a.kind = MessageKind::Feedback,
+            ("message", "feedback-report") => {
+                a.kind = MessageKind::Feedback;
+                a.feedback = Some(parse_feedback(&String::from_utf8_lossy(part.contents())));
+            }
             ("message", "rfc822") | ("message", "global") | ("text", "rfc822-headers") => {
                 if let PartType::Message(inner) = &part.body {
                     a.original_subject = inner.subject().map(str::to_string);
@@ -261,13 +309,14 @@ pub fn analyze(raw: &[u8]) -> Result<MessageAnalysis, MessageError> {
         return Ok(a);
     }
     if a.kind == MessageKind::Feedback {
+        let fb = a.feedback.clone().unwrap_or_default();
         a.recipients.push(FailedRecipient {
-            recipient: None,
+            recipient: fb.original_rcpt_to.clone(),
             action: None,
             status: None,
             reply_code: None,
-            remote_mta: None,
-            diagnostic: None,
+            remote_mta: fb.user_agent.clone(),
+            diagnostic: fb.feedback_type.as_ref().map(|t| format!("Feedback-Type: {t}")),
             reason: Reason::Feedback,
         });
         return Ok(a);
