@@ -504,3 +504,72 @@ async fn without_return_path_the_from_address_is_the_assumed_envelope_sender() {
     let spf = r.checks.iter().find(|c| c.check == "message.spf").unwrap();
     assert!(matches!(&spf.status, CheckStatus::Skipped { reason } if reason.contains("--mail-from")));
 }
+
+/// The whole path over real SMTP: the lab MTA signs, delivers with STARTTLS to the lab MX, which
+/// writes Return-Path and Received (with the XCLIENT world address and the TLS version); the
+/// message out of the lab mailbox verifies through the lab DNS. An unknown recipient is refused
+/// by the MX, and the bounce made from its reply is explained.
+#[tokio::test]
+async fn over_real_smtp_through_the_lab_mx() {
+    let lab = start("messages").await;
+    let socket = lab
+        .address_map()
+        .get(&"192.0.2.99:25".parse().unwrap())
+        .expect("the MX is mapped");
+    let signed = Mta::new(lab.world())
+        .sign(
+            "sender.example",
+            &message("info@sender.example", "", "Thank you.\r\n.leading dot\r\n"),
+        )
+        .unwrap();
+    let env = mta::Envelope {
+        client_addr: "198.51.100.25".parse().unwrap(),
+        client_name: "mail.sender.example",
+        helo: "mail.sender.example",
+        mail_from: "bounce@sender.example",
+        recipients: &["taro@gmail.example", "nobody@gmail.example"],
+    };
+    let out = mta::send(socket, "mx.receiver.example", lab.ca_pem(), &env, &signed)
+        .await
+        .unwrap();
+    assert!(out.accepted, "{:#?}", out.transcript);
+    assert_eq!(out.refused.len(), 1);
+    assert!(out.refused[0].1.starts_with("550 5.1.1"), "{:?}", out.refused);
+    let delivered = lab.mailbox();
+    assert_eq!(delivered.len(), 1);
+    assert_eq!(delivered[0].recipients, vec!["taro@gmail.example"]);
+    let raw = &delivered[0].message;
+    assert!(
+        String::from_utf8_lossy(raw).contains("\r\n.leading dot\r\n"),
+        "dot-stuffing undone"
+    );
+    let r = verify(&lab, raw, Default::default()).await;
+    assert_has(&r, "msg.dkim.pass");
+    let spf = finding(&r, "msg.spf.pass");
+    assert_eq!(spf.args["ip"], "198.51.100.25");
+    assert_eq!(spf.args["domain"], "sender.example");
+    assert_has(&r, "msg.dmarc.pass");
+    let hops = finding(&r, "msg.path.hops");
+    assert_eq!(hops.args["path"], "mx.receiver.example (TLS ✔)");
+    assert_eq!(r.verdict.id, "verdict.message.received-inbox");
+    // The refused recipient, as the sending MTA reports it.
+    let (rcpt, reply) = &out.refused[0];
+    let status = reply.split_whitespace().nth(1).unwrap();
+    let dsn = mta::bounce(
+        &signed,
+        "mail.sender.example",
+        "bounce@sender.example",
+        DATE,
+        &mta::Failure {
+            recipient: rcpt,
+            status,
+            diagnostic: reply,
+            remote_mta: "mx.receiver.example",
+        },
+    );
+    let r = verify(&lab, &dsn, Default::default()).await;
+    assert_eq!(
+        finding(&r, "bounce.userunknown").args["recipient"],
+        "nobody@gmail.example"
+    );
+}

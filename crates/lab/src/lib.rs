@@ -116,6 +116,7 @@ pub struct Lab {
     ca_pem: String,
     started_at: OffsetDateTime,
     tasks: Vec<JoinHandle<()>>,
+    mailbox: smtp::Mailbox,
 }
 
 impl std::fmt::Debug for Lab {
@@ -140,6 +141,11 @@ impl Lab {
     pub fn started_at(&self) -> OffsetDateTime {
         self.started_at
     }
+    /// What the world's MX listeners (`mx = true`) accepted so far, oldest first.
+    pub fn mailbox(&self) -> Vec<smtp::Delivered> {
+        self.mailbox.lock().map(|m| m.clone()).unwrap_or_default()
+    }
+
     pub fn world(&self) -> &World {
         &self.world
     }
@@ -236,6 +242,7 @@ pub async fn start(world: &World, opts: LabOptions) -> Result<Lab, LabError> {
     }));
 
     let mut map = AddressMap::new();
+    let mailbox: smtp::Mailbox = Default::default();
     let io = |e: std::io::Error| LabError::Io(format!("mail server: {e}"));
     for s in world.servers() {
         for l in &s.listeners {
@@ -246,6 +253,7 @@ pub async fn start(world: &World, opts: LabOptions) -> Result<Lab, LabError> {
                 behaviour: s.behaviour,
                 spec: l.clone(),
                 tls,
+                mailbox: mailbox.clone(),
             });
             for addr in &s.addresses {
                 let listener = TcpListener::bind("127.0.0.1:0").await.map_err(io)?;
@@ -268,6 +276,7 @@ pub async fn start(world: &World, opts: LabOptions) -> Result<Lab, LabError> {
         ca_pem: ca.root_pem(),
         started_at: now,
         tasks,
+        mailbox,
     })
 }
 

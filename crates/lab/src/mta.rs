@@ -6,6 +6,9 @@
 //!   published.
 //! - [`relay`] prepends the `Received:` field the receiving MX writes (Postfix wording).
 //! - [`bounce`] wraps a message in an RFC 3464 delivery status notification.
+//! - [`send`] delivers over real SMTP (STARTTLS, XCLIENT) to a lab MX listener (`mx = true`),
+//!   which writes its own Return-Path and Received fields and keeps the message in the lab's
+//!   mailbox ([`crate::Lab::mailbox`]); refused recipients come back with the MX's reply.
 
 use mail_auth::common::crypto::{RsaKey, Sha256};
 use mail_auth::common::headers::HeaderWriter;
@@ -36,6 +39,8 @@ pub enum MtaError {
     BadKey { domain: String, detail: String },
     #[error("signing failed: {0}")]
     Sign(String),
+    #[error("{0}")]
+    Smtp(String),
 }
 
 /// The sending side of a world.
@@ -183,4 +188,180 @@ Content-Type: text/rfc822-headers\r\n\
         status = f.status,
     )
     .into_bytes()
+}
+
+/// Who the sending MTA is in the world (told to the lab MX with XCLIENT) and what it sends.
+#[derive(Debug, Clone)]
+pub struct Envelope<'a> {
+    /// The sender's world address and PTR name.
+    pub client_addr: std::net::IpAddr,
+    pub client_name: &'a str,
+    /// The EHLO name.
+    pub helo: &'a str,
+    pub mail_from: &'a str,
+    pub recipients: &'a [&'a str],
+}
+
+/// What the receiving server answered: every reply line of the session, and the recipients it
+/// refused with their replies (what a real sending MTA turns into a bounce).
+#[derive(Debug, Clone, Default)]
+pub struct SendOutcome {
+    pub transcript: Vec<String>,
+    pub refused: Vec<(String, String)>,
+    pub accepted: bool,
+}
+
+const SEND_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
+
+trait Stream: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send {}
+impl<T: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send> Stream for T {}
+
+/// One SMTP session to a lab MX, as a sending MTA runs it: EHLO, STARTTLS (trusting the lab CA,
+/// SNI = `server_name`), XCLIENT with the envelope's world identity, MAIL, RCPT, DATA with
+/// dot-stuffing, QUIT. `socket` is the loopback socket the address map gives for the MX.
+pub async fn send(
+    socket: std::net::SocketAddr,
+    server_name: &str,
+    ca_pem: &str,
+    env: &Envelope<'_>,
+    message: &[u8],
+) -> Result<SendOutcome, MtaError> {
+    use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+    let err = |e: String| MtaError::Smtp(format!("SMTP to {server_name}: {e}"));
+    if !socket.ip().is_loopback() {
+        return Err(err(format!(
+            "{socket} is not a loopback socket; the lab MTA only talks to the lab"
+        )));
+    }
+    let mut out = SendOutcome::default();
+    let tcp = tokio::time::timeout(SEND_TIMEOUT, tokio::net::TcpStream::connect(socket))
+        .await
+        .map_err(|_| err("connect timed out".into()))?
+        .map_err(|e| err(e.to_string()))?;
+    let mut io: BufReader<Box<dyn Stream>> = BufReader::new(Box::new(tcp));
+
+    async fn reply(io: &mut BufReader<Box<dyn Stream>>, t: &mut Vec<String>) -> Result<(u16, String), String> {
+        let mut text = String::new();
+        loop {
+            let mut line = String::new();
+            let n = tokio::time::timeout(SEND_TIMEOUT, io.read_line(&mut line))
+                .await
+                .map_err(|_| "reply timed out".to_string())?
+                .map_err(|e| e.to_string())?;
+            if n == 0 || line.len() > 1000 || t.len() > 200 {
+                return Err("connection closed or reply too long".into());
+            }
+            let line = line.trim_end().to_string();
+            t.push(format!("S: {line}"));
+            text.push_str(&line);
+            text.push(' ');
+            if line.as_bytes().get(3) != Some(&b'-') {
+                let code = line.get(..3).and_then(|c| c.parse().ok()).unwrap_or(0);
+                return Ok((code, text.trim_end().to_string()));
+            }
+        }
+    }
+    async fn say(io: &mut BufReader<Box<dyn Stream>>, t: &mut Vec<String>, cmd: &str) -> Result<(), String> {
+        t.push(format!("C: {cmd}"));
+        io.get_mut()
+            .write_all(format!("{cmd}\r\n").as_bytes())
+            .await
+            .map_err(|e| e.to_string())
+    }
+
+    let t = &mut out.transcript;
+    reply(&mut io, t).await.map_err(err)?;
+    say(&mut io, t, &format!("EHLO {}", env.helo)).await.map_err(err)?;
+    let (_, ehlo) = reply(&mut io, t).await.map_err(err)?;
+    if ehlo.contains("STARTTLS") {
+        say(&mut io, t, "STARTTLS").await.map_err(err)?;
+        let (code, _) = reply(&mut io, t).await.map_err(err)?;
+        if code == 220 {
+            let mut roots = rustls::RootCertStore::empty();
+            for cert in rustls_pki_types::CertificateDer::pem_slice_iter(ca_pem.as_bytes()).flatten() {
+                let _ = roots.add(cert);
+            }
+            let config = rustls::ClientConfig::builder_with_provider(std::sync::Arc::new(
+                rustls::crypto::ring::default_provider(),
+            ))
+            .with_safe_default_protocol_versions()
+            .map_err(|e| err(e.to_string()))?
+            .with_root_certificates(roots)
+            .with_no_client_auth();
+            let name =
+                rustls_pki_types::ServerName::try_from(server_name.to_string()).map_err(|e| err(e.to_string()))?;
+            let plain = io.into_inner();
+            let tls = tokio::time::timeout(
+                SEND_TIMEOUT,
+                tokio_rustls::TlsConnector::from(std::sync::Arc::new(config)).connect(name, plain),
+            )
+            .await
+            .map_err(|_| err("TLS handshake timed out".into()))?
+            .map_err(|e| err(format!("TLS: {e}")))?;
+            io = BufReader::new(Box::new(tls));
+            let t = &mut out.transcript;
+            say(&mut io, t, &format!("EHLO {}", env.helo)).await.map_err(err)?;
+            reply(&mut io, t).await.map_err(err)?;
+        }
+    }
+    let t = &mut out.transcript;
+    let addr = match env.client_addr {
+        std::net::IpAddr::V4(v) => v.to_string(),
+        std::net::IpAddr::V6(v) => format!("IPV6:{v}"),
+    };
+    say(
+        &mut io,
+        t,
+        &format!("XCLIENT ADDR={addr} NAME={} HELO={}", env.client_name, env.helo),
+    )
+    .await
+    .map_err(err)?;
+    reply(&mut io, t).await.map_err(err)?;
+    say(&mut io, t, &format!("EHLO {}", env.helo)).await.map_err(err)?;
+    reply(&mut io, t).await.map_err(err)?;
+    say(&mut io, t, &format!("MAIL FROM:<{}>", env.mail_from))
+        .await
+        .map_err(err)?;
+    reply(&mut io, t).await.map_err(err)?;
+    let mut any = false;
+    for r in env.recipients {
+        say(&mut io, t, &format!("RCPT TO:<{r}>")).await.map_err(err)?;
+        let (code, text) = reply(&mut io, t).await.map_err(err)?;
+        if code / 100 == 2 {
+            any = true;
+        } else {
+            out.refused.push((r.to_string(), text));
+        }
+    }
+    if any {
+        say(&mut io, t, "DATA").await.map_err(err)?;
+        let (code, _) = reply(&mut io, t).await.map_err(err)?;
+        if code == 354 {
+            let text = String::from_utf8_lossy(message);
+            let mut data = String::with_capacity(message.len() + 64);
+            for line in text.split("\r\n") {
+                // RFC 5321 section 4.5.2: a leading dot is doubled.
+                if line.starts_with('.') {
+                    data.push('.');
+                }
+                data.push_str(line);
+                data.push_str("\r\n");
+            }
+            if data.ends_with("\r\n\r\n") {
+                data.truncate(data.len() - 2);
+            }
+            data.push_str(".\r\n");
+            t.push(format!("C: <message, {} bytes>", message.len()));
+            io.get_mut()
+                .write_all(data.as_bytes())
+                .await
+                .map_err(|e| err(e.to_string()))?;
+            let (code, _) = reply(&mut io, t).await.map_err(err)?;
+            out.accepted = code / 100 == 2;
+        }
+    }
+    let t = &mut out.transcript;
+    let _ = say(&mut io, t, "QUIT").await;
+    let _ = reply(&mut io, t).await;
+    Ok(out)
 }

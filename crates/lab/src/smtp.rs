@@ -55,6 +55,21 @@ pub enum TlsSide {
     Mixed(TlsAcceptor, Vec<TlsVersion>),
 }
 
+/// A message the lab MX accepted, as it would hand it to the mailbox: Return-Path and Received
+/// prepended.
+#[derive(Debug, Clone)]
+pub struct Delivered {
+    pub mail_from: String,
+    pub recipients: Vec<String>,
+    pub message: Vec<u8>,
+}
+
+/// What every MX listener of a lab delivers into.
+pub type Mailbox = Arc<std::sync::Mutex<Vec<Delivered>>>;
+
+/// At most this many messages are kept (a lab is for tests and demos).
+const MAX_MAILBOX: usize = 1000;
+
 /// Everything one listener needs to serve a connection.
 #[derive(Clone)]
 pub struct ListenerConfig {
@@ -63,6 +78,7 @@ pub struct ListenerConfig {
     pub behaviour: Behaviour,
     pub spec: ListenerSpec,
     pub tls: TlsSide,
+    pub mailbox: Mailbox,
 }
 
 /// Accepts connections until the returned task is aborted (connection tasks go with it).
@@ -120,6 +136,14 @@ struct Session {
     buf: Vec<u8>,
     cfg: Arc<ListenerConfig>,
     tls: bool,
+    /// The negotiated TLS version, for the Received field.
+    tls_version: Option<String>,
+    ehlo: Option<String>,
+    /// XCLIENT ADDR= and NAME=: who the client is in the world.
+    client_addr: Option<String>,
+    client_name: Option<String>,
+    mail_from: Option<String>,
+    rcpts: Vec<String>,
 }
 
 type R<T> = Result<T, ()>;
@@ -132,6 +156,12 @@ impl Session {
             buf: Vec::new(),
             cfg,
             tls: false,
+            tls_version: None,
+            ehlo: None,
+            client_addr: None,
+            client_name: None,
+            mail_from: None,
+            rcpts: Vec::new(),
         }
     }
 
@@ -216,6 +246,10 @@ impl Session {
                     if !self.auth_mechs().is_empty() {
                         lines.push(format!("AUTH {}", self.auth_mechs().join(" ")));
                     }
+                    if self.cfg.spec.mx {
+                        lines.push("XCLIENT ADDR NAME HELO".into());
+                    }
+                    self.ehlo = Some(arg.clone());
                     let n = lines.len();
                     let mut out = String::new();
                     for (i, l) in lines.iter().enumerate() {
@@ -247,11 +281,52 @@ impl Session {
                     }
                 }
                 "AUTH" => self.auth(&arg).await?,
-                "MAIL" => self.write("250 2.1.0 Ok\r\n").await?,
-                "RCPT" => self.write("250 2.1.5 Ok\r\n").await?,
+                "XCLIENT" if self.cfg.spec.mx => {
+                    // Postfix XCLIENT: attributes, then a fresh session (banner again).
+                    for attr in arg.split_whitespace() {
+                        match attr.split_once('=') {
+                            Some((k, v)) if k.eq_ignore_ascii_case("ADDR") => {
+                                self.client_addr = Some(v.trim_start_matches("IPV6:").to_string())
+                            }
+                            Some((k, v)) if k.eq_ignore_ascii_case("NAME") => self.client_name = Some(v.to_string()),
+                            Some((k, v)) if k.eq_ignore_ascii_case("HELO") => self.ehlo = Some(v.to_string()),
+                            _ => {}
+                        }
+                    }
+                    self.mail_from = None;
+                    self.rcpts.clear();
+                    let banner = format!("220 {}\r\n", self.cfg.banner);
+                    self.write(&banner).await?;
+                }
+                "MAIL" => {
+                    let from = angle_arg(&arg, "FROM:");
+                    self.mail_from = Some(from);
+                    self.rcpts.clear();
+                    self.write("250 2.1.0 Ok\r\n").await?
+                }
+                "RCPT" => {
+                    let to = angle_arg(&arg, "TO:");
+                    let known = &self.cfg.spec.recipients;
+                    if self.cfg.spec.mx && !known.is_empty() && !known.iter().any(|k| k.eq_ignore_ascii_case(&to)) {
+                        let r = format!(
+                            "550 5.1.1 <{to}>: Recipient address rejected: User unknown in virtual mailbox table\r\n"
+                        );
+                        self.write(&r).await?;
+                    } else {
+                        if self.rcpts.len() < 100 {
+                            self.rcpts.push(to);
+                        }
+                        self.write("250 2.1.5 Ok\r\n").await?
+                    }
+                }
                 "DATA" => {
+                    if self.cfg.spec.mx && (self.mail_from.is_none() || self.rcpts.is_empty()) {
+                        self.write("554 5.5.1 Error: no valid recipients\r\n").await?;
+                        continue;
+                    }
                     self.write("354 End data with <CR><LF>.<CR><LF>\r\n").await?;
                     let mut size = 0usize;
+                    let mut body: Vec<u8> = Vec::new();
                     loop {
                         let Some(l) = self.line().await? else {
                             return Ok(());
@@ -264,6 +339,14 @@ impl Session {
                             self.write("552 5.3.4 Message too big\r\n").await?;
                             return Ok(());
                         }
+                        if self.cfg.spec.mx {
+                            // RFC 5321 section 4.5.2: remove the dot-stuffing.
+                            body.extend_from_slice(l.strip_prefix('.').unwrap_or(&l).as_bytes());
+                            body.extend_from_slice(b"\r\n");
+                        }
+                    }
+                    if self.cfg.spec.mx {
+                        self.deliver(body);
                     }
                     self.write("250 2.0.0 Ok: queued\r\n").await?;
                 }
@@ -279,6 +362,43 @@ impl Session {
             }
         }
         Ok(())
+    }
+
+    /// Prepends what this MX writes (Return-Path, Received as Postfix words it) and keeps the
+    /// message in the lab's mailbox.
+    fn deliver(&mut self, body: Vec<u8>) {
+        let helo = self.ehlo.clone().unwrap_or_else(|| "unknown".into());
+        let addr = self.client_addr.clone().unwrap_or_else(|| "127.0.0.1".into());
+        let addr = if addr.contains(':') {
+            format!("IPv6:{addr}")
+        } else {
+            addr
+        };
+        let name = self.client_name.clone().unwrap_or_else(|| "unknown".into());
+        let tls = match &self.tls_version {
+            Some(v) => format!("\r\n\t(using {v} with cipher TLS_AES_256_GCM_SHA384 (256/256 bits))"),
+            None => String::new(),
+        };
+        let date = time::OffsetDateTime::now_utc()
+            .format(&time::format_description::well_known::Rfc2822)
+            .unwrap_or_default();
+        let mail_from = self.mail_from.clone().unwrap_or_default();
+        let mut message = format!(
+            "Return-Path: <{mail_from}>\r\nReceived: from {helo} ({name} [{addr}]){tls}\r\n\tby {by} (Postfix) with {proto} id 4LabMx;\r\n\t{date}\r\n",
+            by = self.cfg.hostname,
+            proto = if self.tls { "ESMTPS" } else { "ESMTP" },
+        )
+        .into_bytes();
+        message.extend_from_slice(&body);
+        if let Ok(mut mb) = self.cfg.mailbox.lock()
+            && mb.len() < MAX_MAILBOX
+        {
+            mb.push(Delivered {
+                mail_from,
+                recipients: std::mem::take(&mut self.rcpts),
+                message,
+            });
+        }
     }
 
     async fn auth(&mut self, arg: &str) -> R<()> {
@@ -397,6 +517,11 @@ impl Session {
     async fn accept_rustls(&mut self, acceptor: TlsAcceptor, raw: BoxIo) -> R<bool> {
         match tokio::time::timeout(Duration::from_secs(15), acceptor.accept(raw)).await {
             Ok(Ok(tls)) => {
+                self.tls_version = tls.get_ref().1.protocol_version().map(|v| match v {
+                    rustls::ProtocolVersion::TLSv1_3 => "TLSv1.3".to_string(),
+                    rustls::ProtocolVersion::TLSv1_2 => "TLSv1.2".to_string(),
+                    other => format!("{other:?}"),
+                });
                 self.io = Some(Box::new(tls));
                 self.tls = true;
                 self.buf.clear();
@@ -405,6 +530,21 @@ impl Session {
             _ => Ok(false),
         }
     }
+}
+
+/// The address in `FROM:<a@b> SIZE=1` / `TO:<a@b>`, lower case, without the angle brackets.
+fn angle_arg(arg: &str, prefix: &str) -> String {
+    let rest = if arg.len() >= prefix.len() && arg[..prefix.len()].eq_ignore_ascii_case(prefix) {
+        &arg[prefix.len()..]
+    } else {
+        arg
+    };
+    let rest = rest.trim();
+    let addr = match (rest.find('<'), rest.find('>')) {
+        (Some(a), Some(b)) if a < b => &rest[a + 1..b],
+        _ => rest.split_whitespace().next().unwrap_or(""),
+    };
+    addr.chars().take(256).collect()
 }
 
 /// Answers a legacy ClientHello as an old server would: the highest version both speak, or a

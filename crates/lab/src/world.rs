@@ -232,6 +232,14 @@ pub struct ListenerSpec {
     /// Advertise STARTTLS but answer the command with 454 (a broken TLS set-up).
     #[serde(default)]
     pub starttls_fails: bool,
+    /// Accept mail as an MX: each message, with the Return-Path and Received fields this host
+    /// writes, goes to the lab's mailbox. XCLIENT (as in Postfix) lets the sender say which
+    /// world address and name it has, since on loopback every client is 127.0.0.1.
+    #[serde(default)]
+    pub mx: bool,
+    /// Recipients the MX accepts; others get 550 5.1.1 (empty: every recipient).
+    #[serde(default)]
+    pub recipients: Vec<String>,
 }
 
 fn starttls() -> TlsMode {
