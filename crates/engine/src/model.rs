@@ -119,8 +119,15 @@ impl ErrorCause {
 #[serde(tag = "state", rename_all = "lowercase")]
 pub enum CheckStatus {
     Ran,
-    Skipped { reason: String },
-    Error { cause: ErrorCause, detail: String },
+    /// `reason` is a catalogue id (`skip.*`, listed in the registry), so it reads in every
+    /// language and machines can match it.
+    Skipped {
+        reason: String,
+    },
+    Error {
+        cause: ErrorCause,
+        detail: String,
+    },
 }
 
 /// The result of one check on one subject.

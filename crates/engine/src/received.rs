@@ -89,7 +89,7 @@ pub async fn checks(ctx: &Context, raw: &[u8], req: &ReceivedRequest, subject: &
     match (&parsed, &dkim_outputs) {
         (None, _) => {
             dkim.status = CheckStatus::Skipped {
-                reason: "the message has no header that DKIM could verify".into(),
+                reason: "skip.message.unparsable".into(),
             }
         }
         (Some(_), None) => {
@@ -154,14 +154,12 @@ pub async fn checks(ctx: &Context, raw: &[u8], req: &ReceivedRequest, subject: &
     match ip {
         None => {
             spf.status = CheckStatus::Skipped {
-                reason: "no Received field names the sending server's public address; give it with --ip".into(),
+                reason: "skip.message.no-client-ip".into(),
             }
         }
         Some(_) if !identity_known => {
             spf.status = CheckStatus::Skipped {
-                reason:
-                    "neither the envelope sender (Return-Path) nor the HELO name is known; give --mail-from or --helo"
-                        .into(),
+                reason: "skip.message.no-identity".into(),
             }
         }
         Some(ip) => {
@@ -278,7 +276,7 @@ pub async fn checks(ctx: &Context, raw: &[u8], req: &ReceivedRequest, subject: &
         }
         _ => {
             dmarc.status = CheckStatus::Skipped {
-                reason: "DMARC needs exactly one From address".into(),
+                reason: "skip.message.from-count".into(),
             }
         }
     }
@@ -345,7 +343,7 @@ fn path_check(facts: &HeaderFacts, subject: &str) -> CheckResult {
     let mut c = CheckResult::ran("message.path", subject);
     if facts.hops.is_empty() {
         c.status = CheckStatus::Skipped {
-            reason: "the message has no Received fields".into(),
+            reason: "skip.message.no-received".into(),
         };
         return c;
     }

@@ -190,6 +190,15 @@ pub static VERDICTS: &[&str] = &[
     "verdict.message.received-reject",
 ];
 
+/// Why a check was skipped: catalogue ids used as `CheckStatus::Skipped { reason }`.
+pub static SKIP_REASONS: &[&str] = &[
+    "skip.message.unparsable",
+    "skip.message.no-client-ip",
+    "skip.message.no-identity",
+    "skip.message.from-count",
+    "skip.message.no-received",
+];
+
 pub static ERROR_CAUSES: &[ErrorCause] = &[
     ErrorCause::DnsFailure,
     ErrorCause::Refused,
@@ -220,6 +229,7 @@ pub fn catalog_ids() -> Vec<String> {
         .map(|d| d.id.to_string())
         .chain(VERDICTS.iter().map(|v| v.to_string()))
         .chain(ERROR_CAUSES.iter().map(|c| c.catalog_id()))
+        .chain(SKIP_REASONS.iter().map(|s| s.to_string()))
         .chain(bounce_ids())
         .collect()
 }

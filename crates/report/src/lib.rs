@@ -285,7 +285,11 @@ pub fn text(report: &Report, opts: &TextOptions) -> String {
             }
         }
         for (subject, reason) in &skipped {
-            let _ = writeln!(out, "- {:<5} {}  {}", ui(lang, "skipped"), reason, p.dim(subject));
+            // A skip reason is a catalogue id (`skip.*`); its sentence says why and what to give.
+            let said = catalog_text(lang, reason, &BTreeMap::new())
+                .map(|t| t.title)
+                .unwrap_or_else(|| reason.clone());
+            let _ = writeln!(out, "- {:<5} {}  {}", ui(lang, "skipped"), said, p.dim(subject));
         }
         let _ = writeln!(out);
     }
