@@ -199,3 +199,24 @@ fn arf_feedback_report_fields_and_next_step() {
     assert_eq!(f.args["next"], "mxdoctor ip 192.0.2.89");
     assert_eq!(r.verdict.id, "verdict.message.feedback");
 }
+
+#[test]
+fn message_kinds_get_their_verdicts() {
+    let ctx = ctx();
+    let verdict = |raw: &[u8]| {
+        let a = mxdoctor_proto::mail::analyze(raw).unwrap();
+        mxdoctor_engine::message::report(&ctx, &a, "x").verdict.id
+    };
+    assert_eq!(verdict(&dsn("2.0.0", "250 2.0.0 OK")), "verdict.message.delivered");
+    assert_eq!(verdict(SENDAS_EN.as_bytes()), "verdict.message.gmail-sendas");
+    assert_eq!(verdict(SENDAS_JA.as_bytes()), "verdict.message.gmail-sendas");
+    assert_eq!(
+        verdict(b"From: hanako@example.org\r\nTo: taro@hanako-shop.example\r\nSubject: Out of office\r\nAuto-Submitted: auto-replied\r\n\r\nI am away.\r\n"),
+        "verdict.message.autoreply"
+    );
+    // The bounce report of a file that is no bounce says so (`message` itself verifies it).
+    assert_eq!(
+        verdict(b"From: a@example.com\r\nTo: b@example.com\r\nSubject: hi\r\n\r\nhello\r\n"),
+        "verdict.message.ordinary"
+    );
+}

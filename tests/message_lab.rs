@@ -212,13 +212,22 @@ async fn bulk_mail_needs_one_click_unsubscribe() {
     let f = finding(&r, "msg.hdr.one-click-missing");
     assert_eq!(f.severity, mxdoctor_engine::model::Severity::Fail);
     assert_eq!(r.verdict.id, "verdict.message.received-spam");
-    let r = verify(&lab, &send(&one_click), bulk).await;
+    let r = verify(&lab, &send(&one_click), bulk.clone()).await;
     assert_eq!(
         finding(&r, "msg.hdr.one-click").args["uris"],
         "https://newsletter.example/u/1, mailto:u@newsletter.example"
     );
     assert_eq!(finding(&r, "msg.dmarc.pass").args["policy"], "none");
     assert_eq!(r.verdict.id, "verdict.message.received-inbox");
+    // A From domain that publishes no DMARC record at all.
+    let m = message("news@nodmarc.example", "", "x\r\n");
+    let raw = mta::relay(
+        &m,
+        &handover("198.51.100.25", "mail.sender.example", true),
+        Some("b@nodmarc.example"),
+    );
+    let r = verify(&lab, &raw, bulk).await;
+    assert_eq!(finding(&r, "msg.dmarc.none").args["domain"], "nodmarc.example");
 }
 
 #[tokio::test]
