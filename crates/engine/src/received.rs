@@ -15,7 +15,7 @@ use mail_auth::dmarc::Policy;
 use mail_auth::{AuthenticatedMessage, DkimResult, DmarcResult, MessageAuthenticator};
 use serde_json::json;
 
-use mxdoctor_proto::headers::{HeaderFacts, header_facts};
+use mxdoctor_proto::headers::{HeaderFacts, domain_of, header_facts};
 use mxdoctor_proto::received::{entry_hop, is_internal};
 use mxdoctor_proto::spf::{SpfInput, SpfResult, check_host};
 
@@ -43,10 +43,12 @@ struct Outcome {
     dmarc: Option<(bool, Policy)>,
 }
 
-fn domain_of(addr: &str) -> Option<String> {
-    addr.rsplit_once('@')
-        .map(|(_, d)| d.trim_end_matches('.').to_ascii_lowercase())
-        .filter(|d| !d.is_empty())
+/// A verification that did not finish within its time.
+fn timed_out(what: &str) -> CheckStatus {
+    CheckStatus::Error {
+        cause: ErrorCause::Timeout,
+        detail: format!("{what} did not finish in time"),
+    }
 }
 
 fn dkim_error_id(r: &DkimResult) -> (&'static str, String) {
@@ -92,12 +94,7 @@ pub async fn checks(ctx: &Context, raw: &[u8], req: &ReceivedRequest, subject: &
                 reason: "skip.message.unparsable".into(),
             }
         }
-        (Some(_), None) => {
-            dkim.status = CheckStatus::Error {
-                cause: ErrorCause::Timeout,
-                detail: "DKIM key lookups did not finish in time".into(),
-            }
-        }
+        (Some(_), None) => dkim.status = timed_out("DKIM key lookups"),
         (Some(_), Some(outputs)) if outputs.is_empty() => dkim.findings.push(
             Finding::new("msg.dkim.none", Severity::Warning, subject)
                 .arg("from", facts.from_domain().unwrap_or_else(|| "-".into())),
@@ -228,12 +225,7 @@ pub async fn checks(ctx: &Context, raw: &[u8], req: &ReceivedRequest, subject: &
             });
             let params = mail_auth::dmarc::verify::DmarcParameters::new(m, dkim_outputs, &mf_domain, &spf_out);
             match tokio::time::timeout(ctx.timeout * 3, auth.verify_dmarc(params)).await {
-                Err(_) => {
-                    dmarc.status = CheckStatus::Error {
-                        cause: ErrorCause::Timeout,
-                        detail: "DMARC record lookups did not finish in time".into(),
-                    }
-                }
+                Err(_) => dmarc.status = timed_out("DMARC record lookups"),
                 Ok(o) => {
                     let policy = o.policy();
                     let policy_s = format!("{policy:?}").to_ascii_lowercase();
@@ -295,12 +287,7 @@ pub async fn checks(ctx: &Context, raw: &[u8], req: &ReceivedRequest, subject: &
     {
         let mut arc = CheckResult::ran("message.arc", subject);
         match tokio::time::timeout(ctx.timeout * 3, auth.verify_arc(m)).await {
-            Err(_) => {
-                arc.status = CheckStatus::Error {
-                    cause: ErrorCause::Timeout,
-                    detail: "ARC key lookups did not finish in time".into(),
-                }
-            }
+            Err(_) => arc.status = timed_out("ARC key lookups"),
             Ok(o) => {
                 let sealers: Vec<String> = o.sets().iter().map(|s| s.seal.header.d.clone()).collect();
                 let f = |id: &str, sev: Severity, detail: String| {

@@ -101,28 +101,46 @@ pub fn relay(message: &[u8], h: &Handover<'_>, mail_from: Option<&str>) -> Vec<u
         std::net::IpAddr::V4(v) => v.to_string(),
         std::net::IpAddr::V6(v) => format!("IPv6:{v}"),
     };
-    let tls = if h.tls {
-        "\r\n\t(using TLSv1.3 with cipher TLS_AES_256_GCM_SHA384 (256/256 bits))"
-    } else {
-        ""
+    let client = Client {
+        helo: h.helo,
+        rdns: h.rdns.unwrap_or("unknown"),
+        addr: &ip,
     };
-    let mut out = Vec::new();
-    if let Some(m) = mail_from {
-        out.extend_from_slice(format!("Return-Path: <{m}>\r\n").as_bytes());
-    }
-    out.extend_from_slice(
-        format!(
-            "Received: from {helo} ({rdns} [{ip}]){tls}\r\n\tby {by} (Postfix) with {proto} id 4Lab0001;\r\n\t{date}\r\n",
-            helo = h.helo,
-            rdns = h.rdns.unwrap_or("unknown"),
-            by = h.by,
-            proto = if h.tls { "ESMTPS" } else { "ESMTP" },
-            date = h.date,
-        )
-        .as_bytes(),
-    );
+    let tls = h.tls.then_some("TLSv1.3");
+    let mut out = trace_fields(mail_from, &client, h.by, tls, h.date, "4Lab0001").into_bytes();
     out.extend_from_slice(message);
     out
+}
+
+/// The client of one SMTP hand-over as the receiving host names it.
+pub(crate) struct Client<'a> {
+    pub helo: &'a str,
+    pub rdns: &'a str,
+    /// An address literal body: `192.0.2.1` or `IPv6:2001:db8::1`.
+    pub addr: &'a str,
+}
+
+/// The Return-Path (when known) and Received fields a Postfix MX writes on delivery; the lab
+/// MX ([`crate::smtp`]) and [`relay`] both write them this way.
+pub(crate) fn trace_fields(
+    mail_from: Option<&str>,
+    c: &Client<'_>,
+    by: &str,
+    tls_version: Option<&str>,
+    date: &str,
+    id: &str,
+) -> String {
+    let tls = tls_version
+        .map(|v| format!("\r\n\t(using {v} with cipher TLS_AES_256_GCM_SHA384 (256/256 bits))"))
+        .unwrap_or_default();
+    let return_path = mail_from.map(|m| format!("Return-Path: <{m}>\r\n")).unwrap_or_default();
+    format!(
+        "{return_path}Received: from {helo} ({rdns} [{addr}]){tls}\r\n\tby {by} (Postfix) with {proto} id {id};\r\n\t{date}\r\n",
+        helo = c.helo,
+        rdns = c.rdns,
+        addr = c.addr,
+        proto = if tls_version.is_some() { "ESMTPS" } else { "ESMTP" },
+    )
 }
 
 /// What a bouncing MTA reports about one recipient.

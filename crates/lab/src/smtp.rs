@@ -375,18 +375,22 @@ impl Session {
             addr
         };
         let name = self.client_name.clone().unwrap_or_else(|| "unknown".into());
-        let tls = match &self.tls_version {
-            Some(v) => format!("\r\n\t(using {v} with cipher TLS_AES_256_GCM_SHA384 (256/256 bits))"),
-            None => String::new(),
-        };
         let date = time::OffsetDateTime::now_utc()
             .format(&time::format_description::well_known::Rfc2822)
             .unwrap_or_default();
         let mail_from = self.mail_from.clone().unwrap_or_default();
-        let mut message = format!(
-            "Return-Path: <{mail_from}>\r\nReceived: from {helo} ({name} [{addr}]){tls}\r\n\tby {by} (Postfix) with {proto} id 4LabMx;\r\n\t{date}\r\n",
-            by = self.cfg.hostname,
-            proto = if self.tls { "ESMTPS" } else { "ESMTP" },
+        let client = crate::mta::Client {
+            helo: &helo,
+            rdns: &name,
+            addr: &addr,
+        };
+        let mut message = crate::mta::trace_fields(
+            Some(&mail_from),
+            &client,
+            &self.cfg.hostname,
+            self.tls_version.as_deref().filter(|_| self.tls),
+            &date,
+            "4LabMx",
         )
         .into_bytes();
         message.extend_from_slice(&body);

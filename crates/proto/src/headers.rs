@@ -56,19 +56,20 @@ impl HeaderFacts {
 
     /// The domain of the (single) From address, lower case.
     pub fn from_domain(&self) -> Option<String> {
-        self.from_addresses
-            .first()
-            .and_then(|a| a.rsplit_once('@'))
-            .map(|(_, d)| d.trim_end_matches('.').to_ascii_lowercase())
+        self.from_addresses.first().and_then(|a| domain_of(a))
     }
 
     /// The domain of Return-Path (the RFC 5321 MAIL FROM), lower case.
     pub fn mail_from_domain(&self) -> Option<String> {
-        self.return_path
-            .as_deref()
-            .and_then(|a| a.rsplit_once('@'))
-            .map(|(_, d)| d.trim_end_matches('.').to_ascii_lowercase())
+        self.return_path.as_deref().and_then(domain_of)
     }
+}
+
+/// The domain of an address (`local@domain`), lower case, without a trailing dot.
+pub fn domain_of(addr: &str) -> Option<String> {
+    addr.rsplit_once('@')
+        .map(|(_, d)| d.trim_end_matches('.').to_ascii_lowercase())
+        .filter(|d| !d.is_empty())
 }
 
 fn angle_uris(v: &str) -> Vec<String> {
