@@ -371,6 +371,23 @@ async fn spf_cmd(args: SpfArgs) -> Result<i32, RunError> {
     Ok(print(&report, &args.common))
 }
 
+/// `--submission HOST[:PORT]`: the server as typed into Gmail's dialog; port 587 by default.
+fn submission_arg(s: &str) -> Result<(Hostname, u16), RunError> {
+    let (host, port) = match s.rsplit_once(':') {
+        Some((h, p)) if !h.contains(':') => {
+            let port: u16 = p
+                .parse()
+                .ok()
+                .filter(|p| *p > 0)
+                .ok_or_else(|| RunError(format!("--submission {s}: `{p}` is not a port number")))?;
+            (h, port)
+        }
+        _ => (s, 587),
+    };
+    let host = Hostname::parse(host).map_err(|e| format!("--submission {s}: {e}"))?;
+    Ok((host, port))
+}
+
 /// Builds the `check` request (bad input: exit 2).
 pub fn domain_request(args: &CheckArgs) -> Result<DomainRequest, RunError> {
     let d = Hostname::parse_dns_name(&args.domain).map_err(|e| format!("`{}` is not a domain: {e}", args.domain))?;
@@ -392,7 +409,7 @@ pub fn domain_request(args: &CheckArgs) -> Result<DomainRequest, RunError> {
         }
     }
     let submission = match &args.submission {
-        Some(h) => Some(Hostname::parse(h).map_err(|e| format!("--submission {h}: {e}"))?),
+        Some(s) => Some(submission_arg(s)?),
         None => None,
     };
     Ok(DomainRequest {

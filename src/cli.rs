@@ -161,7 +161,8 @@ pub struct CheckArgs {
     /// Apply the bulk-sender rules (5000 or more messages a day to Gmail).
     #[arg(long)]
     pub bulk: bool,
-    /// The submission server typed into Gmail's "Send mail as"; default: guessed (mail., smtp., MX).
+    /// The submission server typed into Gmail's "Send mail as", HOST or HOST:PORT (587 STARTTLS,
+    /// 465 SSL); default: guessed (mail., smtp., MX) on 587.
     #[arg(long, value_name = "HOST")]
     pub submission: Option<String>,
     #[command(flatten)]

@@ -56,7 +56,10 @@ async fn spamhaus_error_codes_are_error_statuses_not_listings() {
         }
         other => panic!("expected an error status, got {other:?}"),
     }
-    assert_eq!(r.verdict.id, "verdict.ip.accept");
+    // Not a listing, and not a pass either: could not find out (exit 2).
+    assert_eq!(r.verdict.id, "verdict.ip.unknown");
+    assert!(r.verdict.because.contains(&"error.list-refused".to_string()));
+    assert_eq!(mxdoctor::app::exit_code(&r), 2);
 }
 
 #[tokio::test]

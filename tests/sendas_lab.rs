@@ -6,6 +6,7 @@ mod common;
 use std::time::Duration;
 
 use common::*;
+use mxdoctor_engine::model::Severity;
 use time::macros::datetime;
 
 #[tokio::test]
@@ -228,15 +229,14 @@ async fn silent_server_ends_at_the_timeout() {
 }
 
 #[tokio::test]
-async fn garbage_and_over_long_lines_are_protocol_errors() {
+async fn garbage_and_over_long_lines_are_not_smtp() {
+    // Bytes that are not an SMTP greeting name what answered, and Gmail refuses the server.
     for scenario in ["garbage", "long-line"] {
         let r = demo(scenario).await;
-        assert_eq!(
-            error_cause(&r).as_deref(),
-            Some("protocol"),
-            "{scenario}: {}",
-            mxdoctor_report::json(&r)
-        );
+        let f = finding(&r, "smtp.not-smtp");
+        assert_eq!(f.severity, Severity::Fail);
+        assert_eq!(r.verdict.id, "verdict.sendas.refuse", "{scenario}");
+        assert_eq!(r.verdict.because.first().map(String::as_str), Some("smtp.not-smtp"));
     }
 }
 
@@ -346,9 +346,10 @@ async fn dns_that_does_not_answer_is_an_error_status_and_no_verdict() {
     let ctx = mxdoctor::app::lab_context(&env, mxdoctor_net::clock::fixed(NOW), Duration::from_millis(400)).unwrap();
     let req = mxdoctor::app::sendas_request("mail.hanako-shop.example", 587, None, None, None).unwrap();
     let r = mxdoctor_engine::sendas::run(&ctx, &req).await;
+    // Nothing answered: a DNS timeout (DNS advice), never a connection timeout.
     assert_eq!(
         error_cause(&r).as_deref(),
-        Some("dns-failure"),
+        Some("dns-timeout"),
         "{}",
         mxdoctor_report::json(&r)
     );

@@ -32,7 +32,7 @@ pub async fn check(ctx: &Context, domain: &str) -> CheckResult {
                 // RFC 9989: a temporary error during discovery means no policy can be applied now;
                 // Gmail answers 451 4.7.26 in that case.
                 c.status = CheckStatus::Error {
-                    cause: ErrorCause::DnsFailure,
+                    cause: ErrorCause::of_dns(&e),
                     detail: format!("{name}: {e}"),
                 };
                 return c;
@@ -40,8 +40,13 @@ pub async fn check(ctx: &Context, domain: &str) -> CheckResult {
         }
     }
     let Some((name, recs)) = applied else {
-        c.findings
-            .push(Finding::new("dmarc.missing", Severity::Warning, domain.to_string()).arg("domain", domain));
+        let suggestion = crate::suggest::dmarc(domain);
+        c.findings.push(
+            Finding::new("dmarc.missing", Severity::Warning, domain.to_string())
+                .arg("domain", domain)
+                .arg("suggested", &suggestion.record)
+                .evidence(json!({ "suggestion": suggestion })),
+        );
         return c;
     };
     let owner = name.trim_start_matches("_dmarc.").to_string();

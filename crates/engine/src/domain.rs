@@ -15,8 +15,12 @@ use mxdoctor_proto::spf::{Mechanism, parse_record};
 use crate::context::Context;
 use crate::ip::IpRequest;
 use crate::model::*;
+use crate::mx::mx_records;
 use crate::sendas::SendasRequest;
 use crate::spf::SpfRequest;
+
+/// The finding argument that marks a finding about a derived (probable) sending IP.
+pub const ASSUMED_SENDER: &str = "assumed_sender";
 
 /// At most this many derived sending IPs are checked (a domain may list whole networks).
 const MAX_DERIVED_IPS: usize = 6;
@@ -30,8 +34,9 @@ pub struct DomainRequest {
     pub selectors: Vec<String>,
     /// Apply the bulk-sender rules (>= 5000 messages a day to Gmail).
     pub bulk: bool,
-    /// The submission server to check as Gmail's Send mail as would; None = guess.
-    pub submission: Option<Hostname>,
+    /// The submission server (and port) to check as Gmail's Send mail as would; None = guess
+    /// (port 587).
+    pub submission: Option<(Hostname, u16)>,
     /// Whether to run the Send-mail-as check of the submission server at all.
     pub check_submission: bool,
     pub lists: Vec<mxdoctor_proto::dnsbl::Blocklist>,
@@ -74,12 +79,9 @@ async fn derive_ips(ctx: &Context, domain: &str) -> Vec<(IpAddr, String)> {
         }
     }
     if let Ok(mx) = ctx.dns.lookup(domain, RecordType::MX).await {
-        for r in mx.iter().filter(|r| r.rtype == "MX") {
-            if let Some((_, host)) = r.data.split_once(' ') {
-                let host = host.trim_end_matches('.');
-                for ip in ctx.dns.lookup_ip(host).await.unwrap_or_default() {
-                    push(ip, format!("MX {host}"), &mut out);
-                }
+        for r in mx_records(&mx).iter().filter(|r| !r.exchange.is_empty()) {
+            for ip in ctx.dns.lookup_ip(&r.exchange).await.unwrap_or_default() {
+                push(ip, format!("MX {}", r.exchange), &mut out);
             }
         }
     }
@@ -92,9 +94,10 @@ async fn guess_submission(ctx: &Context, domain: &str) -> Option<Hostname> {
     let mut candidates = vec![format!("mail.{domain}"), format!("smtp.{domain}")];
     if let Ok(mx) = ctx.dns.lookup(domain, RecordType::MX).await {
         candidates.extend(
-            mx.iter()
-                .filter(|r| r.rtype == "MX")
-                .filter_map(|r| r.data.split_once(' ').map(|(_, h)| h.trim_end_matches('.').to_string())),
+            mx_records(&mx)
+                .into_iter()
+                .filter(|r| !r.exchange.is_empty())
+                .map(|r| r.exchange),
         );
     }
     for c in candidates {
@@ -116,7 +119,7 @@ pub async fn run(ctx: &Context, req: &DomainRequest) -> Report {
     let submission = match (&req.submission, req.check_submission) {
         (_, false) => None,
         (Some(h), true) => Some(h.clone()),
-        (None, true) => guess_submission(ctx, &domain).await,
+        (None, true) => guess_submission(ctx, &domain).await.map(|h| (h, 587)),
     };
     let spf_req = SpfRequest {
         domain: domain.clone(),
@@ -124,7 +127,8 @@ pub async fn run(ctx: &Context, req: &DomainRequest) -> Report {
         sender: None,
         helo: req.helo.as_ref().map(|h| h.to_string()),
     };
-    let (spf, dkim, dmarc, domain_lists, ip_checks, sendas) = tokio::join!(
+    let (mx, spf, dkim, dmarc, domain_lists, ip_checks, sendas) = tokio::join!(
+        crate::mx::check(ctx, &domain),
         crate::spf::check(ctx, &spf_req),
         crate::dkim::check(ctx, &domain, &req.selectors),
         crate::dmarc::check(ctx, &domain),
@@ -143,7 +147,7 @@ pub async fn run(ctx: &Context, req: &DomainRequest) -> Report {
         })),
         async {
             match &submission {
-                Some(h) => Some(crate::sendas::run(ctx, &SendasRequest::new(h.clone(), 587)).await),
+                Some((h, port)) => Some(crate::sendas::run(ctx, &SendasRequest::new(h.clone(), *port)).await),
                 None => None,
             }
         },
@@ -176,6 +180,20 @@ pub async fn run(ctx: &Context, req: &DomainRequest) -> Report {
     if !sources.findings.is_empty() {
         checks.push(sources);
     }
+    checks.push(mx);
+    let mut spf = spf;
+    let mut ip_checks = ip_checks;
+    if !derived.is_empty() {
+        // Derived IPs are probable senders, not known ones: what is found about them is said
+        // as "if you send from X" and never fails the run on its own.
+        for (ip, how) in &derived {
+            let subject = ip.to_string();
+            assume_sender(&mut spf.findings, &subject, how);
+            for c in ip_checks.iter_mut().flatten() {
+                assume_sender(&mut c.findings, &subject, how);
+            }
+        }
+    }
     checks.push(spf);
     checks.push(dkim);
     checks.push(dmarc);
@@ -186,7 +204,7 @@ pub async fn run(ctx: &Context, req: &DomainRequest) -> Report {
     if let Some(s) = &sendas {
         checks.extend(s.checks.iter().cloned());
     }
-    let mut checklist = checklist(&checks, req.bulk, &domain);
+    let mut checklist = checklist(&checks, req.bulk, &domain, !derived.is_empty());
     // Every DNS question of the run, once each, with its answer and time: the evidence behind
     // every finding above (shown with --verbose, always in JSON).
     let mut queries = ctx.dns.queries();
@@ -197,157 +215,255 @@ pub async fn run(ctx: &Context, req: &DomainRequest) -> Report {
     Report::new(ctx, "check", domain, verdict, checks)
 }
 
-fn ids_of(checks: &[CheckResult]) -> Vec<&str> {
-    checks
-        .iter()
-        .flat_map(|c| c.findings.iter().map(|f| f.id.as_str()))
-        .collect()
+/// Marks the findings about one derived IP (subject `ip`) as findings about a probable sender:
+/// the text printer says "If you send from {ip} ({from}):", and a failure becomes a warning.
+fn assume_sender(findings: &mut [Finding], ip: &str, from: &str) {
+    for f in findings.iter_mut().filter(|f| f.subject == ip) {
+        f.args.insert(ASSUMED_SENDER.into(), ip.to_string());
+        f.args.insert("assumed_from".into(), from.to_string());
+        if f.severity == Severity::Fail {
+            f.severity = Severity::Warning;
+        }
+    }
 }
 
-/// One requirement's state.
+/// One requirement's state, with the ids (findings, or `error.*` causes) that decided it.
+#[derive(Debug, Clone, PartialEq)]
 enum Req {
-    Met(Vec<&'static str>),
-    Broken(Vec<&'static str>),
-    Unknown,
+    Met(Vec<String>),
+    Broken(Vec<String>),
+    /// Broken only by what was found about derived (probable) sending IPs.
+    Probable(Vec<String>),
+    /// A check it rests on could not run, or had nothing to look at.
+    Unknown(Vec<String>),
     NotCheckable,
 }
 
-/// The sender requirements (PRODUCT.md section 4), each mapped to the findings that satisfy or
-/// break it. Bulk-sender rules are failures with --bulk and notices without.
-pub fn checklist(checks: &[CheckResult], bulk: bool, domain: &str) -> CheckResult {
-    let ids = ids_of(checks);
-    let has = |id: &str| ids.contains(&id);
-    let any = |l: &[&'static str]| -> Vec<&'static str> { l.iter().copied().filter(|i| has(i)).collect() };
-    let spf_pass = has("spf.ip-authorized") && !has("spf.ip-not-authorized");
-    let spf_broken = any(&[
-        "spf.missing",
-        "spf.ip-not-authorized",
-        "spf.permerror",
-        "spf.multiple-records",
-        "spf.syntax-error",
-        "spf.lookup-limit",
-    ]);
-    let dkim_ok = has("dkim.key-found");
-    let dkim_broken = any(&[
-        "dkim.not-found",
-        "dkim.key-too-short",
-        "dkim.syntax-error",
-        "dkim.revoked",
-        "dkim.selector-missing",
-    ]);
-    let dmarc_ok = has("dmarc.found");
-    let dmarc_broken = any(&[
-        "dmarc.missing",
-        "dmarc.no-policy",
-        "dmarc.multiple-records",
-        "dmarc.syntax-error",
-    ]);
-    let ptr_broken = any(&["ptr.missing", "ptr.not-forward-confirmed"]);
-    let ptr_ok = has("ptr.forward-confirmed");
-    let auth = if spf_pass || dkim_ok {
-        Req::Met(if spf_pass {
-            vec!["spf.ip-authorized"]
-        } else {
-            vec!["dkim.key-found"]
-        })
-    } else if !spf_broken.is_empty() || !dkim_broken.is_empty() {
-        Req::Broken([spf_broken.clone(), dkim_broken.clone()].concat())
-    } else {
-        Req::Unknown
-    };
-    let ptr = if !ptr_broken.is_empty() {
-        Req::Broken(ptr_broken.clone())
-    } else if ptr_ok {
-        Req::Met(vec!["ptr.forward-confirmed"])
-    } else {
-        Req::Unknown
-    };
-    let both = if spf_pass && dkim_ok {
-        Req::Met(vec!["spf.ip-authorized", "dkim.key-found"])
-    } else if !spf_broken.is_empty() || !dkim_broken.is_empty() {
-        Req::Broken([spf_broken.clone(), dkim_broken.clone()].concat())
-    } else {
-        Req::Unknown
-    };
-    let dmarc = if dmarc_ok {
-        Req::Met(vec!["dmarc.found"])
-    } else if !dmarc_broken.is_empty() {
-        Req::Broken(dmarc_broken.clone())
-    } else {
-        Req::Unknown
-    };
-    // Alignment the DNS can give: SPF at the From domain (MAIL FROM = From), or a DKIM key there.
-    let align = if spf_pass || dkim_ok {
-        Req::Met(if dkim_ok {
-            vec!["dkim.key-found"]
-        } else {
-            vec!["spf.ip-authorized"]
-        })
-    } else {
-        Req::Broken([spf_broken.clone(), dkim_broken.clone()].concat())
-    };
-    let key_len = if has("dkim.key-too-short") {
-        Req::Broken(vec!["dkim.key-too-short"])
-    } else if dkim_ok {
-        Req::Met(vec!["dkim.key-found"])
-    } else {
-        Req::Unknown
-    };
-    let ptr_meaningful = if has("ptr.generic") {
-        Req::Broken(vec!["ptr.generic"])
-    } else if ptr_ok {
-        Req::Met(vec!["ptr.forward-confirmed"])
-    } else {
-        Req::Unknown
-    };
-    let microsoft = if spf_pass && dkim_ok && dmarc_ok {
-        Req::Met(vec!["spf.ip-authorized", "dkim.key-found", "dmarc.found"])
-    } else if !spf_broken.is_empty() || !dkim_broken.is_empty() || !dmarc_broken.is_empty() {
-        Req::Broken([spf_broken.clone(), dkim_broken.clone(), dmarc_broken.clone()].concat())
-    } else {
-        Req::Unknown
-    };
-    let apple = if spf_pass && dkim_ok && dmarc_ok && ptr_ok && ptr_broken.is_empty() {
-        Req::Met(vec![
-            "spf.ip-authorized",
-            "dkim.key-found",
-            "dmarc.found",
-            "ptr.forward-confirmed",
-        ])
-    } else if !spf_broken.is_empty() || !dkim_broken.is_empty() || !dmarc_broken.is_empty() || !ptr_broken.is_empty() {
-        Req::Broken([spf_broken, dkim_broken, dmarc_broken, ptr_broken].concat())
-    } else {
-        Req::Unknown
-    };
+impl Req {
+    /// At least one of `parts` must hold (SPF or DKIM): met if one is met, broken only when
+    /// every part is definitely broken, unknown otherwise.
+    fn any(parts: &[Req]) -> Req {
+        if let Some(m) = parts.iter().find(|p| matches!(p, Req::Met(_))) {
+            return m.clone();
+        }
+        Self::combine(parts)
+    }
 
+    /// Every part must hold (SPF and DKIM): broken if one is broken, met only when all are met.
+    fn all(parts: &[Req]) -> Req {
+        if parts.iter().all(|p| matches!(p, Req::Met(_))) {
+            return Req::Met(parts.iter().flat_map(|p| p.ids()).collect());
+        }
+        let broken: Vec<String> = parts
+            .iter()
+            .filter(|p| matches!(p, Req::Broken(_)))
+            .flat_map(|p| p.ids())
+            .collect();
+        if !broken.is_empty() {
+            return Req::Broken(broken);
+        }
+        Self::combine(
+            &parts
+                .iter()
+                .filter(|p| !matches!(p, Req::Met(_)))
+                .cloned()
+                .collect::<Vec<_>>(),
+        )
+    }
+
+    /// Among parts none of which is met (for `any`) or none broken (for `all`): unknown beats
+    /// probable beats broken, since a part that could not be learnt might still hold.
+    fn combine(parts: &[Req]) -> Req {
+        let of = |want: fn(&Req) -> bool| -> Vec<String> {
+            parts.iter().filter(|p| want(p)).flat_map(|p| p.ids()).collect()
+        };
+        let unknown = of(|p| matches!(p, Req::Unknown(_)));
+        if parts.iter().any(|p| matches!(p, Req::Unknown(_))) {
+            return Req::Unknown(unknown);
+        }
+        if parts.iter().any(|p| matches!(p, Req::Probable(_))) {
+            return Req::Probable(of(|p| matches!(p, Req::Probable(_) | Req::Broken(_))));
+        }
+        Req::Broken(of(|p| matches!(p, Req::Broken(_))))
+    }
+
+    fn ids(&self) -> Vec<String> {
+        match self {
+            Req::Met(v) | Req::Broken(v) | Req::Probable(v) | Req::Unknown(v) => v.clone(),
+            Req::NotCheckable => Vec::new(),
+        }
+    }
+}
+
+/// What the checks say about the facts the requirements are made of.
+struct Facts<'a> {
+    checks: &'a [CheckResult],
+    derived: bool,
+}
+
+/// Findings that are facts about the sending IPs (as opposed to the domain's own records).
+const IP_FACTS: &[&str] = &[
+    "spf.ip-authorized",
+    "spf.ip-not-authorized",
+    "spf.permerror",
+    "spf.temperror",
+    "ptr.missing",
+    "ptr.not-forward-confirmed",
+    "ptr.forward-confirmed",
+    "ptr.generic",
+    "dnsbl.listed",
+    "dnsbl.pbl",
+];
+
+impl Facts<'_> {
+    fn has(&self, id: &str) -> bool {
+        self.checks.iter().flat_map(|c| &c.findings).any(|f| f.id == id)
+    }
+
+    fn present(&self, ids: &[&str]) -> Vec<String> {
+        ids.iter().filter(|i| self.has(i)).map(|i| i.to_string()).collect()
+    }
+
+    /// Error causes of the named checks, or `why_empty` when none of them ran at all.
+    fn unknown(&self, checks: &[&str], why_empty: &str) -> Vec<String> {
+        let u = unknowns(self.checks, checks);
+        if !u.is_empty() {
+            return u;
+        }
+        if !self.checks.iter().any(|c| checks.contains(&c.check.as_str())) {
+            return vec![why_empty.to_string()];
+        }
+        Vec::new()
+    }
+
+    /// A broken state, which is only probable when every id is a fact about derived IPs.
+    fn broken(&self, ids: Vec<String>) -> Req {
+        if self.derived && ids.iter().all(|i| IP_FACTS.contains(&i.as_str())) {
+            Req::Probable(ids)
+        } else {
+            Req::Broken(ids)
+        }
+    }
+
+    /// State of one fact: broken by any of `bad`, met by `good`, else unknown.
+    fn state(&self, bad: &[&str], good: &[&str], checks: &[&str], why_empty: &str) -> Req {
+        let bad = self.present(bad);
+        if !bad.is_empty() {
+            return self.broken(bad);
+        }
+        let unknown = self.unknown(checks, why_empty);
+        let good = self.present(good);
+        if !good.is_empty() && unknown.is_empty() {
+            return Req::Met(good);
+        }
+        if unknown.is_empty() {
+            Req::Unknown(vec![why_empty.to_string()])
+        } else {
+            Req::Unknown(unknown)
+        }
+    }
+}
+
+/// The sender requirements (PRODUCT.md section 4), each mapped to the findings that satisfy or
+/// break it. Bulk-sender rules are failures with --bulk and notices without. A requirement
+/// whose checks could not run is "unknown" and shown as such, never dropped and never met.
+pub fn checklist(checks: &[CheckResult], bulk: bool, domain: &str, derived: bool) -> CheckResult {
+    let facts = Facts { checks, derived };
+    let spf = facts.state(
+        &[
+            "spf.missing",
+            "spf.ip-not-authorized",
+            "spf.permerror",
+            "spf.multiple-records",
+            "spf.syntax-error",
+            "spf.lookup-limit",
+        ],
+        &["spf.ip-authorized"],
+        &["spf"],
+        "domain.no-ips",
+    );
+    let spf = match spf {
+        // A temporary SPF error for an IP: the result is not known.
+        Req::Met(_) if facts.has("spf.temperror") => Req::Unknown(vec!["spf.temperror".into()]),
+        Req::Unknown(_) if facts.has("spf.temperror") => Req::Unknown(vec!["spf.temperror".into()]),
+        other => other,
+    };
+    let dkim = facts.state(
+        &[
+            "dkim.not-found",
+            "dkim.key-too-short",
+            "dkim.syntax-error",
+            "dkim.revoked",
+            "dkim.selector-missing",
+        ],
+        &["dkim.key-found"],
+        &["dkim"],
+        "dkim.not-found",
+    );
+    let dmarc = facts.state(
+        &[
+            "dmarc.missing",
+            "dmarc.no-policy",
+            "dmarc.multiple-records",
+            "dmarc.syntax-error",
+        ],
+        &["dmarc.found"],
+        &["dmarc"],
+        "dmarc.missing",
+    );
+    let ptr = facts.state(
+        &["ptr.missing", "ptr.not-forward-confirmed"],
+        &["ptr.forward-confirmed"],
+        &["ip.ptr"],
+        "domain.no-ips",
+    );
+    let key_len = if facts.has("dkim.key-too-short") {
+        Req::Broken(vec!["dkim.key-too-short".into()])
+    } else {
+        dkim.clone()
+    };
+    let ptr_meaningful = match &ptr {
+        Req::Met(_) if facts.has("ptr.generic") => facts.broken(vec!["ptr.generic".into()]),
+        other => other.clone(),
+    };
+    let auth = Req::any(&[spf.clone(), dkim.clone()]);
     // (id, state, applies to every sender, Gmail's reply when broken)
     let rows: Vec<(&str, Req, bool, &str)> = vec![
-        ("req.gmail.authenticated", auth, true, "550 5.7.26"),
-        ("req.gmail.ptr", ptr, true, "550 5.7.25"),
+        ("req.gmail.authenticated", auth.clone(), true, "550 5.7.26"),
+        ("req.gmail.ptr", ptr.clone(), true, "550 5.7.25"),
         ("req.gmail.dkim-key-length", key_len, true, "550 5.7.26"),
         ("req.gmail.tls", Req::NotCheckable, true, "421 4.7.29"),
         ("req.gmail.spam-rate", Req::NotCheckable, true, "421 4.7.28"),
-        ("req.gmail.bulk.spf-and-dkim", both, false, "550 5.7.27 / 5.7.30"),
-        ("req.gmail.bulk.dmarc", dmarc, false, "550 5.7.40"),
-        ("req.gmail.bulk.alignment", align, false, "421 4.7.32"),
+        (
+            "req.gmail.bulk.spf-and-dkim",
+            Req::all(&[spf.clone(), dkim.clone()]),
+            false,
+            "550 5.7.27 / 5.7.30",
+        ),
+        ("req.gmail.bulk.dmarc", dmarc.clone(), false, "550 5.7.40"),
+        // Alignment the DNS can give: SPF at the From domain (MAIL FROM = From), or a DKIM key there.
+        ("req.gmail.bulk.alignment", auth, false, "421 4.7.32"),
         ("req.gmail.bulk.unsubscribe", Req::NotCheckable, false, ""),
         ("req.yahoo.ptr-meaningful", ptr_meaningful, true, ""),
-        ("req.microsoft.bulk", microsoft, false, "550 5.7.515"),
-        ("req.apple.authenticated", apple, false, ""),
+        (
+            "req.microsoft.bulk",
+            Req::all(&[spf.clone(), dkim.clone(), dmarc.clone()]),
+            false,
+            "550 5.7.515",
+        ),
+        ("req.apple.authenticated", Req::all(&[spf, dkim, dmarc, ptr]), false, ""),
     ];
     let mut c = CheckResult::ran("checklist", domain.to_string());
     for (id, state, all, code) in rows {
-        let (severity, because, state_s) = match state {
-            Req::Met(b) => (Severity::Pass, b, "met"),
-            Req::Broken(b) if all || bulk => (Severity::Fail, b, "broken"),
-            Req::Broken(b) => (Severity::Notice, b, "broken"),
-            Req::Unknown => (Severity::Info, vec![], "unknown"),
-            Req::NotCheckable => (Severity::Info, vec![], "not-checkable"),
+        let because = state.ids();
+        let (severity, state_s) = match state {
+            Req::Met(_) => (Severity::Pass, "met"),
+            Req::Broken(_) if all || bulk => (Severity::Fail, "broken"),
+            Req::Broken(_) => (Severity::Notice, "broken"),
+            Req::Probable(_) => (Severity::Warning, "broken-if-derived-ips-send"),
+            Req::Unknown(_) => (Severity::Info, "unknown"),
+            Req::NotCheckable => (Severity::Info, "not-checkable"),
         };
-        // The generic "not yet known" rows only add noise next to the met and broken ones.
-        if state_s == "unknown" {
-            continue;
-        }
         c.findings.push(
             Finding::new(id, severity, domain.to_string())
                 .arg("state", state_s)
@@ -366,39 +482,55 @@ pub fn checklist(checks: &[CheckResult], bulk: bool, domain: &str) -> CheckResul
     c
 }
 
-/// What Gmail will do with mail from the domain.
+/// The checks the domain verdict rests on: an error in any keeps it from "accept".
+const VERDICT_CHECKS: &[&str] = &["mx", "spf", "dkim", "dmarc", "ip.ptr", "ip.dnsbl", "domain.dnsbl"];
+
+/// What Gmail will do with mail from the domain. Confident answers rest only on what was
+/// definitely found; a check that could not run makes the answer "could not find out" unless a
+/// definite failure already decides it; findings about derived IPs give "if you send from".
 pub fn verdict(checks: &[CheckResult], domain: &str) -> Verdict {
     let mut args = BTreeMap::new();
     args.insert("domain".to_string(), domain.to_string());
-    let fails: Vec<&Finding> = checks
-        .iter()
-        .flat_map(|c| &c.findings)
-        .filter(|f| f.severity == Severity::Fail)
-        .collect();
-    let is = |id: &str| fails.iter().any(|f| f.id == id);
+    let make = |id: &str, severity: Severity, args: BTreeMap<String, String>, because: Vec<String>| Verdict {
+        id: id.into(),
+        severity,
+        args,
+        because,
+    };
+    let findings: Vec<&Finding> = checks.iter().flat_map(|c| &c.findings).collect();
+    let failing = |id: &str| findings.iter().any(|f| f.id == id && f.severity == Severity::Fail);
+    let probable = |id: &str| findings.iter().any(|f| f.id == id && f.severity == Severity::Warning);
+    let row_because = |id: &str| -> Vec<String> {
+        findings
+            .iter()
+            .filter(|f| f.id == id)
+            .flat_map(|f| {
+                f.args
+                    .get("because")
+                    .map(|b| b.split(", ").map(String::from).collect::<Vec<_>>())
+            })
+            .flatten()
+            .filter(|b| b != "-")
+            .collect()
+    };
+    // 1. Definite rejection. PTR first: Gmail checks it at connection time, before any header.
     let mut because: Vec<String> = Vec::new();
-    for id in [
-        "ptr.missing",
-        "ptr.not-forward-confirmed",
-        "dnsbl.pbl",
-        "spf.missing",
-        "spf.ip-not-authorized",
-        "dkim.key-too-short",
-    ] {
-        if is(id) {
-            because.push(id.to_string());
+    for row in ["req.gmail.ptr", "req.gmail.authenticated"] {
+        if failing(row) {
+            because.extend(row_because(row));
         }
     }
-    if is("req.gmail.authenticated") || is("req.gmail.ptr") || is("dnsbl.pbl") {
-        return Verdict {
-            id: "verdict.domain.reject".into(),
-            severity: Severity::Fail,
-            args,
-            because,
-        };
+    if failing("dnsbl.pbl") {
+        because.push("dnsbl.pbl".into());
     }
-    let spam: Vec<String> = fails
+    if !because.is_empty() {
+        because.dedup();
+        return make("verdict.domain.reject", Severity::Fail, args, because);
+    }
+    // 2. Definite spam-folder risk: a failed rule or a listing.
+    let mut spam: Vec<String> = findings
         .iter()
+        .filter(|f| f.severity == Severity::Fail)
         .filter(|f| {
             f.id.starts_with("req.")
                 || f.id == "dnsbl.listed"
@@ -408,43 +540,66 @@ pub fn verdict(checks: &[CheckResult], domain: &str) -> Verdict {
         })
         .map(|f| f.id.clone())
         .collect();
+    spam.dedup();
     if !spam.is_empty() {
-        because.extend(spam);
-        because.dedup();
-        return Verdict {
-            id: "verdict.domain.spam".into(),
-            severity: Severity::Fail,
-            args,
-            because,
-        };
+        return make("verdict.domain.spam", Severity::Fail, args, spam);
     }
-    if checks
+    // 3. Broken only for the derived IPs: if the user sends from them.
+    let mut if_derived: Vec<String> = Vec::new();
+    for row in ["req.gmail.authenticated", "req.gmail.ptr"] {
+        if probable(row) {
+            if_derived.extend(row_because(row));
+        }
+    }
+    for id in ["dnsbl.pbl", "dnsbl.listed"] {
+        if probable(id) {
+            if_derived.push(id.into());
+        }
+    }
+    if !if_derived.is_empty() {
+        if_derived.dedup();
+        let ips: Vec<String> = findings
+            .iter()
+            .filter_map(|f| f.args.get(ASSUMED_SENDER).cloned())
+            .fold(Vec::new(), |mut v, ip| {
+                if !v.contains(&ip) {
+                    v.push(ip);
+                }
+                v
+            });
+        args.insert("ips".into(), ips.join(", "));
+        return make("verdict.domain.reject-if-derived", Severity::Warning, args, if_derived);
+    }
+    // 4. Could not find out.
+    let mut unknown = unknowns(checks, VERDICT_CHECKS);
+    for row in ["req.gmail.authenticated", "req.gmail.ptr"] {
+        if findings
+            .iter()
+            .any(|f| f.id == row && f.args.get("state").is_some_and(|s| s == "unknown"))
+        {
+            for b in row_because(row) {
+                if !unknown.contains(&b) {
+                    unknown.push(b);
+                }
+            }
+        }
+    }
+    let ptr_unknown_for_lack_of_ips = unknown.iter().all(|u| u == "domain.no-ips");
+    if !unknown.is_empty() && !ptr_unknown_for_lack_of_ips {
+        return make("verdict.domain.unknown", Severity::Warning, args, unknown);
+    }
+    // 5. Accepted, perhaps with problems elsewhere (e.g. the submission server's certificate).
+    let other: Vec<String> = findings
         .iter()
-        .filter(|c| c.check == "spf" || c.check == "dmarc")
-        .any(|c| matches!(c.status, CheckStatus::Error { .. }))
-    {
-        return Verdict {
-            id: "verdict.domain.unknown".into(),
-            severity: Severity::Warning,
-            args,
-            because,
-        };
-    }
-    let other: Vec<String> = fails.iter().map(|f| f.id.clone()).collect();
+        .filter(|f| f.severity == Severity::Fail)
+        .map(|f| f.id.clone())
+        .collect();
     if !other.is_empty() {
-        // Failures outside sending (e.g. the submission server's certificate) do not change how
-        // Gmail treats mail from the domain, but they still fail the run.
-        return Verdict {
-            id: "verdict.domain.accept-with-problems".into(),
-            severity: Severity::Fail,
-            args,
-            because: other,
-        };
+        return make("verdict.domain.accept-with-problems", Severity::Fail, args, other);
     }
-    Verdict {
-        id: "verdict.domain.accept".into(),
-        severity: Severity::Pass,
-        args,
-        because,
+    if !unknown.is_empty() {
+        // Nothing failed, but with no sending IP the reverse DNS and blocklists were not checked.
+        return make("verdict.domain.accept-unchecked-ips", Severity::Warning, args, unknown);
     }
+    make("verdict.domain.accept", Severity::Pass, args, Vec::new())
 }

@@ -10,6 +10,7 @@ use futures_util::future::join_all;
 use serde_json::json;
 
 use mxdoctor_net::{DnsError, RecordType};
+use mxdoctor_proto::addr::{NonPublic, non_public};
 use mxdoctor_proto::dnsbl::{self, Blocklist, Interpretation};
 use mxdoctor_proto::hostname::Hostname;
 use mxdoctor_proto::ptr::generic_reasons;
@@ -45,6 +46,10 @@ pub async fn run(ctx: &Context, req: &IpRequest) -> Report {
 
 /// The checks for one sending IP (also used by the domain report).
 pub async fn checks(ctx: &Context, req: &IpRequest) -> Vec<CheckResult> {
+    if let Some(scope) = non_public(req.ip) {
+        // Gmail never sees this address: its PTR and listings say nothing about the mail.
+        return vec![scope_check(req.ip, scope)];
+    }
     let (ptr, helo, lists) = tokio::join!(
         ptr_check(ctx, req.ip),
         async {
@@ -81,6 +86,19 @@ pub async fn checks(ctx: &Context, req: &IpRequest) -> Vec<CheckResult> {
     out
 }
 
+/// A loopback, private or otherwise non-public address as the sending IP: its own finding,
+/// never a PTR failure (and never asked: resolver libraries answer 127.0.0.0/8 themselves).
+fn scope_check(ip: IpAddr, scope: NonPublic) -> CheckResult {
+    let mut check = CheckResult::ran("ip.scope", ip.to_string());
+    check.findings.push(
+        Finding::new("ip.not-public", Severity::Warning, ip.to_string())
+            .arg("ip", ip)
+            .arg("scope", scope.as_str())
+            .evidence(json!({ "scope": scope.as_str() })),
+    );
+    check
+}
+
 async fn ptr_check(ctx: &Context, ip: IpAddr) -> CheckResult {
     let subject = ip.to_string();
     let mut check = CheckResult::ran("ip.ptr", subject.clone());
@@ -93,10 +111,7 @@ async fn ptr_check(ctx: &Context, ip: IpAddr) -> CheckResult {
             return check;
         }
         Err(e) => {
-            check.status = CheckStatus::Error {
-                cause: ErrorCause::DnsFailure,
-                detail: e.to_string(),
-            };
+            check.status = CheckStatus::dns(&e);
             return check;
         }
     };
@@ -190,12 +205,7 @@ async fn helo_check(ctx: &Context, ip: IpAddr, helo: &Hostname) -> CheckResult {
                 .arg("helo", helo)
                 .arg("ip", ip),
         ),
-        Err(e) => {
-            check.status = CheckStatus::Error {
-                cause: ErrorCause::DnsFailure,
-                detail: e.to_string(),
-            }
-        }
+        Err(e) => check.status = CheckStatus::dns(&e),
     }
     check
 }
@@ -228,7 +238,7 @@ async fn list_check(ctx: &Context, ip: IpAddr, list: &Blocklist) -> CheckResult 
     let q = ListQuery {
         check: "ip.dnsbl",
         name: dnsbl::query_name(ip, &list.zone),
-        test_point: dnsbl::query_name(dnsbl::test_point_listed(), &list.zone),
+        test_point: dnsbl::query_name(dnsbl::test_point_listed_for(ip), &list.zone),
     };
     query_list(ctx, list, q, listed).await
 }
@@ -275,10 +285,7 @@ async fn query_list(
     let answer = match a_records(&answer) {
         Ok(a) => a,
         Err(e) => {
-            check.status = CheckStatus::Error {
-                cause: ErrorCause::DnsFailure,
-                detail: e.to_string(),
-            };
+            check.status = CheckStatus::dns(&e);
             return check;
         }
     };
@@ -337,7 +344,12 @@ async fn query_list(
     check
 }
 
-/// What Gmail will do with mail from this IP.
+/// The checks the IP verdict rests on: an error in any of them means "could not find out".
+const VERDICT_CHECKS: &[&str] = &["ip.ptr", "ip.dnsbl"];
+
+/// What Gmail will do with mail from this IP. A definite failure (no PTR, a listing) is a
+/// rejection whatever else could not be learnt; otherwise an error in a check the verdict rests
+/// on, or an address Gmail never sees, is "could not find out" and never "will accept".
 pub fn verdict(checks: &[CheckResult], ip: IpAddr) -> Verdict {
     let mut args = std::collections::BTreeMap::new();
     args.insert("ip".to_string(), ip.to_string());
@@ -366,10 +378,13 @@ pub fn verdict(checks: &[CheckResult], ip: IpAddr) -> Verdict {
             because,
         };
     }
-    let ptr_error = checks
-        .iter()
-        .any(|c| c.check == "ip.ptr" && c.status != CheckStatus::Ran);
-    if ptr_error {
+    let unknown = unknowns(checks, VERDICT_CHECKS);
+    let not_public = checks.iter().flat_map(|c| &c.findings).any(|f| f.id == "ip.not-public");
+    if not_public || !unknown.is_empty() {
+        let mut because = unknown;
+        if not_public {
+            because.insert(0, "ip.not-public".into());
+        }
         return Verdict {
             id: "verdict.ip.unknown".into(),
             severity: Severity::Warning,

@@ -8,11 +8,13 @@ pub mod domain;
 pub mod ip;
 pub mod message;
 pub mod model;
+pub mod mx;
 pub mod received;
 pub mod registry;
 pub mod sendas;
 pub mod spf;
 pub mod spfdns;
+pub mod suggest;
 
 pub use context::Context;
 pub use model::*;

@@ -76,8 +76,10 @@ impl Finding {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum ErrorCause {
-    /// DNS: SERVFAIL, REFUSED or no answer from any server.
+    /// DNS: SERVFAIL, REFUSED or another error answer.
     DnsFailure,
+    /// DNS: no answer from any server within the time allowed for the question.
+    DnsTimeout,
     /// TCP connection refused (port closed).
     Refused,
     /// No answer within the configured time.
@@ -98,6 +100,7 @@ impl ErrorCause {
     pub fn as_str(self) -> &'static str {
         match self {
             ErrorCause::DnsFailure => "dns-failure",
+            ErrorCause::DnsTimeout => "dns-timeout",
             ErrorCause::Refused => "refused",
             ErrorCause::Timeout => "timeout",
             ErrorCause::Unmapped => "unmapped",
@@ -111,6 +114,17 @@ impl ErrorCause {
     /// The catalogue id of this cause's explanation.
     pub fn catalog_id(self) -> String {
         format!("error.{}", self.as_str())
+    }
+}
+
+impl ErrorCause {
+    /// The cause of a failed DNS question: a timeout gets DNS advice, never connection advice.
+    pub fn of_dns(e: &mxdoctor_net::DnsError) -> Self {
+        if e.is_timeout() {
+            ErrorCause::DnsTimeout
+        } else {
+            ErrorCause::DnsFailure
+        }
     }
 }
 
@@ -128,6 +142,16 @@ pub enum CheckStatus {
         cause: ErrorCause,
         detail: String,
     },
+}
+
+impl CheckStatus {
+    /// A check stopped by a DNS question that got no usable answer.
+    pub fn dns(e: &mxdoctor_net::DnsError) -> Self {
+        CheckStatus::Error {
+            cause: ErrorCause::of_dns(e),
+            detail: e.to_string(),
+        }
+    }
 }
 
 /// The result of one check on one subject.
@@ -157,6 +181,21 @@ impl CheckResult {
     pub fn worst(&self) -> Option<Severity> {
         self.findings.iter().map(|f| f.severity).max()
     }
+}
+
+/// The error causes (as catalogue ids, `error.<cause>`) of the checks among `depends_on` that
+/// could not run: what keeps a verdict from being "accept". Deduplicated, in check order.
+pub fn unknowns(checks: &[CheckResult], depends_on: &[&str]) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    for c in checks.iter().filter(|c| depends_on.contains(&c.check.as_str())) {
+        if let CheckStatus::Error { cause, .. } = &c.status {
+            let id = cause.catalog_id();
+            if !out.contains(&id) {
+                out.push(id);
+            }
+        }
+    }
+    out
 }
 
 /// Evidence kept as data: `{"kind": "smtp-transcript", "data": [...]}`.

@@ -246,7 +246,10 @@ pub async fn checks(ctx: &Context, raw: &[u8], req: &ReceivedRequest, subject: &
                             dmarc.findings.push(base("msg.dmarc.pass", Severity::Pass));
                             outcome.dmarc = Some((true, policy));
                         }
-                        DmarcResult::None => dmarc.findings.push(base("msg.dmarc.none", Severity::Warning)),
+                        DmarcResult::None => dmarc.findings.push(
+                            base("msg.dmarc.none", Severity::Warning)
+                                .arg("suggested", crate::suggest::dmarc(from).record),
+                        ),
                         DmarcResult::TempError(e) => {
                             dmarc.status = CheckStatus::Error {
                                 cause: ErrorCause::DnsFailure,

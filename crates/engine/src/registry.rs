@@ -26,6 +26,9 @@ pub static FINDINGS: &[FindingDef] = &[
     def("dns.host.resolves", Pass, "the host name resolves to addresses"),
     def("dns.host.not-found", Fail, "the host name does not exist or has no A/AAAA record"),
     // SMTP session.
+    def("smtp.not-smtp", Fail, "another protocol (POP3, IMAP, HTTP, TLS...) answered, not SMTP"),
+    def("smtp.no-greeting", Fail, "the server accepted the connection and never greeted"),
+    def("smtp.refused", Fail, "the greeting was not 220, or EHLO was not answered with 250"),
     def("smtp.starttls.offered", Pass, "the server offers STARTTLS"),
     def("smtp.starttls.missing", Fail, "the server does not offer STARTTLS on a submission port"),
     def("smtp.starttls.rejected", Fail, "the server refused the STARTTLS command"),
@@ -54,9 +57,11 @@ pub static FINDINGS: &[FindingDef] = &[
     def("tls.cert.expires-soon", Warning, "the certificate expires within 14 days"),
     def("tls.sni.selects-cert", Info, "the server chooses its certificate by SNI"),
     // Send-mail-as specific advice.
+    def("sendas.wrong-security", Fail, "the other security button of Gmail's dialog (TLS vs SSL) is the one this port needs"),
     def("sendas.candidates", Info, "names the certificate covers that reach the same server and pass"),
     def("sendas.other-port", Info, "the other Gmail port/security setting would work"),
     // Sending IP: reverse DNS (FCrDNS, RFC 8601 iprev), HELO, blocklists.
+    def("ip.not-public", Warning, "the sending IP is loopback, private or otherwise not public"),
     def("ptr.missing", Fail, "the sending IP has no PTR record"),
     def("ptr.not-forward-confirmed", Fail, "no PTR name of the IP resolves back to it"),
     def("ptr.forward-confirmed", Pass, "a PTR name resolves back to the IP"),
@@ -112,6 +117,14 @@ pub static FINDINGS: &[FindingDef] = &[
     def("dmarc.inherited", Info, "the record that applies is a parent domain's"),
     def("dmarc.report-uri-invalid", Warning, "a rua/ruf URI is not a mailto: address"),
     def("dmarc.report-unauthorized", Warning, "an external report destination has not authorised the domain"),
+    // MX (RFC 5321 section 5.1, RFC 7505, RFC 2181 section 10.3).
+    def("mx.found", Pass, "the MX hosts and their addresses"),
+    def("mx.missing", Warning, "no MX record: mail goes to the domain's own address, if any"),
+    def("mx.null", Warning, "Null MX (RFC 7505): the domain accepts no mail"),
+    def("mx.null-mixed", Fail, "a Null MX beside other MX records"),
+    def("mx.ip-literal", Fail, "an MX exchange written as an IP address"),
+    def("mx.cname", Warning, "an MX exchange that is an alias (CNAME)"),
+    def("mx.no-address", Fail, "an MX exchange without A/AAAA records"),
     // The domain report.
     def("domain.ips-derived", Info, "sending IPs were derived from SPF and MX"),
     def("domain.no-ips", Notice, "no sending IP given or derivable"),
@@ -177,6 +190,8 @@ pub static VERDICTS: &[&str] = &[
     "verdict.domain.accept",
     "verdict.domain.accept-with-problems",
     "verdict.domain.reject",
+    "verdict.domain.reject-if-derived",
+    "verdict.domain.accept-unchecked-ips",
     "verdict.domain.spam",
     "verdict.domain.unknown",
     "verdict.message.bounce",
@@ -199,8 +214,12 @@ pub static SKIP_REASONS: &[&str] = &[
     "skip.message.no-received",
 ];
 
+/// Phrases the printers put around findings (not findings themselves).
+pub static PHRASES: &[&str] = &["phrase.assumed-sender"];
+
 pub static ERROR_CAUSES: &[ErrorCause] = &[
     ErrorCause::DnsFailure,
+    ErrorCause::DnsTimeout,
     ErrorCause::Refused,
     ErrorCause::Timeout,
     ErrorCause::Unmapped,
@@ -230,6 +249,7 @@ pub fn catalog_ids() -> Vec<String> {
         .chain(VERDICTS.iter().map(|v| v.to_string()))
         .chain(ERROR_CAUSES.iter().map(|c| c.catalog_id()))
         .chain(SKIP_REASONS.iter().map(|s| s.to_string()))
+        .chain(PHRASES.iter().map(|s| s.to_string()))
         .chain(bounce_ids())
         .collect()
 }

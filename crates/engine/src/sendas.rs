@@ -12,7 +12,7 @@ use futures_util::future::join_all;
 use serde_json::json;
 
 use mxdoctor_net::legacy::{LegacyResult, probe_version};
-use mxdoctor_net::smtp::{Credentials, Security, SessionPlan, SessionReport, SmtpError, run_session};
+use mxdoctor_net::smtp::{Credentials, NotSmtp, Security, SessionPlan, SessionReport, SmtpError, run_session};
 use mxdoctor_net::tls::{BOTH, ChainVerdict, DateVerdict, ONLY_12, ONLY_13, TlsFailure, TlsOutcome};
 use mxdoctor_net::{ConnectError, DnsError};
 use mxdoctor_proto::hostname::Hostname;
@@ -80,10 +80,7 @@ pub async fn run(ctx: &Context, req: &SendasRequest) -> Report {
         }
         Err(e) => {
             // Could not find out (SERVFAIL, no answer): not the same as "does not exist".
-            dns_check.status = CheckStatus::Error {
-                cause: ErrorCause::DnsFailure,
-                detail: e.to_string(),
-            };
+            dns_check.status = CheckStatus::dns(&e);
             Vec::new()
         }
     };
@@ -119,16 +116,18 @@ pub async fn run(ctx: &Context, req: &SendasRequest) -> Report {
     if let Some(err) = &session.error {
         // A session that stopped before TLS was judged is an error status, never a pass or fail
         // of the certificate.
-        if session.tls.is_none() {
+        // A session cut short never passes: what was not seen (EHLO after TLS, AUTH) is
+        // unknown. When the session stopped because it was not SMTP, the finding says so.
+        let diagnosed = smtp_check.findings.iter().any(|f| f.id == "smtp.not-smtp");
+        if !diagnosed {
             smtp_check.status = CheckStatus::Error {
                 cause: cause_of(err),
                 detail: err.to_string(),
             };
-        } else {
-            smtp_check
-                .evidence
-                .push(Evidence::Note(format!("session ended early: {err}")));
         }
+        smtp_check
+            .evidence
+            .push(Evidence::Note(format!("session ended early: {err}")));
     }
     smtp_check
         .evidence
@@ -140,6 +139,23 @@ pub async fn run(ctx: &Context, req: &SendasRequest) -> Report {
             "chain": tls.chain_verdict, "dates": tls.dates,
             "checked_at": tls.checked_at, "trust_store": tls.trust_store,
         })));
+    }
+
+    // The other button of Gmail's dialog, when this one met the wrong kind of port.
+    if let Some(right) = wrong_security(ctx, &session, addr, &host).await {
+        smtp_check
+            .findings
+            .retain(|f| f.id != "tls.handshake.failed" && f.id != "smtp.no-greeting");
+        smtp_check.findings.insert(
+            0,
+            Finding::new("sendas.wrong-security", Severity::Fail, subject.clone())
+                .arg("server", &subject)
+                .arg("port", req.port)
+                .arg("chosen", req.security.gmail_label())
+                .arg("right", right.gmail_label()),
+        );
+        // What went wrong is known: the session's error is explained, not a failure to run.
+        smtp_check.status = CheckStatus::Ran;
     }
 
     // 3. Side probes, concurrently.
@@ -269,6 +285,7 @@ pub async fn run(ctx: &Context, req: &SendasRequest) -> Report {
 pub fn session_findings(s: &SessionReport, host: &Hostname, port: u16, tried_auth: bool) -> Vec<Finding> {
     let server = format!("{}:{port}", host.as_str());
     let mut out = Vec::new();
+    out.extend(protocol_findings(s, &server));
     if let Some(caps) = &s.ehlo_before_tls {
         if !caps.auth.is_empty() {
             out.push(
@@ -331,6 +348,50 @@ pub fn session_findings(s: &SessionReport, host: &Hostname, port: u16, tried_aut
                 }
             }
         }
+    }
+    out
+}
+
+/// Was it SMTP at all? A 220 greeting and a 250 EHLO reply are required; anything else names
+/// what answered (the IMAPS or POP3S port given as SMTP is the usual case).
+fn protocol_findings(s: &SessionReport, server: &str) -> Vec<Finding> {
+    let mut out = Vec::new();
+    let expected = match s.security {
+        Security::Starttls => "587 (TLS)",
+        Security::Implicit => "465 (SSL)",
+    };
+    match &s.not_smtp {
+        Some(NotSmtp::Other { peer, head }) => out.push(
+            Finding::new("smtp.not-smtp", Severity::Fail, server.to_string())
+                .arg("server", server)
+                .arg("what", peer.name())
+                .arg("line", head)
+                .arg("expected", expected)
+                .evidence(json!({ "peer": peer, "first_bytes": head, "tls": s.tls.is_some() })),
+        ),
+        Some(NotSmtp::Silence { secs }) => out.push(
+            Finding::new("smtp.no-greeting", Severity::Fail, server.to_string())
+                .arg("server", server)
+                .arg("secs", secs)
+                .arg("expected", expected),
+        ),
+        Some(NotSmtp::Closed) | None => {}
+    }
+    if let Some(code) = s.banner_code.filter(|c| *c != 220) {
+        out.push(
+            Finding::new("smtp.refused", Severity::Fail, server.to_string())
+                .arg("server", server)
+                .arg("reply", format!("{code} {}", s.banner.clone().unwrap_or_default()))
+                .arg("stage", "greeting"),
+        );
+    }
+    if let Some(reply) = &s.ehlo_refused {
+        out.push(
+            Finding::new("smtp.refused", Severity::Fail, server.to_string())
+                .arg("server", server)
+                .arg("reply", reply)
+                .arg("stage", "EHLO"),
+        );
     }
     out
 }
@@ -500,6 +561,59 @@ async fn tls_only_versions(
     }
 }
 
+/// A whole SMTP session as Gmail runs it up to AUTH (greeting, EHLO, STARTTLS where used, EHLO
+/// again): the TLS outcome when every step answered as SMTP, else None. What mxdoctor offers
+/// as "type this instead" or "use the other port" is proven this way, never by TLS alone.
+async fn full_session(ctx: &Context, addr: SocketAddr, security: Security, name: &str) -> Option<TlsOutcome> {
+    let plan = SessionPlan {
+        addr,
+        server_name: name.to_string(),
+        security,
+        send_sni: true,
+        ehlo_name: ctx.ehlo_name.clone(),
+        credentials: None,
+        versions: BOTH,
+        stop_after_tls: false,
+    };
+    let s = run_session(&ctx.connector, &plan, &ctx.tls, ctx.timeout).await;
+    if s.full_smtp() { s.tls } else { None }
+}
+
+/// Gmail's dialog has "TLS" (STARTTLS) and "SSL" (implicit TLS) buttons, and the wrong one is
+/// often chosen. SSL chosen on a STARTTLS port: the handshake meets a plaintext `220`. TLS chosen
+/// on an implicit-TLS port: silence, since the server waits for a ClientHello. Probe the other
+/// mode on the same port; Some(the mode that works) when it answers.
+async fn wrong_security(ctx: &Context, session: &SessionReport, addr: SocketAddr, host: &str) -> Option<Security> {
+    match session.security {
+        Security::Implicit if session.tls.is_none() && session.tls_failure.is_some() => {
+            let s = run_session(
+                &ctx.connector,
+                &SessionPlan {
+                    addr,
+                    server_name: host.to_string(),
+                    security: Security::Starttls,
+                    send_sni: true,
+                    ehlo_name: ctx.ehlo_name.clone(),
+                    credentials: None,
+                    versions: BOTH,
+                    stop_after_tls: true,
+                },
+                &ctx.tls,
+                ctx.timeout,
+            )
+            .await;
+            (s.banner_code == Some(220)).then_some(Security::Starttls)
+        }
+        Security::Starttls if matches!(session.not_smtp, Some(NotSmtp::Silence { .. })) => {
+            // A handshake that completes (the recording verifier accepts any certificate, and
+            // judges it apart) means a ServerHello came back: this port speaks TLS first.
+            let t = tls_only(ctx, addr, Security::Implicit, host, true).await;
+            t.is_ok().then_some(Security::Implicit)
+        }
+        _ => None,
+    }
+}
+
 async fn modern_versions(ctx: &Context, addr: SocketAddr, security: Security, host: &str) -> Vec<TlsVersion> {
     let (v13, v12) = tokio::join!(
         tls_only_versions(ctx, addr, security, host, true, ONLY_13),
@@ -579,9 +693,7 @@ async fn candidates(ctx: &Context, session: &SessionReport, ip: IpAddr, req: &Se
         if !addrs.contains(&ip) {
             return None;
         }
-        let t = tls_only(ctx, SocketAddr::new(ip, req.port), req.security, h.as_str(), true)
-            .await
-            .ok()?;
+        let t = full_session(ctx, SocketAddr::new(ip, req.port), req.security, h.as_str()).await?;
         acceptable(&t, &h).then(|| h.as_str().to_string())
     });
     let mut out: Vec<String> = join_all(checks).await.into_iter().flatten().collect();
@@ -610,15 +722,17 @@ async fn other_port(
     if port == req.port {
         return None;
     }
-    let t = tls_only(ctx, SocketAddr::new(ip, port), security, req.host.as_str(), true)
-        .await
-        .ok()?;
+    let t = full_session(ctx, SocketAddr::new(ip, port), security, req.host.as_str()).await?;
     acceptable(&t, &req.host).then_some((port, security))
 }
 
 /// Importance order of failing ids for the verdict: what to fix first.
 const FAIL_ORDER: &[&str] = &[
     "dns.host.not-found",
+    "sendas.wrong-security",
+    "smtp.not-smtp",
+    "smtp.no-greeting",
+    "smtp.refused",
     "tls.version.too-old",
     "smtp.starttls.missing",
     "smtp.starttls.rejected",
@@ -644,12 +758,20 @@ fn finish(ctx: &Context, command: &str, subject: &str, req: &SendasRequest, chec
     )
 }
 
-/// The verdict: what Gmail's dialog will do, and which findings decided it.
+/// The verdict: what Gmail's dialog will do, and which findings decided it. A definite failure
+/// decides; otherwise a step that could not be completed (no answer, a DNS failure, a session
+/// cut short) keeps the verdict from "accept".
 pub fn verdict(checks: &[CheckResult], req: &SendasRequest) -> Verdict {
     let mut args = std::collections::BTreeMap::new();
     args.insert("host".to_string(), req.host.as_str().to_string());
     args.insert("port".to_string(), req.port.to_string());
     args.insert("security".to_string(), req.security.gmail_label().to_string());
+    let make = |id: &str, severity: Severity, because: Vec<String>| Verdict {
+        id: id.into(),
+        severity,
+        args: args.clone(),
+        because,
+    };
     let fails: Vec<&Finding> = checks
         .iter()
         .flat_map(|c| &c.findings)
@@ -674,46 +796,27 @@ pub fn verdict(checks: &[CheckResult], req: &SendasRequest) -> Verdict {
         })
         .collect();
     if because.first().map(String::as_str) == Some("dns.host.not-found") {
-        return Verdict {
-            id: "verdict.sendas.unreachable".into(),
-            severity: Severity::Fail,
-            args,
-            because,
-        };
+        return make("verdict.sendas.unreachable", Severity::Fail, because);
+    }
+    // Silence is what a dead or filtered server looks like too: it is an unreachable server,
+    // not a refusal, unless something else definitely fails.
+    let decisive = because.iter().any(|id| id != "smtp.no-greeting");
+    if decisive {
+        return make("verdict.sendas.refuse", Severity::Fail, because);
     }
     if let Some(cause) = errors.first() {
-        let id = match cause {
-            ErrorCause::DnsFailure => "verdict.sendas.unknown",
-            _ => "verdict.sendas.unreachable",
+        let (id, severity) = match cause {
+            ErrorCause::DnsFailure | ErrorCause::DnsTimeout => ("verdict.sendas.unknown", Severity::Warning),
+            _ => ("verdict.sendas.unreachable", Severity::Fail),
         };
-        let severity = if id == "verdict.sendas.unknown" {
-            Severity::Warning
-        } else {
-            Severity::Fail
-        };
-        let mut because = vec![cause.catalog_id()];
-        because.extend(fails.iter().map(|f| f.id.clone()));
-        return Verdict {
-            id: id.into(),
-            severity,
-            args,
-            because,
-        };
+        let mut b = vec![cause.catalog_id()];
+        b.extend(because);
+        return make(id, severity, b);
     }
     if !because.is_empty() {
-        return Verdict {
-            id: "verdict.sendas.refuse".into(),
-            severity: Severity::Fail,
-            args,
-            because,
-        };
+        return make("verdict.sendas.refuse", Severity::Fail, because);
     }
-    Verdict {
-        id: "verdict.sendas.accept".into(),
-        severity: Severity::Pass,
-        args,
-        because,
-    }
+    make("verdict.sendas.accept", Severity::Pass, because)
 }
 
 fn join<T: std::fmt::Display>(items: impl Iterator<Item = T>) -> String {

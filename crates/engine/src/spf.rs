@@ -15,6 +15,7 @@ use mxdoctor_proto::spf::{self, Mechanism, Qualifier, SpfInput, SpfRecord, SpfRe
 use crate::context::Context;
 use crate::model::*;
 use crate::spfdns::NetSpfDns;
+use crate::suggest::{Suggestion, first_proven, ip_term};
 
 /// Deepest include/redirect chain followed by the static walk (a loop is reported, not followed).
 const MAX_DEPTH: usize = 12;
@@ -212,29 +213,56 @@ pub fn suggest(record: &SpfRecord, text: &str, ips: &[IpAddr]) -> String {
     out.join(" ")
 }
 
+/// A record for a domain without one: the sending IPs given, else the MX hosts when they are
+/// the senders' best guess; proven by check_host() before it is shown.
+async fn suggest_missing(ctx: &Context, domain: &str, ips: &[IpAddr]) -> Suggestion {
+    if !ips.is_empty() {
+        let terms: Vec<String> = ips.iter().map(ip_term).collect();
+        let record = format!("v=spf1 {} ~all", terms.join(" "));
+        return first_proven(ctx, domain, &[record], ips).await;
+    }
+    // No IP given: `mx` is worth suggesting only if the domain's MX hosts have addresses (for
+    // a domain without MX it authorises nothing).
+    let mut mx_ips = Vec::new();
+    if let Ok(mx) = ctx.dns.lookup(domain, mxdoctor_net::RecordType::MX).await {
+        for r in mx.iter().filter(|r| r.rtype == "MX") {
+            if let Some((_, host)) = r.data.split_once(' ') {
+                mx_ips.extend(ctx.dns.lookup_ip(host.trim_end_matches('.')).await.unwrap_or_default());
+            }
+        }
+    }
+    first_proven(ctx, domain, &["v=spf1 mx ~all".to_string()], &mx_ips).await
+}
+
+/// The published record with a term for `ip`: before the final `all` (or redirect), else first;
+/// the first placement that check_host() proves is shown.
+async fn suggest_added(ctx: &Context, domain: &str, record: &SpfRecord, text: &str, ip: IpAddr) -> Suggestion {
+    let before_all = suggest(record, text, &[ip]);
+    let mut terms: Vec<&str> = text.split(' ').filter(|t| !t.is_empty()).collect();
+    let term = ip_term(&ip);
+    terms.insert(1.min(terms.len()), &term);
+    let first = terms.join(" ");
+    first_proven(ctx, domain, &[before_all, first], &[ip]).await
+}
+
 pub async fn check(ctx: &Context, req: &SpfRequest) -> CheckResult {
     let domain = req.domain.trim_end_matches('.').to_ascii_lowercase();
     let mut c = CheckResult::ran("spf", domain.clone());
     let (records, _) = match spf_records(ctx, &domain).await {
         Ok(r) => r,
         Err(e) => {
-            c.status = CheckStatus::Error {
-                cause: ErrorCause::DnsFailure,
-                detail: e.to_string(),
-            };
+            c.status = CheckStatus::dns(&e);
             return c;
         }
     };
     let subject = domain.clone();
     if records.is_empty() {
-        let suggestion = match req.ips.first() {
-            Some(ip) => format!("v=spf1 {}:{ip} ~all", if ip.is_ipv4() { "ip4" } else { "ip6" }),
-            None => "v=spf1 mx ~all".to_string(),
-        };
+        let suggestion = suggest_missing(ctx, &domain, &req.ips).await;
         c.findings.push(
             Finding::new("spf.missing", Severity::Fail, subject)
                 .arg("domain", &domain)
-                .arg("suggested", suggestion),
+                .arg("suggested", &suggestion.record)
+                .evidence(json!({ "suggestion": suggestion })),
         );
         return c;
     }
@@ -393,12 +421,15 @@ pub async fn check(ctx: &Context, req: &SpfRequest) -> CheckResult {
             ),
             other => {
                 unauthorised.push(*ip);
+                let suggestion = suggest_added(ctx, &domain, &record, &text, *ip).await;
+                let mut ev = ev;
+                ev["suggestion"] = json!(suggestion);
                 c.findings.push(
                     Finding::new("spf.ip-not-authorized", Severity::Fail, ip.to_string())
                         .arg("ip", ip)
                         .arg("domain", &domain)
                         .arg("result", other.as_str())
-                        .arg("suggested", suggest(&record, &text, &[*ip]))
+                        .arg("suggested", &suggestion.record)
                         .evidence(ev),
                 );
             }

@@ -21,7 +21,8 @@ use serde::{Deserialize, Serialize};
 pub struct DnsConfig {
     /// Empty: the system configuration (/etc/resolv.conf). Otherwise these servers, in order.
     pub servers: Vec<SocketAddr>,
-    /// Per-query timeout.
+    /// The bound on one question as a whole: every server and every attempt (and the TCP retry
+    /// of a truncated answer) together. `--timeout` sets it.
     pub timeout: Duration,
     pub attempts: usize,
 }
@@ -81,6 +82,11 @@ pub enum DnsError {
     },
     #[error("could not set up the resolver: {0}")]
     Setup(String),
+    /// A special-use name (RFC 6761: `localhost`, `127.in-addr.arpa`, `::1`'s reverse name,
+    /// `invalid`, `onion`) that a resolver library answers itself. It is never asked, so no
+    /// invented answer can become evidence.
+    #[error("{name} is a special-use name (RFC 6761) that the DNS is not asked about")]
+    SpecialUse { name: String },
 }
 
 impl DnsError {
@@ -88,6 +94,24 @@ impl DnsError {
     pub fn is_negative(&self) -> bool {
         matches!(self, DnsError::NxDomain { .. } | DnsError::NoRecords { .. })
     }
+
+    /// True when no server answered in time (as opposed to an answer with an error rcode).
+    pub fn is_timeout(&self) -> bool {
+        matches!(self, DnsError::Timeout { .. })
+    }
+}
+
+/// RFC 6761 special-use names that hickory-resolver answers without asking any server
+/// (`localhost` and `127.in-addr.arpa` with loopback data, `invalid` and `onion` with NXDOMAIN).
+/// Its behaviour cannot be switched off, so these names are never handed to it.
+pub fn is_special_use(fqdn: &str) -> bool {
+    let n = fqdn.trim_end_matches('.').to_ascii_lowercase();
+    let under = |zone: &str| n == zone || n.ends_with(&format!(".{zone}"));
+    under("localhost")
+        || under("127.in-addr.arpa")
+        || n == "1.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.ip6.arpa"
+        || under("invalid")
+        || under("onion")
 }
 
 type Answer = Result<Vec<DnsRecord>, DnsError>;
@@ -98,6 +122,8 @@ type Cell = Arc<tokio::sync::OnceCell<Answer>>;
 #[derive(Clone)]
 pub struct Dns {
     resolver: TokioResolver,
+    /// The bound on one question as a whole (see [`DnsConfig::timeout`]).
+    budget: Duration,
     log: Arc<Mutex<Vec<DnsQuery>>>,
     cache: Arc<Mutex<std::collections::HashMap<(String, RecordType), Cell>>>,
 }
@@ -129,8 +155,11 @@ impl Dns {
         };
         let opts: &mut ResolverOpts = builder.options_mut();
         opts.use_hosts_file = ResolveHosts::Never;
-        opts.timeout = config.timeout;
-        opts.attempts = config.attempts.max(1);
+        // Each attempt gets its share of the question's budget, so a lost UDP packet can still
+        // be retried within `--timeout`.
+        let attempts = config.attempts.max(1);
+        opts.timeout = (config.timeout / attempts as u32).max(Duration::from_millis(200));
+        opts.attempts = attempts;
         // Names are always fully qualified by us; never append search domains.
         opts.ndots = 0;
         opts.try_tcp_on_error = true;
@@ -139,6 +168,7 @@ impl Dns {
         let resolver = builder.build().map_err(|e| DnsError::Setup(e.to_string()))?;
         Ok(Self {
             resolver,
+            budget: config.timeout,
             log: Arc::new(Mutex::new(Vec::new())),
             cache: Arc::new(Mutex::new(Default::default())),
         })
@@ -178,10 +208,18 @@ impl Dns {
             name: name.to_string(),
             message,
         })?;
-        let started = Instant::now();
-        let result = self.resolver.lookup(parsed, rtype).await;
-        let elapsed_ms = started.elapsed().as_millis() as u64;
         let rtype_s = type_name(rtype);
+        if is_special_use(&fqdn) {
+            return Err(DnsError::SpecialUse { name: fqdn });
+        }
+        let started = Instant::now();
+        // hickory bounds each attempt; this bounds the question as a whole, so `--timeout 2`
+        // means two seconds whatever the number of servers and attempts.
+        let result = match tokio::time::timeout(self.budget, self.resolver.lookup(parsed, rtype)).await {
+            Ok(r) => r,
+            Err(_) => Err(NetError::Timeout),
+        };
+        let elapsed_ms = started.elapsed().as_millis() as u64;
         let (entry, out) = match result {
             Ok(lookup) => {
                 let records: Vec<DnsRecord> = lookup

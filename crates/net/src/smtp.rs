@@ -9,7 +9,9 @@ use base64::Engine as _;
 use serde::{Deserialize, Serialize};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 
-use mxdoctor_proto::smtp::{EhloCaps, MAX_REPLY_LINE, MAX_REPLY_LINES, Reply, ReplyLine, parse_ehlo, parse_reply_line};
+use mxdoctor_proto::smtp::{
+    EhloCaps, MAX_REPLY_LINE, MAX_REPLY_LINES, Peer, Reply, ReplyLine, identify_peer, parse_ehlo, parse_reply_line,
+};
 
 use crate::connect::{ConnectError, Connector};
 use crate::tls::{TlsFailure, TlsOutcome, TlsSettings, VersionSet, handshake};
@@ -97,7 +99,12 @@ pub struct SmtpConn {
     pub transcript: Vec<TranscriptLine>,
     started: Instant,
     timeout: Duration,
+    /// The first bytes of what could not be read as an SMTP reply, to tell what answered.
+    unparsed: Option<Vec<u8>>,
 }
+
+/// Bytes kept of a reply that is not SMTP: enough to recognise a protocol.
+const UNPARSED_HEAD: usize = 64;
 
 impl SmtpConn {
     pub fn new(io: BoxIo, started: Instant, timeout: Duration) -> Self {
@@ -107,7 +114,13 @@ impl SmtpConn {
             transcript: Vec::new(),
             started,
             timeout,
+            unparsed: None,
         }
+    }
+
+    /// What the server sent that was not an SMTP reply (first bytes), if anything.
+    pub fn unparsed(&self) -> Option<&[u8]> {
+        self.unparsed.as_deref()
     }
 
     pub fn note(&mut self, dir: Dir, text: impl Into<String>) {
@@ -144,6 +157,7 @@ impl SmtpConn {
                 return Ok(line);
             }
             if self.buf.len() > MAX_REPLY_LINE {
+                self.unparsed = Some(self.buf[..UNPARSED_HEAD].to_vec());
                 return Err(SmtpError::LineTooLong {
                     stage: stage.into(),
                     limit: MAX_REPLY_LINE,
@@ -191,6 +205,7 @@ impl SmtpConn {
                     }
                 }
                 Err(e) => {
+                    self.unparsed = Some(raw[..raw.len().min(UNPARSED_HEAD)].to_vec());
                     self.note(Dir::Server, truncate(&shown, 200));
                     return Err(SmtpError::NotSmtp {
                         stage: stage.into(),
@@ -283,6 +298,19 @@ fn truncate(s: &str, max: usize) -> String {
     format!("{}… ({} bytes)", &s[..end], s.len())
 }
 
+/// What came where an SMTP greeting (220) or EHLO reply (250) was expected, when it was not
+/// SMTP at all. Told apart so the report can name it (the IMAPS port given as SMTP, say).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "kebab-case")]
+pub enum NotSmtp {
+    /// Another protocol answered: its name and first bytes (lossy text).
+    Other { peer: Peer, head: String },
+    /// Connected, and nothing came within the timeout.
+    Silence { secs: u64 },
+    /// The server closed the connection before greeting.
+    Closed,
+}
+
 /// Credentials for the AUTH step. The password is never printed or stored.
 #[derive(Clone)]
 pub struct Credentials {
@@ -334,6 +362,15 @@ pub struct SessionReport {
     pub transcript: Vec<TranscriptLine>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub banner: Option<String>,
+    /// The greeting's reply code (220 for a server that accepts the session).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub banner_code: Option<u16>,
+    /// The reply to EHLO when it was not 250.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ehlo_refused: Option<String>,
+    /// Not an SMTP server: what answered instead.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub not_smtp: Option<NotSmtp>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ehlo_before_tls: Option<EhloCaps>,
     /// The reply to STARTTLS (None when not sent).
@@ -355,6 +392,12 @@ pub struct SessionReport {
 }
 
 impl SessionReport {
+    /// Greeting 220, EHLO 250, STARTTLS where used and EHLO 250 again: a whole SMTP session up
+    /// to where Gmail would authenticate. TLS alone proves nothing about SMTP.
+    pub fn full_smtp(&self) -> bool {
+        self.banner_code == Some(220) && self.ehlo_after_tls.is_some() && self.not_smtp.is_none()
+    }
+
     fn new(plan: &SessionPlan) -> Self {
         Self {
             addr: plan.addr,
@@ -362,6 +405,9 @@ impl SessionReport {
             security: plan.security,
             transcript: Vec::new(),
             banner: None,
+            banner_code: None,
+            ehlo_refused: None,
+            not_smtp: None,
             ehlo_before_tls: None,
             starttls_reply: None,
             starttls_accepted: None,
@@ -400,6 +446,7 @@ pub async fn run_session(
     let result = drive(&mut conn, plan, tls, &mut report).await;
     if let Err(e) = result {
         conn.note(Dir::Event, format!("stopped: {e}"));
+        report.not_smtp = not_smtp(&e, &conn, &report);
         report.error = Some(e);
         // Best effort: leave politely if the stream is still usable.
         if conn.io.is_some() && !matches!(report.error, Some(SmtpError::Timeout { .. })) {
@@ -410,6 +457,30 @@ pub async fn run_session(
     }
     report.transcript = std::mem::take(&mut conn.transcript);
     report
+}
+
+/// Whether an error before the first EHLO capabilities means the peer is not an SMTP server.
+fn not_smtp(e: &SmtpError, conn: &SmtpConn, report: &SessionReport) -> Option<NotSmtp> {
+    let before_ehlo = report.ehlo_before_tls.is_none() && report.ehlo_after_tls.is_none();
+    if !before_ehlo {
+        return None;
+    }
+    let greeted = report.banner.is_some();
+    match e {
+        SmtpError::NotSmtp { .. } | SmtpError::LineTooLong { .. } => {
+            let head = conn.unparsed().unwrap_or_default();
+            Some(NotSmtp::Other {
+                peer: identify_peer(head),
+                head: String::from_utf8_lossy(head)
+                    .chars()
+                    .filter(|c| !c.is_control())
+                    .collect(),
+            })
+        }
+        SmtpError::Timeout { secs, .. } if !greeted => Some(NotSmtp::Silence { secs: *secs }),
+        SmtpError::Closed { .. } if !greeted => Some(NotSmtp::Closed),
+        _ => None,
+    }
 }
 
 async fn upgrade(
@@ -453,11 +524,13 @@ async fn drive(
     }
     let banner = conn.read_reply("banner").await?;
     report.banner = Some(banner.text());
+    report.banner_code = Some(banner.code);
     if banner.code != 220 {
         return Ok(());
     }
     let ehlo = conn.command(&format!("EHLO {}", plan.ehlo_name), "EHLO reply").await?;
     if ehlo.code != 250 {
+        report.ehlo_refused = Some(format!("{} {}", ehlo.code, ehlo.text()));
         return Ok(());
     }
     let caps = parse_ehlo(&ehlo);
@@ -485,6 +558,7 @@ async fn drive(
             .command(&format!("EHLO {}", plan.ehlo_name), "EHLO reply after TLS")
             .await?;
         if ehlo.code != 250 {
+            report.ehlo_refused = Some(format!("{} {}", ehlo.code, ehlo.text()));
             return Ok(());
         }
         report.ehlo_after_tls = Some(parse_ehlo(&ehlo));

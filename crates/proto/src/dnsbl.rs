@@ -196,6 +196,15 @@ pub const DOMAIN_TEST_POINT: &str = "test";
 pub fn test_point_listed() -> IpAddr {
     IpAddr::V4(Ipv4Addr::new(127, 0, 0, 2))
 }
+
+/// RFC 5782 section 5: an IPv6 list must list `::FFFF:7F00:2`. The test point of the family
+/// asked about: a list that answers only its IPv4 test point is not answering for IPv6.
+pub fn test_point_listed_for(ip: IpAddr) -> IpAddr {
+    match ip {
+        IpAddr::V4(_) => test_point_listed(),
+        IpAddr::V6(_) => IpAddr::V6(std::net::Ipv6Addr::new(0, 0, 0, 0, 0, 0xffff, 0x7f00, 2)),
+    }
+}
 pub fn test_point_unlisted() -> IpAddr {
     IpAddr::V4(Ipv4Addr::new(127, 0, 0, 1))
 }

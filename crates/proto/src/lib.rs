@@ -3,6 +3,7 @@
 //! legacy-version probe, SMTP replies and EHLO capabilities.
 #![forbid(unsafe_code)]
 
+pub mod addr;
 pub mod arc;
 pub mod bounce;
 pub mod dkim;

@@ -14,6 +14,8 @@
 
 use std::net::IpAddr;
 
+pub use crate::addr::is_internal;
+
 use serde::{Deserialize, Serialize};
 
 /// Longest header value looked at; a Received field is a line or two.
@@ -200,22 +202,6 @@ pub fn parse_received(value: &str) -> Hop {
         (None, said) => said,
     };
     hop
-}
-
-/// True for addresses that never name an Internet sender: private, loopback, link-local,
-/// shared (CGNAT), unique-local. Documentation ranges count as public: the lab uses them as
-/// stand-ins for public addresses.
-pub fn is_internal(ip: IpAddr) -> bool {
-    match ip {
-        IpAddr::V4(v) => {
-            let o = v.octets();
-            v.is_private() || v.is_loopback() || v.is_link_local() || (o[0] == 100 && (o[1] & 0xc0) == 64)
-        }
-        IpAddr::V6(v) => {
-            let s = v.segments();
-            v.is_loopback() || (s[0] & 0xfe00) == 0xfc00 || (s[0] & 0xffc0) == 0xfe80
-        }
-    }
 }
 
 /// The hop at which the message entered the receiving system: the most recent (topmost)

@@ -37,6 +37,57 @@ fn shown(line: &[u8]) -> String {
     s
 }
 
+/// What answered where an SMTP greeting was expected, told from the first bytes it sent.
+/// Users give Gmail's dialog (and mxdoctor) the IMAP or POP3 port, or a web port, by mistake.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Peer {
+    /// `+OK` (RFC 1939).
+    Pop3,
+    /// `* OK`, `* PREAUTH`, `* BYE` (RFC 9051 section 7.1).
+    Imap,
+    /// `HTTP/1.x` status line.
+    Http,
+    /// A TLS record (handshake or alert) on a port where plaintext was expected.
+    Tls,
+    /// `SSH-2.0-...` (RFC 4253 section 4.2).
+    Ssh,
+    /// Anything else.
+    Unknown,
+}
+
+impl Peer {
+    /// The protocol's usual name, the same in every language.
+    pub fn name(self) -> &'static str {
+        match self {
+            Peer::Pop3 => "POP3",
+            Peer::Imap => "IMAP",
+            Peer::Http => "HTTP",
+            Peer::Tls => "TLS",
+            Peer::Ssh => "SSH",
+            Peer::Unknown => "?",
+        }
+    }
+}
+
+/// Identifies the protocol of a server's first bytes.
+pub fn identify_peer(head: &[u8]) -> Peer {
+    let starts = |p: &[u8]| head.len() >= p.len() && head[..p.len()].eq_ignore_ascii_case(p);
+    if head.len() >= 2 && matches!(head[0], 0x15 | 0x16) && head[1] == 0x03 {
+        Peer::Tls
+    } else if starts(b"+OK") || starts(b"-ERR") {
+        Peer::Pop3
+    } else if starts(b"* OK") || starts(b"* PREAUTH") || starts(b"* BYE") {
+        Peer::Imap
+    } else if starts(b"HTTP/") {
+        Peer::Http
+    } else if starts(b"SSH-") {
+        Peer::Ssh
+    } else {
+        Peer::Unknown
+    }
+}
+
 /// Parses one reply line (without CRLF): `NNN SP text`, `NNN-text` or a bare `NNN`.
 pub fn parse_reply_line(line: &[u8]) -> Result<ReplyLine, ReplyError> {
     let bad = || ReplyError::NotSmtp { line: shown(line) };
@@ -306,5 +357,20 @@ mod tests {
         assert_eq!(c.other, vec!["X-CUSTOM thing"]);
         let plain = parse_ehlo(&reply(&["250 mail.example.com"]));
         assert!(!plain.starttls && plain.auth.is_empty());
+    }
+}
+
+#[cfg(test)]
+mod peer_tests {
+    use super::*;
+
+    #[test]
+    fn greetings_of_other_protocols_are_named() {
+        assert_eq!(identify_peer(b"+OK Dovecot ready."), Peer::Pop3);
+        assert_eq!(identify_peer(b"* OK [CAPABILITY IMAP4rev1] Dovecot ready."), Peer::Imap);
+        assert_eq!(identify_peer(b"HTTP/1.1 400 Bad Request"), Peer::Http);
+        assert_eq!(identify_peer(&[0x15, 0x03, 0x03, 0x00, 0x02]), Peer::Tls);
+        assert_eq!(identify_peer(b"SSH-2.0-OpenSSH_9.2"), Peer::Ssh);
+        assert_eq!(identify_peer(b"hello"), Peer::Unknown);
     }
 }

@@ -156,12 +156,33 @@ fn render_value(out: &mut String, v: &serde_json::Value, indent: usize, depth: u
     }
 }
 
+/// Columns a string takes on a terminal: East Asian wide and fullwidth characters (原因, 修正)
+/// take two, so padding and continuation indents are computed from this, never from `chars()`.
+pub fn display_width(s: &str) -> usize {
+    unicode_width::UnicodeWidthStr::width(s)
+}
+
+/// `s` padded with spaces to `width` display columns.
+fn pad_to(s: &str, width: usize) -> String {
+    format!("{s}{}", " ".repeat(width.saturating_sub(display_width(s))))
+}
+
+/// The column width of the severity labels in `lang`: the widest of them, so every finding's
+/// title starts in the same column (6 for 不合格, 5 for "fail").
+fn label_width(lang: Lang) -> usize {
+    ["pass", "info", "notice", "warning", "fail", "error", "skipped"]
+        .iter()
+        .map(|k| display_width(ui(lang, k)))
+        .max()
+        .unwrap_or(5)
+}
+
 fn indent_block(out: &mut String, label: &str, body: &str, indent: usize) {
     let pad = " ".repeat(indent);
     let mut lines = body.lines();
     if let Some(first) = lines.next() {
         let _ = writeln!(out, "{pad}{label}: {first}");
-        let cont = " ".repeat(indent + label.chars().count() + 2);
+        let cont = " ".repeat(indent + display_width(label) + 2);
         for l in lines {
             let _ = writeln!(out, "{cont}{l}");
         }
@@ -169,14 +190,22 @@ fn indent_block(out: &mut String, label: &str, body: &str, indent: usize) {
 }
 
 fn finding_title(f: &Finding, lang: Lang) -> String {
-    catalog_text(lang, &f.id, &f.args)
+    let title = catalog_text(lang, &f.id, &f.args)
         .map(|t| t.title)
-        .unwrap_or_else(|| f.id.clone())
+        .unwrap_or_else(|| f.id.clone());
+    // A finding about a probable (derived) sending IP says so before anything else.
+    match f.args.contains_key("assumed_sender") {
+        true => match catalog_text(lang, "phrase.assumed-sender", &f.args) {
+            Some(p) => format!("{} {title}", p.title),
+            None => title,
+        },
+        false => title,
+    }
 }
 
 fn render_finding(out: &mut String, f: &Finding, p: &Painter, opts: &TextOptions, full: bool) {
     let label = ui(opts.lang, f.severity.as_str());
-    let head = format!("{} {:<5}", marker(f.severity), label);
+    let head = format!("{} {}", marker(f.severity), pad_to(label, label_width(opts.lang)));
     let _ = writeln!(
         out,
         "{} {}  {}",
@@ -263,7 +292,7 @@ pub fn text(report: &Report, opts: &TextOptions) -> String {
         for (id, items) in &by_cause {
             let t = catalog_text(lang, id, &BTreeMap::new());
             let title = t.as_ref().map(|t| t.title.clone()).unwrap_or_else(|| id.clone());
-            let head = format!("? {:<5}", ui(lang, "error"));
+            let head = format!("? {}", pad_to(ui(lang, "error"), label_width(lang)));
             let _ = writeln!(
                 out,
                 "{} {}  {}",
@@ -289,7 +318,13 @@ pub fn text(report: &Report, opts: &TextOptions) -> String {
             let said = catalog_text(lang, reason, &BTreeMap::new())
                 .map(|t| t.title)
                 .unwrap_or_else(|| reason.clone());
-            let _ = writeln!(out, "- {:<5} {}  {}", ui(lang, "skipped"), said, p.dim(subject));
+            let _ = writeln!(
+                out,
+                "- {} {}  {}",
+                pad_to(ui(lang, "skipped"), label_width(lang)),
+                said,
+                p.dim(subject)
+            );
         }
         let _ = writeln!(out);
     }
