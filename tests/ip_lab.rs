@@ -178,3 +178,54 @@ async fn dbl_error_code_127_0_1_255_is_an_error_status_not_a_listing() {
         other => panic!("expected an error status, got {other:?}"),
     }
 }
+
+// Issue 8 item 4: loopback and private addresses are their own finding, never a PTR failure,
+// and the resolver's invented answers for 127.0.0.0/8 never become evidence.
+#[tokio::test]
+async fn non_public_sending_ips_are_not_checked_as_senders() {
+    let lab = start("ip-lists").await;
+    for addr in ["127.0.0.1", "10.1.2.3", "192.168.1.10", "::1", "fd00::25"] {
+        let r = ip(&lab, addr, None).await;
+        assert_has(&r, "ip.not-public");
+        assert_lacks(&r, "ptr.missing");
+        assert_lacks(&r, "ptr.not-forward-confirmed");
+        assert_eq!(r.verdict.id, "verdict.ip.unknown", "{addr}");
+        assert_eq!(mxdoctor::app::exit_code(&r), 2);
+    }
+    // Never asked: special-use names get no answer from anywhere.
+    let ctx = mxdoctor::app::lab_context(&env(&lab), mxdoctor_net::clock::fixed(NOW), Duration::from_secs(3)).unwrap();
+    for name in ["1.0.0.127.in-addr.arpa", "localhost", "mail.localhost", "x.invalid"] {
+        let e = ctx.dns.lookup(name, mxdoctor_net::RecordType::PTR).await.unwrap_err();
+        assert!(matches!(e, mxdoctor_net::DnsError::SpecialUse { .. }), "{name}: {e}");
+    }
+    assert_eq!(ctx.dns.query_count(), 0, "{:?}", ctx.dns.queries());
+}
+
+// RFC 5782 section 5: a list that answers only its IPv4 test point is not answering for IPv6.
+#[tokio::test]
+async fn an_ipv4_only_list_is_not_answering_for_ipv6() {
+    let lab = start("ip-lists").await;
+    let ctx = mxdoctor::app::lab_context(&env(&lab), mxdoctor_net::clock::fixed(NOW), Duration::from_secs(3)).unwrap();
+    let req = mxdoctor::app::ip_request("2001:db8::25", None, &["v4only.lab-dnsbl.example".into()], false).unwrap();
+    let list = |r: &Report| {
+        r.checks
+            .iter()
+            .find(|c| c.subject == "v4only.lab-dnsbl.example")
+            .unwrap()
+            .status
+            .clone()
+    };
+    let r = mxdoctor_engine::ip::run(&ctx, &req).await;
+    assert!(
+        matches!(list(&r), CheckStatus::Error { cause, .. } if cause.as_str() == "list-unavailable"),
+        "{:?}",
+        list(&r)
+    );
+    assert!(!finding(&r, "dnsbl.not-listed").args["lists"].contains("v4only"));
+    assert_eq!(r.verdict.id, "verdict.ip.unknown");
+    // The same list answers for IPv4.
+    let req = mxdoctor::app::ip_request("198.51.100.20", None, &["v4only.lab-dnsbl.example".into()], false).unwrap();
+    let r = mxdoctor_engine::ip::run(&ctx, &req).await;
+    assert_eq!(list(&r), CheckStatus::Ran);
+    assert!(finding(&r, "dnsbl.not-listed").args["lists"].contains("v4only"));
+}

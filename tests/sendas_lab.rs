@@ -6,7 +6,8 @@ mod common;
 use std::time::Duration;
 
 use common::*;
-use mxdoctor_engine::model::Severity;
+use mxdoctor_engine::model::{Report, Severity};
+use mxdoctor_lab::Lab;
 use time::macros::datetime;
 
 #[tokio::test]
@@ -219,6 +220,9 @@ async fn silent_server_ends_at_the_timeout() {
     let lab = start("silent").await;
     let (host, port) = mxdoctor::labcmd::demo_target(lab.world()).unwrap();
     let r = sendas_at(&lab, &host, port, NOW, Duration::from_millis(700)).await;
+    // Connected and never greeted: named as such, and no TLS server answered either.
+    assert_has(&r, "smtp.no-greeting");
+    assert_lacks(&r, "sendas.wrong-security");
     assert_eq!(
         error_cause(&r).as_deref(),
         Some("timeout"),
@@ -361,4 +365,71 @@ async fn dns_that_does_not_answer_is_an_error_status_and_no_verdict() {
 #[tokio::test]
 async fn the_seed_reports_that_login_was_not_tried() {
     assert_has(&demo("seed").await, "smtp.auth.untested");
+}
+
+/// `sendas` with Gmail's security button given explicitly.
+async fn sendas_mode(lab: &Lab, host: &str, port: u16, security: mxdoctor::cli::SecurityArg) -> Report {
+    let ctx = mxdoctor::app::lab_context(&env(lab), mxdoctor_net::clock::fixed(NOW), Duration::from_secs(2)).unwrap();
+    let req = mxdoctor::app::sendas_request(host, port, Some(security), None, None).unwrap();
+    mxdoctor_engine::sendas::run(&ctx, &req).await
+}
+
+// Issue 8 item 1: a mailbox server given as SMTP is not SMTP, whatever its certificate says.
+#[tokio::test]
+async fn imaps_and_pop3s_ports_are_not_smtp() {
+    let lab = start("security-modes").await;
+    for (port, what) in [(993, "IMAP"), (995, "POP3")] {
+        let r = sendas_mode(&lab, "mail.modes.example", port, mxdoctor::cli::SecurityArg::Ssl).await;
+        let f = finding(&r, "smtp.not-smtp");
+        assert_eq!(f.args["what"], what, "{port}");
+        assert_eq!(f.args["expected"], "465 (SSL)");
+        assert_eq!(
+            r.verdict.id,
+            "verdict.sendas.refuse",
+            "{port}: {}",
+            mxdoctor_report::json(&r)
+        );
+        assert_eq!(r.verdict.because[0], "smtp.not-smtp");
+        assert_eq!(r.exit_code(), 1);
+        // The certificate is fine: TLS alone never makes an SMTP server.
+        assert_has(&r, "tls.cert.name-match");
+        assert_lacks(&r, "sendas.candidates");
+    }
+}
+
+// Issue 8 item 2: SSL chosen for a STARTTLS port, and TLS chosen for an implicit-TLS port.
+#[tokio::test]
+async fn the_wrong_gmail_security_button_is_named() {
+    use mxdoctor::cli::SecurityArg;
+    let lab = start("security-modes").await;
+    let r = sendas_mode(&lab, "mail.modes.example", 587, SecurityArg::Ssl).await;
+    let f = finding(&r, "sendas.wrong-security");
+    assert_eq!((f.args["chosen"].as_str(), f.args["right"].as_str()), ("SSL", "TLS"));
+    assert_lacks(&r, "tls.handshake.failed");
+    assert_lacks(&r, "tls.cert.name-mismatch");
+    assert_eq!(r.verdict.id, "verdict.sendas.refuse");
+    assert_eq!(r.verdict.because[0], "sendas.wrong-security");
+
+    let r = sendas_mode(&lab, "mail.modes.example", 465, SecurityArg::Starttls).await;
+    let f = finding(&r, "sendas.wrong-security");
+    assert_eq!((f.args["chosen"].as_str(), f.args["right"].as_str()), ("TLS", "SSL"));
+    assert_lacks(&r, "smtp.no-greeting");
+    assert_eq!(
+        error_cause(&r),
+        None,
+        "known cause, not a timeout: {}",
+        mxdoctor_report::json(&r)
+    );
+    assert_eq!(r.verdict.id, "verdict.sendas.refuse");
+
+    // The right buttons work.
+    for (port, sec) in [(587, SecurityArg::Starttls), (465, SecurityArg::Ssl)] {
+        let r = sendas_mode(&lab, "mail.modes.example", port, sec).await;
+        assert_eq!(
+            r.verdict.id,
+            "verdict.sendas.accept",
+            "{port}: {}",
+            mxdoctor_report::json(&r)
+        );
+    }
 }

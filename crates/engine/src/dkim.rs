@@ -30,6 +30,7 @@ pub async fn check(ctx: &Context, domain: &str, selectors: &[String]) -> CheckRe
     .await;
     let mut found = 0;
     let mut errors = Vec::new();
+    let mut error_cause = None;
     for (sel, name, answer) in answers {
         let records = match answer {
             Ok(r) => r,
@@ -44,6 +45,7 @@ pub async fn check(ctx: &Context, domain: &str, selectors: &[String]) -> CheckRe
                 continue;
             }
             Err(e) => {
+                error_cause.get_or_insert(ErrorCause::of_dns(&e));
                 errors.push(format!("{name}: {e}"));
                 continue;
             }
@@ -123,13 +125,14 @@ pub async fn check(ctx: &Context, domain: &str, selectors: &[String]) -> CheckRe
             }
         }
     }
-    if found == 0 && guessed {
-        if errors.len() == list.len() {
+    if found == 0 {
+        // A selector whose lookup failed may hold the key: "no key" would be a guess.
+        if let Some(cause) = error_cause {
             c.status = CheckStatus::Error {
-                cause: ErrorCause::DnsFailure,
+                cause,
                 detail: errors.join("; "),
             };
-        } else {
+        } else if guessed {
             c.findings.push(
                 Finding::new("dkim.not-found", Severity::Warning, domain.to_string())
                     .arg("domain", domain)

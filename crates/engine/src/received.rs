@@ -276,7 +276,11 @@ pub async fn checks(ctx: &Context, raw: &[u8], req: &ReceivedRequest, subject: &
         }
     }
     // Gmail's rule for every sender: SPF or DKIM must pass (else 5.7.26 "unauthenticated").
-    if outcome.dkim_pass_domains.is_empty() && outcome.spf.is_some() && outcome.spf != Some(SpfResult::Pass) {
+    // A temporary error is not a failure: unauthenticated only when SPF definitely did not pass.
+    if outcome.dkim_pass_domains.is_empty()
+        && outcome.spf.is_some()
+        && !matches!(outcome.spf, Some(SpfResult::Pass) | Some(SpfResult::TempError))
+    {
         dmarc.findings.push(
             Finding::new("msg.unauthenticated", Severity::Fail, subject)
                 .arg("from", from_domain.clone().unwrap_or_else(|| "-".into())),
@@ -522,56 +526,84 @@ fn receiver_results(facts: &HeaderFacts, o: &Outcome, subject: &str) -> Option<C
     Some(c)
 }
 
-/// What Gmail would most likely do with the message.
+/// The authentication checks of a received message: an error in them is a temporary failure.
+const AUTH_CHECKS: &[&str] = &["message.dkim", "message.spf", "message.dmarc"];
+
+/// What Gmail would most likely do with the message. Header rules decide alone; a verdict
+/// that rests on authentication is only confident when no authentication lookup failed:
+/// otherwise Gmail answers 4xx and retries (it defers on SPF and DMARC temporary errors), and
+/// so does this verdict.
 pub fn verdict(checks: &[CheckResult]) -> Verdict {
-    let ids: Vec<(&str, Severity)> = checks
-        .iter()
-        .flat_map(|c| &c.findings)
-        .map(|f| (f.id.as_str(), f.severity))
-        .collect();
-    let has = |id: &str| ids.iter().any(|(i, _)| *i == id);
-    let fail = |id: &str| ids.iter().any(|(i, s)| *i == id && *s == Severity::Fail);
-    let mut because = Vec::new();
-    // Gmail 5.7.26: neither SPF nor DKIM passes, or DMARC says reject/quarantine.
-    for id in [
-        "msg.unauthenticated",
-        "msg.dmarc.fail",
-        "msg.hdr.forged-gmail",
-        "msg.hdr.from-count",
-        "msg.hdr.no-message-id",
-    ] {
-        if fail(id) {
-            because.push(id.to_string());
-        }
-    }
-    let (id, severity) = if !because.is_empty() {
-        ("verdict.message.received-reject", Severity::Fail)
-    } else {
-        for id in [
-            "msg.hdr.one-click-missing",
-            "msg.dmarc.fail",
-            "msg.dmarc.none",
-            "msg.dkim.none",
-            "msg.spf.fail",
-            "msg.dkim.body-hash",
-            "msg.dkim.bad-signature",
-            "msg.dkim.no-key",
-            "msg.spf.none",
-        ] {
-            if has(id) {
-                because.push(id.to_string());
-            }
-        }
-        if because.is_empty() {
-            ("verdict.message.received-inbox", Severity::Pass)
-        } else {
-            ("verdict.message.received-spam", Severity::Warning)
-        }
-    };
-    Verdict {
+    let findings: Vec<&Finding> = checks.iter().flat_map(|c| &c.findings).collect();
+    let has = |id: &str| findings.iter().any(|f| f.id == id);
+    let fail = |id: &str| findings.iter().any(|f| f.id == id && f.severity == Severity::Fail);
+    let make = |id: &str, severity: Severity, because: Vec<String>| Verdict {
         id: id.into(),
         severity,
         args: Default::default(),
         because,
+    };
+    // 1. Format rules: no DNS involved.
+    let format: Vec<String> = ["msg.hdr.forged-gmail", "msg.hdr.from-count", "msg.hdr.no-message-id"]
+        .iter()
+        .filter(|id| fail(id))
+        .map(|s| s.to_string())
+        .collect();
+    if !format.is_empty() {
+        return make("verdict.message.received-reject", Severity::Fail, format);
+    }
+    // 2. Temporary errors of authentication.
+    let mut temporary = unknowns(checks, AUTH_CHECKS);
+    if has("msg.dkim.temperror") {
+        temporary.push("msg.dkim.temperror".into());
+    }
+    if findings
+        .iter()
+        .any(|f| f.id == "msg.spf.error" && f.args.get("result").is_some_and(|r| r == "temperror"))
+    {
+        temporary.push("msg.spf.error".into());
+    }
+    let dmarc_error = checks
+        .iter()
+        .any(|c| c.check == "message.dmarc" && matches!(c.status, CheckStatus::Error { .. }));
+    // 3. Authentication failures (5.7.26), confident only without temporary errors.
+    let auth_fail: Vec<String> = ["msg.unauthenticated", "msg.dmarc.fail"]
+        .iter()
+        .filter(|id| fail(id))
+        .map(|s| s.to_string())
+        .collect();
+    if !auth_fail.is_empty() && temporary.is_empty() {
+        return make("verdict.message.received-reject", Severity::Fail, auth_fail);
+    }
+    // Gmail answers 451 4.7.26 when the DMARC lookup fails, whatever else passed; otherwise a
+    // temporary error matters only while nothing aligned has passed.
+    if dmarc_error || (!temporary.is_empty() && !has("msg.dmarc.pass")) {
+        temporary.extend(auth_fail);
+        return make("verdict.message.received-defer", Severity::Warning, temporary);
+    }
+    // 4. What sends mail to spam. Without DKIM, an aligned SPF pass still meets the rule for
+    // all senders (bulk senders get msg.dkim.none as a failure).
+    let aligned = has("msg.dmarc.pass");
+    let mut because = Vec::new();
+    for id in [
+        "msg.hdr.one-click-missing",
+        "msg.dmarc.fail",
+        "msg.dmarc.none",
+        "msg.dkim.none",
+        "msg.spf.fail",
+        "msg.dkim.body-hash",
+        "msg.dkim.bad-signature",
+        "msg.dkim.no-key",
+        "msg.spf.none",
+    ] {
+        let excused = id == "msg.dkim.none" && aligned && !fail(id);
+        if has(id) && !excused {
+            because.push(id.to_string());
+        }
+    }
+    if because.is_empty() {
+        make("verdict.message.received-inbox", Severity::Pass, because)
+    } else {
+        make("verdict.message.received-spam", Severity::Warning, because)
     }
 }

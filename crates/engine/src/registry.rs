@@ -203,6 +203,7 @@ pub static VERDICTS: &[&str] = &[
     "verdict.message.received-inbox",
     "verdict.message.received-spam",
     "verdict.message.received-reject",
+    "verdict.message.received-defer",
 ];
 
 /// Why a check was skipped: catalogue ids used as `CheckStatus::Skipped { reason }`.

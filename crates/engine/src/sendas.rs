@@ -822,3 +822,44 @@ pub fn verdict(checks: &[CheckResult], req: &SendasRequest) -> Verdict {
 fn join<T: std::fmt::Display>(items: impl Iterator<Item = T>) -> String {
     items.map(|i| i.to_string()).collect::<Vec<_>>().join(", ")
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A session as the client recorded it, from its JSON form.
+    fn session(extra: serde_json::Value) -> SessionReport {
+        let mut v = json!({
+            "addr": "192.0.2.25:587", "server_name": "mail.example", "security": "starttls",
+            "transcript": [],
+        });
+        for (k, x) in extra.as_object().unwrap() {
+            v[k] = x.clone();
+        }
+        serde_json::from_value(v).unwrap()
+    }
+
+    fn ids(s: &SessionReport) -> Vec<String> {
+        let host = Hostname::parse("mail.example").unwrap();
+        session_findings(s, &host, 587, false)
+            .into_iter()
+            .map(|f| f.id)
+            .collect()
+    }
+
+    #[test]
+    fn rfc5321_greeting_other_than_220_and_ehlo_other_than_250_are_refusals() {
+        let s = session(json!({ "banner": "sorry, no", "banner_code": 554 }));
+        assert_eq!(ids(&s), ["smtp.refused"]);
+        let s = session(json!({ "banner": "hi", "banner_code": 220, "ehlo_refused": "502 5.5.2 no EHLO" }));
+        assert_eq!(ids(&s), ["smtp.refused"]);
+    }
+
+    #[test]
+    fn other_protocols_and_silence_are_named() {
+        let s = session(json!({ "not_smtp": { "kind": "other", "peer": "pop3", "head": "+OK ready" } }));
+        assert_eq!(ids(&s), ["smtp.not-smtp"]);
+        let s = session(json!({ "not_smtp": { "kind": "silence", "secs": 5 } }));
+        assert_eq!(ids(&s), ["smtp.no-greeting"]);
+    }
+}

@@ -85,11 +85,43 @@ pub fn catalog(zones: &[(String, String)], extra: &[Record]) -> Result<Catalog, 
     Ok(catalog)
 }
 
+/// How a name's questions are answered when the name server is broken.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Fault {
+    /// RCODE 2: the server failed.
+    ServFail,
+    /// RCODE 5: the server refuses to answer (a closed resolver, a lame delegation).
+    Refused,
+    /// No answer at all: the client times out.
+    Timeout,
+}
+
+/// Faults set while the lab runs (tests force each check into error in turn).
+pub type Faults = Arc<std::sync::RwLock<HashMap<LowerName, Fault>>>;
+
 /// The catalog, plus names that answer SERVFAIL (a broken or unreachable name server: the SPF
-/// suite's TIMEOUT entries, DNS-failure scenarios) for every type but the exempt ones.
+/// suite's TIMEOUT entries, DNS-failure scenarios) for every type but the exempt ones, and the
+/// faults set at run time.
 pub struct LabHandler {
     pub catalog: Catalog,
     pub servfail: HashMap<LowerName, HashSet<RecordType>>,
+    pub faults: Faults,
+}
+
+impl LabHandler {
+    fn fault(&self, request: &Request) -> Option<Fault> {
+        let qs = request.queries.queries();
+        let set = self.faults.read().ok()?;
+        qs.iter().find_map(|q| set.get(q.name()).copied()).or_else(|| {
+            qs.iter()
+                .any(|q| {
+                    self.servfail
+                        .get(q.name())
+                        .is_some_and(|exempt| !exempt.contains(&q.query_type()))
+                })
+                .then_some(Fault::ServFail)
+        })
+    }
 }
 
 #[async_trait::async_trait]
@@ -99,21 +131,26 @@ impl RequestHandler for LabHandler {
         request: &Request,
         mut response_handle: R,
     ) -> ResponseInfo {
-        let broken = request.queries.queries().iter().any(|q| {
-            self.servfail
-                .get(q.name())
-                .is_some_and(|exempt| !exempt.contains(&q.query_type()))
-        });
-        if !broken {
-            return self.catalog.handle_request::<R, T>(request, response_handle).await;
-        }
-        let response =
-            MessageResponseBuilder::new(&request.queries, None).error_msg(&request.metadata, ResponseCode::ServFail);
+        let rcode = match self.fault(request) {
+            None => return self.catalog.handle_request::<R, T>(request, response_handle).await,
+            Some(Fault::ServFail) => ResponseCode::ServFail,
+            Some(Fault::Refused) => ResponseCode::Refused,
+            Some(Fault::Timeout) => {
+                // Say nothing: the client's question times out.
+                let mut metadata = Metadata::new(request.metadata.id, MessageType::Response, request.metadata.op_code);
+                metadata.response_code = ResponseCode::ServFail;
+                return ResponseInfo::from(Header {
+                    metadata,
+                    counts: Default::default(),
+                });
+            }
+        };
+        let response = MessageResponseBuilder::new(&request.queries, None).error_msg(&request.metadata, rcode);
         match response_handle.send_response(response).await {
             Ok(info) => info,
             Err(_) => {
                 let mut metadata = Metadata::new(request.metadata.id, MessageType::Response, request.metadata.op_code);
-                metadata.response_code = ResponseCode::ServFail;
+                metadata.response_code = rcode;
                 ResponseInfo::from(Header {
                     metadata,
                     counts: Default::default(),
@@ -154,6 +191,7 @@ pub async fn serve(catalog: Catalog) -> Result<(SocketAddr, Server<LabHandler>),
     serve_with(LabHandler {
         catalog,
         servfail: HashMap::new(),
+        faults: Faults::default(),
     })
     .await
 }

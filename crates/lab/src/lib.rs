@@ -117,6 +117,7 @@ pub struct Lab {
     started_at: OffsetDateTime,
     tasks: Vec<JoinHandle<()>>,
     mailbox: smtp::Mailbox,
+    faults: dns::Faults,
 }
 
 impl std::fmt::Debug for Lab {
@@ -148,6 +149,22 @@ impl Lab {
 
     pub fn world(&self) -> &World {
         &self.world
+    }
+
+    /// From now on, every question for `name` (any type) gets `fault`; `None` heals it.
+    /// Tests use it to force one check at a time into error.
+    pub fn set_dns_fault(&self, name: &str, fault: Option<dns::Fault>) -> Result<(), LabError> {
+        let owner = hickory_proto::rr::Name::from_ascii(format!("{}.", name.trim_end_matches('.')))
+            .map_err(|e| LabError::World(format!("fault name {name}: {e}")))?;
+        let mut set = self
+            .faults
+            .write()
+            .map_err(|_| LabError::Io("fault table poisoned".into()))?;
+        match fault {
+            Some(f) => set.insert(hickory_proto::rr::LowerName::from(&owner), f),
+            None => set.remove(&hickory_proto::rr::LowerName::from(&owner)),
+        };
+        Ok(())
     }
     pub fn state(&self) -> LabState {
         LabState {
@@ -200,6 +217,7 @@ pub async fn serve_records(
             .into_iter()
             .map(|(n, exempt)| (hickory_proto::rr::LowerName::from(&n), exempt.into_iter().collect()))
             .collect(),
+        faults: Default::default(),
     };
     let (addr, mut server) = dns::serve_with(handler).await?;
     let task = tokio::spawn(async move {
@@ -236,7 +254,13 @@ pub async fn start(world: &World, opts: LabOptions) -> Result<Lab, LabError> {
             .map_err(|e| LabError::World(format!("servfail name {n}: {e}")))?;
         servfail.insert(hickory_proto::rr::LowerName::from(&name), Default::default());
     }
-    let (dns_addr, mut server) = dns::serve_with(dns::LabHandler { catalog, servfail }).await?;
+    let faults = dns::Faults::default();
+    let (dns_addr, mut server) = dns::serve_with(dns::LabHandler {
+        catalog,
+        servfail,
+        faults: faults.clone(),
+    })
+    .await?;
     tasks.push(tokio::spawn(async move {
         let _ = server.block_until_done().await;
     }));
@@ -277,6 +301,7 @@ pub async fn start(world: &World, opts: LabOptions) -> Result<Lab, LabError> {
         started_at: now,
         tasks,
         mailbox,
+        faults,
     })
 }
 

@@ -124,7 +124,7 @@ async fn serve(stream: TcpStream, cfg: Arc<ListenerConfig>) {
             tokio::time::sleep(IDLE).await;
         }
         Behaviour::Closed => {}
-        Behaviour::Smtp => {
+        Behaviour::Smtp | Behaviour::Pop3 | Behaviour::Imap => {
             let _ = Session::new(stream, cfg).run().await;
         }
     }
@@ -222,6 +222,20 @@ impl Session {
 
     async fn run(mut self) -> R<()> {
         if self.cfg.spec.tls == TlsMode::Implicit && !self.start_tls().await? {
+            return Ok(());
+        }
+        // A mailbox server (the IMAPS/POP3S port given as SMTP): its greeting, then it waits.
+        let other = match self.cfg.behaviour {
+            Behaviour::Pop3 => Some(format!("+OK {} ready.\r\n", self.cfg.hostname)),
+            Behaviour::Imap => Some(format!(
+                "* OK [CAPABILITY IMAP4rev1 AUTH=PLAIN] {} ready.\r\n",
+                self.cfg.hostname
+            )),
+            _ => None,
+        };
+        if let Some(greeting) = other {
+            self.write(&greeting).await?;
+            let _ = tokio::time::timeout(IDLE, self.line()).await;
             return Ok(());
         }
         let banner = format!("220 {}\r\n", self.cfg.banner);

@@ -164,6 +164,10 @@ pub enum Behaviour {
     LongLine,
     /// The port is mapped but nothing listens: connection refused.
     Closed,
+    /// A POP3 server (RFC 1939 `+OK` greeting), with TLS as the listener says (POP3S on 995).
+    Pop3,
+    /// An IMAP server (RFC 9051 `* OK` greeting), with TLS as the listener says (IMAPS on 993).
+    Imap,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -405,7 +409,10 @@ impl World {
                         return err(format!("server `{}` port {}: unknown certificate `{id}`", s.id, l.port));
                     }
                 }
-                if l.tls != TlsMode::None && l.cert.is_none() && s.behaviour == Behaviour::Smtp {
+                if l.tls != TlsMode::None
+                    && l.cert.is_none()
+                    && matches!(s.behaviour, Behaviour::Smtp | Behaviour::Pop3 | Behaviour::Imap)
+                {
                     return err(format!("server `{}` port {}: TLS needs a `cert`", s.id, l.port));
                 }
                 if l.versions.is_empty() {
