@@ -103,6 +103,38 @@ async fn missing_intermediate_is_an_incomplete_chain() {
     let r = demo("missing-intermediate").await;
     let f = finding(&r, "tls.cert.incomplete-chain");
     assert!(f.args["issuer"].contains("Intermediate"), "{:?}", f.args);
+    // The evidence: the issuer fetched from the AIA caIssuers URI completes a trusted chain.
+    let aia = &f.evidence["ca_issuers"];
+    assert_eq!(aia["outcome"], "chains", "{aia}");
+    assert_eq!(aia["url"], "http://ca.mxdoctor-lab.example/intermediate.der");
+}
+
+// Issue 8 item 7: "missing intermediate" only with evidence.
+#[tokio::test]
+async fn without_aia_evidence_both_causes_and_fixes_are_given() {
+    let lab = start("missing-intermediate").await;
+    let r = sendas(&lab, "plain.nochain.example", 587).await;
+    assert_lacks(&r, "tls.cert.incomplete-chain");
+    let f = finding(&r, "tls.cert.issuer-not-sent");
+    assert_eq!(f.evidence["ca_issuers"]["outcome"], "unavailable");
+    assert_eq!(r.verdict.id, "verdict.sendas.refuse");
+}
+
+// Issue 8 item 7: a leaf from a private CA, run without --ca-file, is not a missing
+// intermediate: the issuer fetched from its AIA URI leads to no trusted root.
+#[tokio::test]
+async fn a_private_ca_without_ca_file_is_an_unknown_issuer() {
+    let lab = start("cert-ok").await;
+    let (host, port) = mxdoctor::labcmd::demo_target(lab.world()).unwrap();
+    let mut ctx =
+        mxdoctor::app::lab_context(&env(&lab), mxdoctor_net::clock::fixed(NOW), Duration::from_secs(3)).unwrap();
+    // Only the public roots, as Gmail has: the lab root is a private CA.
+    ctx.tls = mxdoctor_net::tls::TlsSettings::webpki_roots(mxdoctor_net::clock::fixed(NOW), Duration::from_secs(3));
+    let req = mxdoctor::app::sendas_request(&host, port, None, None, None).unwrap();
+    let r = mxdoctor_engine::sendas::run(&ctx, &req).await;
+    assert_lacks(&r, "tls.cert.incomplete-chain");
+    let f = finding(&r, "tls.cert.unknown-issuer");
+    assert_eq!(f.evidence["ca_issuers"]["outcome"], "not-trusted", "{}", f.evidence);
 }
 
 #[tokio::test]

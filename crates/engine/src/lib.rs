@@ -1,6 +1,7 @@
 //! The engine: checks probe through `mxdoctor-net`, turn what they saw into findings with
 //! stable ids, and derive a verdict. Printing is elsewhere (`mxdoctor-report`).
 
+pub mod aia;
 pub mod context;
 pub mod dkim;
 pub mod dmarc;

@@ -19,6 +19,7 @@ use mxdoctor_proto::hostname::Hostname;
 use mxdoctor_proto::names::{covered_names, name_covers, verify_name};
 use mxdoctor_proto::tls_hello::TlsVersion;
 
+use crate::aia::{IssuerEvidence, issuer_evidence};
 use crate::context::Context;
 use crate::model::*;
 
@@ -112,7 +113,17 @@ pub async fn run(ctx: &Context, req: &SendasRequest) -> Report {
     };
     let session = run_session(&ctx.connector, &plan, &ctx.tls, ctx.timeout).await;
     let mut smtp_check = CheckResult::ran("sendas.session", subject.clone());
-    smtp_check.findings = session_findings(&session, &req.host, req.port, req.credentials.is_some());
+    let issuer = match &session.tls {
+        Some(tls) => issuer_evidence(ctx, tls).await,
+        None => None,
+    };
+    smtp_check.findings = session_findings(
+        &session,
+        &req.host,
+        req.port,
+        req.credentials.is_some(),
+        issuer.as_ref(),
+    );
     if let Some(err) = &session.error {
         // A session that stopped before TLS was judged is an error status, never a pass or fail
         // of the certificate.
@@ -282,7 +293,13 @@ pub async fn run(ctx: &Context, req: &SendasRequest) -> Report {
 }
 
 /// The findings one session supports. Pure: no I/O, so every branch is unit-testable.
-pub fn session_findings(s: &SessionReport, host: &Hostname, port: u16, tried_auth: bool) -> Vec<Finding> {
+pub fn session_findings(
+    s: &SessionReport,
+    host: &Hostname,
+    port: u16,
+    tried_auth: bool,
+    issuer: Option<&IssuerEvidence>,
+) -> Vec<Finding> {
     let server = format!("{}:{port}", host.as_str());
     let mut out = Vec::new();
     out.extend(protocol_findings(s, &server));
@@ -320,7 +337,7 @@ pub fn session_findings(s: &SessionReport, host: &Hostname, port: u16, tried_aut
         );
     }
     if let Some(tls) = &s.tls {
-        out.extend(certificate_findings(tls, host, &server));
+        out.extend(certificate_findings(tls, host, &server, issuer));
         if let Some(caps) = &s.ehlo_after_tls {
             if caps.auth.is_empty() {
                 out.push(
@@ -397,7 +414,12 @@ fn protocol_findings(s: &SessionReport, server: &str) -> Vec<Finding> {
 }
 
 /// Certificate verdicts: name (our RFC 6125 matcher), chain (webpki), dates (the clock).
-pub fn certificate_findings(tls: &TlsOutcome, host: &Hostname, server: &str) -> Vec<Finding> {
+pub fn certificate_findings(
+    tls: &TlsOutcome,
+    host: &Hostname,
+    server: &str,
+    issuer: Option<&IssuerEvidence>,
+) -> Vec<Finding> {
     let mut out = Vec::new();
     let Some(leaf) = tls.leaf() else { return out };
     let ids = leaf.presented_ids();
@@ -446,11 +468,7 @@ pub fn certificate_findings(tls: &TlsOutcome, host: &Hostname, server: &str) -> 
         ChainVerdict::SelfSigned => out.push(
             Finding::new("tls.cert.self-signed", Severity::Fail, server.to_string()).arg("subject", &leaf.subject),
         ),
-        ChainVerdict::IncompleteChain { issuer } => out.push(
-            Finding::new("tls.cert.incomplete-chain", Severity::Fail, server.to_string())
-                .arg("issuer", issuer)
-                .evidence(json!({ "presented": tls.chain.len(), "trust_store": tls.trust_store })),
-        ),
+        ChainVerdict::IncompleteChain { issuer: name } => out.push(leaf_only_finding(tls, name, server, issuer)),
         ChainVerdict::UnknownIssuer { issuer } => out.push(
             Finding::new("tls.cert.unknown-issuer", Severity::Fail, server.to_string())
                 .arg("issuer", issuer)
@@ -497,6 +515,20 @@ pub fn certificate_findings(tls: &TlsOutcome, host: &Hostname, server: &str) -> 
         DateVerdict::Unknown => {}
     }
     out
+}
+
+/// Only the leaf was sent and its issuer is not an anchor: a missing intermediate only with the
+/// evidence of the fetched issuer; a private CA when that issuer leads nowhere; else both.
+fn leaf_only_finding(tls: &TlsOutcome, name: &str, server: &str, issuer: Option<&IssuerEvidence>) -> Finding {
+    let ev = json!({ "presented": tls.chain.len(), "trust_store": tls.trust_store, "ca_issuers": issuer });
+    let id = match issuer {
+        Some(IssuerEvidence::Chains { .. }) => "tls.cert.incomplete-chain",
+        Some(IssuerEvidence::NotTrusted { .. }) => "tls.cert.unknown-issuer",
+        Some(IssuerEvidence::Unavailable { .. }) | None => "tls.cert.issuer-not-sent",
+    };
+    Finding::new(id, Severity::Fail, server.to_string())
+        .arg("issuer", name)
+        .evidence(ev)
 }
 
 /// True when Gmail would accept this TLS outcome for `name`.
@@ -741,6 +773,7 @@ const FAIL_ORDER: &[&str] = &[
     "tls.cert.self-signed",
     "tls.cert.unknown-issuer",
     "tls.cert.incomplete-chain",
+    "tls.cert.issuer-not-sent",
     "tls.cert.expired",
     "tls.cert.not-yet-valid",
     "smtp.auth.missing-after-tls",
@@ -841,7 +874,7 @@ mod tests {
 
     fn ids(s: &SessionReport) -> Vec<String> {
         let host = Hostname::parse("mail.example").unwrap();
-        session_findings(s, &host, 587, false)
+        session_findings(s, &host, 587, false, None)
             .into_iter()
             .map(|f| f.id)
             .collect()

@@ -54,6 +54,37 @@ fn ca_params(cn: &str, org: &str, now: OffsetDateTime) -> CertificateParams {
     p
 }
 
+/// Where the lab publishes its CA certificates (RFC 5280 AIA caIssuers), and the world address
+/// that name has; the lab maps it to its own loopback HTTP server.
+pub const AIA_HOST: &str = "ca.mxdoctor-lab.example";
+pub const AIA_ADDR: &str = "192.0.2.254";
+
+/// DER length octets.
+fn der_len(n: usize) -> Vec<u8> {
+    match n {
+        0..=127 => vec![n as u8],
+        128..=255 => vec![0x81, n as u8],
+        _ => vec![0x82, (n >> 8) as u8, n as u8],
+    }
+}
+
+fn der(tag: u8, body: &[u8]) -> Vec<u8> {
+    let mut v = vec![tag];
+    v.extend(der_len(body.len()));
+    v.extend_from_slice(body);
+    v
+}
+
+/// Authority Information Access with one caIssuers URI (RFC 5280 section 4.2.2.1):
+/// SEQUENCE { SEQUENCE { id-ad-caIssuers, [6] IA5String uri } }.
+fn aia_extension(uri: &str) -> rcgen::CustomExtension {
+    const ID_AD_CA_ISSUERS: [u8; 10] = [0x06, 0x08, 0x2b, 0x06, 0x01, 0x05, 0x05, 0x07, 0x30, 0x02];
+    let mut desc = ID_AD_CA_ISSUERS.to_vec();
+    desc.extend(der(0x86, uri.as_bytes()));
+    let content = der(0x30, &der(0x30, &desc));
+    rcgen::CustomExtension::from_oid_content(&[1, 3, 6, 1, 5, 5, 7, 1, 1], content)
+}
+
 impl LabCa {
     pub fn new(intermediate: bool, rogue: bool, now: OffsetDateTime) -> Result<Self, LabError> {
         let key = KeyPair::generate_for(&rcgen::PKCS_ECDSA_P256_SHA256).map_err(err)?;
@@ -80,6 +111,18 @@ impl LabCa {
         })
     }
 
+    /// The CA certificates the lab's AIA server publishes, by file name (`root.der`...).
+    pub fn published(&self) -> Vec<(String, Vec<u8>)> {
+        let mut out = vec![("root.der".to_string(), self.root.der().to_vec())];
+        if let Some(i) = &self.intermediate {
+            out.push(("intermediate.der".into(), i.der().to_vec()));
+        }
+        if let Some(r) = &self.rogue {
+            out.push(("rogue.der".into(), r.der().to_vec()));
+        }
+        out
+    }
+
     /// The lab root, PEM: the one trust anchor the lab exports.
     pub fn root_pem(&self) -> String {
         self.root.pem()
@@ -103,6 +146,16 @@ impl LabCa {
         p.key_usages = vec![KeyUsagePurpose::DigitalSignature];
         p.extended_key_usages = vec![ExtendedKeyUsagePurpose::ServerAuth];
         p.use_authority_key_identifier_extension = spec.issuer != Issuer::SelfSigned;
+        let published = match spec.issuer {
+            Issuer::SelfSigned => None,
+            Issuer::Lab => Some("root.der"),
+            Issuer::Intermediate => Some("intermediate.der"),
+            Issuer::Rogue => Some("rogue.der"),
+        };
+        if let (Some(file), true) = (published, spec.aia) {
+            p.custom_extensions
+                .push(aia_extension(&format!("http://{AIA_HOST}/{file}")));
+        }
         let key = KeyPair::generate_for(alg(spec.key)).map_err(err)?;
         let (cert, extra) = match spec.issuer {
             Issuer::SelfSigned => (p.self_signed(&key).map_err(err)?, None),

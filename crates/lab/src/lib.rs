@@ -5,6 +5,7 @@
 //! and SMTP/TLS servers on 127.0.0.1 ports. The address map sends each world address and port
 //! to the loopback socket that plays it; in lab mode the client dials nothing else.
 
+pub mod aia;
 pub mod ca;
 pub mod dns;
 pub mod mta;
@@ -247,7 +248,15 @@ pub async fn start(world: &World, opts: LabOptions) -> Result<Lab, LabError> {
         .iter()
         .map(|r| dns::spf_rr(&r.name, &r.text))
         .collect::<Result<Vec<_>, _>>()?;
-    let catalog = dns::catalog(world.zones(), &extra)?;
+    let mut zones = world.zones().to_vec();
+    let (aia_file, aia_origin, aia_zone) = aia::zone();
+    if !zones
+        .iter()
+        .any(|(_, text)| text.contains(&format!("$ORIGIN {aia_origin}.")))
+    {
+        zones.push((aia_file, aia_zone));
+    }
+    let catalog = dns::catalog(&zones, &extra)?;
     let mut servfail = std::collections::HashMap::new();
     for n in world.servfail() {
         let name = hickory_proto::rr::Name::from_ascii(format!("{}.", n.trim_end_matches('.')))
@@ -268,6 +277,15 @@ pub async fn start(world: &World, opts: LabOptions) -> Result<Lab, LabError> {
     let mut map = AddressMap::new();
     let mailbox: smtp::Mailbox = Default::default();
     let io = |e: std::io::Error| LabError::Io(format!("mail server: {e}"));
+    // The CA publication point for AIA caIssuers URIs.
+    let aia_listener = TcpListener::bind("127.0.0.1:0").await.map_err(io)?;
+    let aia_local = aia_listener.local_addr().map_err(io)?;
+    tasks.push(aia::spawn(aia_listener, ca.published()));
+    let aia_world: std::net::IpAddr = ca::AIA_ADDR
+        .parse()
+        .map_err(|e| LabError::World(format!("AIA address: {e}")))?;
+    map.insert(SocketAddr::new(aia_world, 80), aia_local)
+        .map_err(|e| LabError::Io(e.to_string()))?;
     for s in world.servers() {
         for l in &s.listeners {
             let tls = tls_side(l, &certs, &provider)?;

@@ -133,6 +133,10 @@ pub struct CertSpec {
     /// For certificates below an intermediate or a rogue CA: send the issuer too.
     #[serde(default = "yes")]
     pub send_chain: bool,
+    /// Name the issuer's certificate in an AIA caIssuers URI served by the lab (RFC 5280
+    /// section 4.2.2.1); false for a certificate without one.
+    #[serde(default = "yes")]
+    pub aia: bool,
 }
 
 fn yes() -> bool {

@@ -33,6 +33,32 @@ pub struct CertSummary {
     /// Subject and issuer are the same name (a root or a self-signed certificate).
     pub self_issued: bool,
     pub is_ca: bool,
+    /// Authority Information Access caIssuers URIs (RFC 5280 section 4.2.2.1): where the
+    /// issuer's certificate can be fetched, the evidence that tells a missing intermediate from
+    /// a private CA.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub ca_issuers: Vec<String>,
+}
+
+/// id-ad-caIssuers (RFC 5280 section 4.2.2.1).
+const OID_CA_ISSUERS: &str = "1.3.6.1.5.5.7.48.2";
+
+/// The caIssuers URIs of a certificate's AIA extension.
+fn ca_issuers(cert: &X509Certificate<'_>) -> Vec<String> {
+    let mut out = Vec::new();
+    for ext in cert.extensions() {
+        if let ParsedExtension::AuthorityInfoAccess(aia) = ext.parsed_extension() {
+            for d in aia.iter() {
+                if d.access_method.to_id_string() == OID_CA_ISSUERS
+                    && let GeneralName::URI(uri) = &d.access_location
+                {
+                    out.push(uri.to_string());
+                }
+            }
+        }
+    }
+    out.truncate(4);
+    out
 }
 
 impl CertSummary {
@@ -87,6 +113,7 @@ impl CertSummary {
             key,
             signature_algorithm: oid_name(&cert.signature_algorithm.algorithm),
             is_ca,
+            ca_issuers: ca_issuers(&cert),
         })
     }
 
@@ -142,4 +169,20 @@ fn describe_key(cert: &X509Certificate<'_>) -> String {
         Ok(_) => oid_name(&cert.public_key().algorithm.algorithm),
         Err(_) => "unknown key".into(),
     }
+}
+
+/// A certificate as a caIssuers URI serves it: DER (RFC 5280), or PEM as some servers send.
+/// None for anything else (a PKCS#7 bundle, an HTML page).
+pub fn certificate_der(body: &[u8]) -> Option<Vec<u8>> {
+    if X509Certificate::from_der(body).is_ok() {
+        return Some(body.to_vec());
+    }
+    let text = std::str::from_utf8(body).ok()?;
+    let start = text.find("-----BEGIN CERTIFICATE-----")? + "-----BEGIN CERTIFICATE-----".len();
+    let end = start + text[start..].find("-----END CERTIFICATE-----")?;
+    let b64: String = text[start..end].chars().filter(|c| !c.is_whitespace()).collect();
+    use base64::Engine as _;
+    let der = base64::engine::general_purpose::STANDARD.decode(b64).ok()?;
+    let ok = X509Certificate::from_der(&der).is_ok();
+    ok.then_some(der)
 }

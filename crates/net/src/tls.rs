@@ -289,6 +289,7 @@ pub fn assess(
                 signature_algorithm: String::new(),
                 self_issued: false,
                 is_ca: false,
+                ca_issuers: vec![],
             })
         })
         .collect();
@@ -329,6 +330,25 @@ fn date_verdict(leaf: &CertSummary, now: OffsetDateTime) -> DateVerdict {
         }
         _ => DateVerdict::Unknown,
     }
+}
+
+/// The chain verdict of the presented leaf completed by an issuer certificate obtained
+/// elsewhere (the AIA caIssuers URI): Trusted means the server only failed to send it.
+pub fn verdict_with_issuer(tls: &TlsOutcome, issuer_der: &[u8], settings: &TlsSettings) -> ChainVerdict {
+    let Some(leaf_der) = tls.chain_der.first() else {
+        return ChainVerdict::Empty;
+    };
+    let der = vec![
+        CertificateDer::from(leaf_der.clone()),
+        CertificateDer::from(issuer_der.to_vec()),
+    ];
+    let summaries: Vec<CertSummary> = der.iter().filter_map(|c| CertSummary::parse(c.as_ref()).ok()).collect();
+    if summaries.len() != 2 {
+        return ChainVerdict::Invalid {
+            reason: "the fetched issuer is not a certificate".into(),
+        };
+    }
+    chain_verdict(&der, &summaries, settings.clock.now(), settings)
 }
 
 /// Chain trust, independent of the date: webpki is asked at an instant inside the leaf's

@@ -26,7 +26,9 @@ fn args_of(id: &str) -> &'static [&'static str] {
         "tls.cert.name-match" => &["host", "matched", "by"],
         "tls.cert.name-mismatch" => &["host", "names"],
         "tls.cert.cn-only" => &["cn"],
-        "tls.cert.trusted" | "tls.cert.unknown-issuer" | "tls.cert.incomplete-chain" => &["issuer"],
+        "tls.cert.trusted" | "tls.cert.unknown-issuer" | "tls.cert.incomplete-chain" | "tls.cert.issuer-not-sent" => {
+            &["issuer"]
+        }
         "tls.cert.self-signed" => &["subject"],
         "tls.cert.in-date" | "tls.cert.expires-soon" => &["not_after", "days_left"],
         "tls.cert.expired" => &["not_after", "days"],
