@@ -1,0 +1,34 @@
+#!/usr/bin/env bash
+# Installs what the test suite needs beyond Rust: the real servers of the interoperability
+# suite (tests/interop): Debian's Postfix, Dovecot (IMAP, POP3) and NSD, and openssl.
+# Idempotent: does nothing when they are already there. Needs root (apt-get).
+# No service is started or enabled: the tests run private instances on loopback ports.
+set -euo pipefail
+need=()
+command -v postfix >/dev/null 2>&1 || need+=(postfix)
+command -v dovecot >/dev/null 2>&1 || need+=(dovecot-core)
+[ -e /usr/lib/dovecot/imap-login ] || need+=(dovecot-imapd)
+[ -e /usr/lib/dovecot/pop3-login ] || need+=(dovecot-pop3d)
+command -v nsd >/dev/null 2>&1 || need+=(nsd)
+command -v openssl >/dev/null 2>&1 || need+=(openssl)
+if [ ${#need[@]} -eq 0 ]; then
+  echo "test dependencies: present"
+  exit 0
+fi
+echo "test dependencies: installing ${need[*]}"
+export DEBIAN_FRONTEND=noninteractive
+SUDO=""
+if [ "$(id -u)" != 0 ]; then
+  command -v sudo >/dev/null 2>&1 || { echo "installing ${need[*]} needs root (or sudo)" >&2; exit 1; }
+  SUDO="sudo -E"
+fi
+# Never start the packaged services (a policy-rc.d that denies everything while installing).
+policy=/usr/sbin/policy-rc.d
+created_policy=0
+if [ ! -e "$policy" ]; then
+  printf '#!/bin/sh\nexit 101\n' | $SUDO tee "$policy" >/dev/null && $SUDO chmod +x "$policy" && created_policy=1
+fi
+$SUDO apt-get update -qq
+$SUDO apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
+if [ "$created_policy" = 1 ]; then $SUDO rm -f "$policy"; fi
+echo "test dependencies: installed"
