@@ -101,3 +101,38 @@ async fn derived_ips_never_make_a_confident_reject() {
     );
     assert!(text.contains("If you send from "), "{text}");
 }
+
+fn check_args(args: &[&str]) -> mxdoctor::cli::CheckArgs {
+    let mut v = vec!["mxdoctor", "check"];
+    v.extend_from_slice(args);
+    let cli = <mxdoctor::cli::Cli as clap::Parser>::try_parse_from(v).unwrap();
+    let mxdoctor::cli::Command::Check(a) = cli.command else {
+        unreachable!()
+    };
+    a
+}
+
+// Item 8: `--submission HOST[:PORT]`, the server as typed into Gmail, on its port.
+#[tokio::test]
+async fn submission_server_on_the_port_given() {
+    let lab = start("good-domain").await;
+    let a = check_args(&["good-mail.example", "--submission", "mail.good-mail.example:465"]);
+    let req = mxdoctor::app::domain_request(&a).unwrap();
+    assert_eq!(
+        req.submission.as_ref().map(|(h, p)| (h.as_str(), *p)),
+        Some(("mail.good-mail.example", 465))
+    );
+    let r = mxdoctor_engine::domain::run(&ctx(&lab), &req).await;
+    let tls = finding(&r, "tls.cert.name-match");
+    assert_eq!(tls.subject, "mail.good-mail.example:465");
+    for bad in [
+        "mail.good-mail.example:0",
+        "mail.good-mail.example:smtp",
+        "bad_host!:587",
+    ] {
+        assert!(
+            mxdoctor::app::domain_request(&check_args(&["good-mail.example", "--submission", bad])).is_err(),
+            "{bad}"
+        );
+    }
+}
