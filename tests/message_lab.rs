@@ -87,11 +87,12 @@ async fn a_tampered_body_fails_with_the_body_hash_cause() {
     let f = finding(&r, "msg.dkim.body-hash");
     assert_eq!(f.args["domain"], "sender.example");
     assert_lacks(&r, "msg.dkim.pass");
-    // SPF still passes aligned, so DMARC passes; the broken signature is a spam risk.
+    // SPF still passes aligned, so DMARC passes (issue 9 item 18): the broken signature is
+    // information, not a broken rule; the verdict and the exit code agree with that.
     assert_has(&r, "msg.dmarc.pass");
-    assert_eq!(r.verdict.id, "verdict.message.received-spam");
-    assert!(r.verdict.because.contains(&"msg.dkim.body-hash".to_string()));
-    assert_eq!(r.exit_code(), 1);
+    assert_eq!(f.severity, mxdoctor_engine::model::Severity::Warning);
+    assert_eq!(r.verdict.id, "verdict.message.received-inbox");
+    assert_eq!(r.exit_code(), 0);
 }
 
 #[tokio::test]
@@ -152,7 +153,10 @@ async fn unsigned_mail_from_an_unlisted_server_is_rejected_as_gmail_would() {
         .collect();
     assert_eq!(d, vec!["dkim", "spf"]);
     assert_eq!(r.verdict.id, "verdict.message.received-reject");
-    assert_eq!(r.verdict.because[0], "msg.unauthenticated");
+    // Issue 9 item 16: the entry hop has no PTR (Gmail's 5.7.25, checked at connection time,
+    // before authentication), then 5.7.26.
+    assert_eq!(r.verdict.because[..2], ["ptr.missing", "msg.unauthenticated"]);
+    assert_eq!(finding(&r, "ptr.missing").args["ip"], "203.0.113.9");
     assert_eq!(r.exit_code(), 1);
 }
 
@@ -623,4 +627,46 @@ async fn every_skip_reason_fires_and_reads_in_both_languages() {
         .map(|s| s.to_string())
         .collect();
     assert_eq!(seen, all);
+}
+
+// Issue 9 item 11: a file saved with LF line endings verifies like the CRLF original.
+#[tokio::test]
+async fn lf_line_endings_are_read_as_crlf() {
+    let lab = start("messages").await;
+    let crlf = good(&lab, "Thank you for your order.\r\n");
+    let lf = String::from_utf8(crlf).unwrap().replace("\r\n", "\n");
+    let r = verify(&lab, lf.as_bytes(), ReceivedRequest::default()).await;
+    assert_has(&r, "msg.dkim.pass");
+    assert_eq!(
+        r.verdict.id,
+        "verdict.message.received-inbox",
+        "{}",
+        mxdoctor_report::json(&r)
+    );
+    let dkim = r.checks.iter().find(|c| c.check == "message.dkim").unwrap();
+    let said = dkim
+        .evidence
+        .iter()
+        .any(|e| matches!(e, mxdoctor_engine::model::Evidence::Note(n) if n.contains("bare LF")));
+    assert!(said, "the evidence says the file had bare LFs");
+}
+
+// Issue 9 item 17: received without TLS is Gmail's 421 4.7.29 for every sender: a deferral,
+// however well the message is authenticated.
+#[tokio::test]
+async fn no_tls_into_the_receiver_is_a_deferral() {
+    let lab = start("messages").await;
+    let m = message("info@sender.example", "", "Thank you.\r\n");
+    let signed = Mta::new(lab.world()).sign("sender.example", &m).unwrap();
+    let raw = mta::relay(
+        &signed,
+        &handover("198.51.100.25", "mail.sender.example", false),
+        Some("bounce@sender.example"),
+    );
+    let r = verify(&lab, &raw, ReceivedRequest::default()).await;
+    assert_has(&r, "msg.dkim.pass");
+    let f = finding(&r, "msg.path.no-tls");
+    assert_eq!(f.severity, mxdoctor_engine::model::Severity::Fail);
+    assert_eq!(r.verdict.id, "verdict.message.received-defer");
+    assert_eq!(r.verdict.because, ["msg.path.no-tls"]);
 }

@@ -16,7 +16,7 @@ use mail_auth::{AuthenticatedMessage, DkimResult, DmarcResult, MessageAuthentica
 use serde_json::json;
 
 use mxdoctor_proto::headers::{HeaderFacts, domain_of, header_facts};
-use mxdoctor_proto::received::{entry_hop, is_internal};
+use mxdoctor_proto::received::{entry_hop, entry_hop_index, is_internal};
 use mxdoctor_proto::spf::{SpfInput, SpfResult, check_host};
 
 use crate::context::Context;
@@ -71,7 +71,30 @@ fn dkim_error_id(r: &DkimResult) -> (&'static str, String) {
 }
 
 /// The checks of a received message, in report order.
+/// RFC 5322 lines end in CRLF; files saved by mail programs often have bare LFs, which break
+/// `simple` canonicalisation. Some(normalised bytes, count) when any bare LF was found.
+fn crlf_normalised(raw: &[u8]) -> Option<(Vec<u8>, usize)> {
+    let bare = raw
+        .iter()
+        .enumerate()
+        .filter(|(i, b)| **b == b'\n' && (*i == 0 || raw[i - 1] != b'\r'))
+        .count();
+    if bare == 0 {
+        return None;
+    }
+    let mut out = Vec::with_capacity(raw.len() + bare);
+    for (i, b) in raw.iter().enumerate() {
+        if *b == b'\n' && (i == 0 || raw[i - 1] != b'\r') {
+            out.push(b'\r');
+        }
+        out.push(*b);
+    }
+    Some((out, bare))
+}
+
 pub async fn checks(ctx: &Context, raw: &[u8], req: &ReceivedRequest, subject: &str) -> Vec<CheckResult> {
+    let normalised = crlf_normalised(raw);
+    let raw: &[u8] = normalised.as_ref().map(|(n, _)| n.as_slice()).unwrap_or(raw);
     let facts = header_facts(raw).unwrap_or_default();
     let auth = MessageAuthenticator(ctx.dns.resolver().clone());
     let parsed = AuthenticatedMessage::parse(raw);
@@ -131,6 +154,12 @@ pub async fn checks(ctx: &Context, raw: &[u8], req: &ReceivedRequest, subject: &
                 }
             }
         }
+    }
+    if let Some((_, bare)) = &normalised {
+        dkim.evidence.push(Evidence::Note(format!(
+            "the file had {bare} bare LF line endings (as many mail programs save .eml files); \
+             they were read as CRLF, as the message had them on the wire"
+        )));
     }
     out.push(dkim);
 
@@ -204,6 +233,13 @@ pub async fn checks(ctx: &Context, raw: &[u8], req: &ReceivedRequest, subject: &
     }
     out.push(spf);
 
+    // Gmail's first rule for every sender (550 5.7.25): the IP that handed the message over
+    // has a PTR that resolves back to it. The receiver's own "unknown [IP]" is not enough.
+    if let Some(ip) = ip.filter(|ip| !is_internal(*ip)) {
+        let r = crate::ip::IpRequest::new(ip);
+        out.extend(crate::ip::checks(ctx, &r).await);
+    }
+
     // DMARC for the From domain, with our SPF result and mail-auth's DKIM results.
     let mut dmarc = CheckResult::ran("message.dmarc", subject);
     let from_domain = facts.from_domain();
@@ -276,6 +312,16 @@ pub async fn checks(ctx: &Context, raw: &[u8], req: &ReceivedRequest, subject: &
         }
     }
     // Gmail's rule for every sender: SPF or DKIM must pass (else 5.7.26 "unauthenticated").
+    // A failing signature or SPF result beside an aligned pass (DMARC pass) breaks no rule: the
+    // message is authenticated. It stays visible as a warning, and the verdict agrees.
+    if matches!(outcome.dmarc, Some((true, _))) {
+        for f in out.iter_mut().flat_map(|c| c.findings.iter_mut()) {
+            let side = f.id.starts_with("msg.dkim.") || f.id == "msg.spf.fail";
+            if side && f.severity == Severity::Fail {
+                f.severity = Severity::Warning;
+            }
+        }
+    }
     // A temporary error is not a failure: unauthenticated only when SPF definitely did not pass.
     if outcome.dkim_pass_domains.is_empty()
         && outcome.spf.is_some()
@@ -375,12 +421,16 @@ fn path_check(facts: &HeaderFacts, subject: &str) -> CheckResult {
             .arg("path", summary.join(" → "))
             .evidence(json!(hops)),
     );
+    let entry = entry_hop_index(&facts.hops);
     for (i, h) in facts.hops.iter().enumerate() {
-        // Only hops across the Internet matter: a client with a public address.
+        // Only hops across the Internet matter: a client with a public address. Into the
+        // receiver it is Gmail's rule for all senders (421 4.7.29): a failure.
         let public = h.ip.is_some_and(|ip| !is_internal(ip));
+        let is_entry = entry == Some(i);
         if public && h.tls == Some(false) {
+            let sev = if is_entry { Severity::Fail } else { Severity::Notice };
             c.findings.push(
-                Finding::new("msg.path.no-tls", Severity::Notice, h.by.clone().unwrap_or_default())
+                Finding::new("msg.path.no-tls", sev, h.by.clone().unwrap_or_default())
                     .arg("from", h.rdns.clone().or(h.helo.clone()).unwrap_or_else(|| "?".into()))
                     .arg("ip", h.ip.map(|i| i.to_string()).unwrap_or_default())
                     .arg("by", h.by.clone().unwrap_or_else(|| "?".into())),
@@ -527,7 +577,7 @@ fn receiver_results(facts: &HeaderFacts, o: &Outcome, subject: &str) -> Option<C
 }
 
 /// The authentication checks of a received message: an error in them is a temporary failure.
-const AUTH_CHECKS: &[&str] = &["message.dkim", "message.spf", "message.dmarc"];
+const AUTH_CHECKS: &[&str] = &["message.dkim", "message.spf", "message.dmarc", "ip.ptr"];
 
 /// What Gmail would most likely do with the message. Header rules decide alone; a verdict
 /// that rests on authentication is only confident when no authentication lookup failed:
@@ -566,12 +616,18 @@ pub fn verdict(checks: &[CheckResult]) -> Verdict {
     let dmarc_error = checks
         .iter()
         .any(|c| c.check == "message.dmarc" && matches!(c.status, CheckStatus::Error { .. }));
-    // 3. Authentication failures (5.7.26), confident only without temporary errors.
-    let auth_fail: Vec<String> = ["msg.unauthenticated", "msg.dmarc.fail"]
-        .iter()
-        .filter(|id| fail(id))
-        .map(|s| s.to_string())
-        .collect();
+    // 3. Authentication failures (5.7.26) and the entry hop's PTR (5.7.25), confident only
+    // without temporary errors.
+    let auth_fail: Vec<String> = [
+        "ptr.missing",
+        "ptr.not-forward-confirmed",
+        "msg.unauthenticated",
+        "msg.dmarc.fail",
+    ]
+    .iter()
+    .filter(|id| fail(id))
+    .map(|s| s.to_string())
+    .collect();
     if !auth_fail.is_empty() && temporary.is_empty() {
         return make("verdict.message.received-reject", Severity::Fail, auth_fail);
     }
@@ -581,12 +637,22 @@ pub fn verdict(checks: &[CheckResult]) -> Verdict {
         temporary.extend(auth_fail);
         return make("verdict.message.received-defer", Severity::Warning, temporary);
     }
-    // 4. What sends mail to spam. Without DKIM, an aligned SPF pass still meets the rule for
-    // all senders (bulk senders get msg.dkim.none as a failure).
+    // Received without TLS: Gmail answers 421 4.7.29 and the sender retries (over TLS, or not).
+    if fail("msg.path.no-tls") {
+        return make(
+            "verdict.message.received-defer",
+            Severity::Warning,
+            vec!["msg.path.no-tls".into()],
+        );
+    }
+    // 4. What sends mail to spam. A failing signature or SPF result next to an aligned pass
+    // (DMARC pass) is information, not a broken rule: the message is authenticated.
     let aligned = has("msg.dmarc.pass");
     let mut because = Vec::new();
     for id in [
         "msg.hdr.one-click-missing",
+        "dnsbl.listed",
+        "dnsbl.pbl",
         "msg.dmarc.fail",
         "msg.dmarc.none",
         "msg.dkim.none",
@@ -596,7 +662,16 @@ pub fn verdict(checks: &[CheckResult]) -> Verdict {
         "msg.dkim.no-key",
         "msg.spf.none",
     ] {
-        let excused = id == "msg.dkim.none" && aligned && !fail(id);
+        let side_result = matches!(
+            id,
+            "msg.dkim.none"
+                | "msg.spf.fail"
+                | "msg.spf.none"
+                | "msg.dkim.body-hash"
+                | "msg.dkim.bad-signature"
+                | "msg.dkim.no-key"
+        );
+        let excused = side_result && aligned && (id != "msg.dkim.none" || !fail(id));
         if has(id) && !excused {
             because.push(id.to_string());
         }

@@ -207,7 +207,12 @@ pub fn parse_received(value: &str) -> Hop {
 /// The hop at which the message entered the receiving system: the most recent (topmost)
 /// field that names a public client address. SPF is evaluated for that client.
 pub fn entry_hop(hops: &[Hop]) -> Option<&Hop> {
-    hops.iter().find(|h| h.ip.is_some_and(|ip| !is_internal(ip)))
+    entry_hop_index(hops).map(|i| &hops[i])
+}
+
+/// The position of [`entry_hop`] among `hops`.
+pub fn entry_hop_index(hops: &[Hop]) -> Option<usize> {
+    hops.iter().position(|h| h.ip.is_some_and(|ip| !is_internal(ip)))
 }
 
 #[cfg(test)]
