@@ -73,3 +73,74 @@ fn sisimai_corpus() {
         files.len()
     );
 }
+
+/// One expected recipient of sisimai's own test suite.
+struct Expected {
+    status: String,
+    reason: String,
+}
+
+fn expected_of(v: &serde_json::Value) -> Expected {
+    let s = |k: &str| v[k].as_str().unwrap_or_default().to_string();
+    Expected {
+        status: s("status"),
+        reason: s("reason"),
+    }
+}
+
+/// Agreement with the reference (issue 9): per file and recipient, the status and the reason
+/// sisimai's test suite asserts, compared in order with ours. Every disagreement is printed.
+#[test]
+fn agreement_with_sisimai_expected() {
+    let text = std::fs::read_to_string(format!("{CORPUS}/../sisimai-expected.json")).expect("answer key");
+    let key: BTreeMap<String, Vec<serde_json::Value>> = serde_json::from_str(&text).expect("answer key parses");
+    let expected: BTreeMap<String, Vec<Expected>> = key
+        .into_iter()
+        .map(|(f, v)| (f, v.iter().map(expected_of).collect()))
+        .collect();
+    let (mut total, mut reason_ok, mut status_ok) = (0usize, 0usize, 0usize);
+    let mut confusion: BTreeMap<String, usize> = BTreeMap::new();
+    let mut lines = Vec::new();
+    for (file, want) in &expected {
+        let raw = std::fs::read(format!("{CORPUS}/{file}")).expect("corpus file");
+        let got = analyze(&raw).map(|a| a.recipients).unwrap_or_default();
+        for (i, w) in want.iter().enumerate() {
+            total += 1;
+            let g = got.get(i);
+            let reason = g.map(|r| r.reason.as_str()).unwrap_or("(none)");
+            let status = g
+                .and_then(|r| r.status.clone().or(r.implied_status.clone()))
+                .unwrap_or_default();
+            let r_ok = reason == w.reason;
+            let s_ok = status == w.status || (w.status.is_empty() && status.is_empty());
+            reason_ok += r_ok as usize;
+            status_ok += s_ok as usize;
+            if !r_ok {
+                *confusion.entry(format!("{} -> {reason}", w.reason)).or_default() += 1;
+            }
+            if !r_ok || !s_ok {
+                lines.push(format!(
+                    "{file}#{i}: reason {} -> {reason}{}; status {} -> {status}{}",
+                    w.reason,
+                    if r_ok { " ok" } else { "" },
+                    w.status,
+                    if s_ok { " ok" } else { "" }
+                ));
+            }
+        }
+    }
+    let pct = |n: usize| 100.0 * n as f64 / total as f64;
+    println!(
+        "sisimai-expected: {total} recipients; reason agrees {reason_ok} ({:.1}%), status agrees {status_ok} ({:.1}%)",
+        pct(reason_ok),
+        pct(status_ok)
+    );
+    let mut conf: Vec<_> = confusion.into_iter().collect();
+    conf.sort_by(|a, b| b.1.cmp(&a.1));
+    println!("most frequent reason disagreements (expected -> ours): {conf:?}");
+    println!("every disagreement:\n{}", lines.join("\n"));
+    // Issue 9's target is 95% for both; these floors are today's figures, so a change that
+    // makes the agreement worse fails here. Raise them as the classifier improves.
+    assert!(reason_ok >= 266, "reason agreement fell below 266 of {total}");
+    assert!(status_ok >= 350, "status agreement fell below 350 of {total}");
+}

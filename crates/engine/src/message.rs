@@ -182,7 +182,8 @@ pub fn report(ctx: &Context, a: &MessageAnalysis, file: &str) -> Report {
         c.findings.push(
             Finding::new(&format!("bounce.{}", r.reason.as_str()), severity, subject.clone())
                 .arg("recipient", &subject)
-                .arg("status", r.status.clone().unwrap_or_else(|| "-".into()))
+                .arg("status", shown_status(r))
+                .arg("implied_status", r.implied_status.clone().unwrap_or_else(|| "-".into()))
                 .arg("next", next_step(r, a).to_string())
                 .evidence(if r.reason == Reason::Feedback {
                     json!({ "reporter": r.remote_mta, "feedback": a.feedback })
@@ -228,4 +229,15 @@ pub fn report(ctx: &Context, a: &MessageAnalysis, file: &str) -> Report {
         because,
     };
     Report::new(ctx, "message", file, verdict, vec![c])
+}
+
+/// The status as written; where none or only a generic one is written, the status the reason
+/// implies is added, labelled so (`5.0.0, implied 5.0.911`), never passed off as written.
+fn shown_status(r: &mxdoctor_proto::mail::FailedRecipient) -> String {
+    match (&r.status, &r.implied_status) {
+        (Some(w), Some(i)) => format!("{w}, implied {i}"),
+        (None, Some(i)) => format!("implied {i}"),
+        (Some(w), None) => w.clone(),
+        (None, None) => "-".into(),
+    }
 }

@@ -147,8 +147,6 @@ const PHRASES: &[(Reason, &[&str])] = &[
             "unauthenticated",
             "spf check failed",
             "spf fail",
-            "dkim",
-            "dmarc",
             "sender policy framework",
             "authentication required by policy",
             "5.7.23",
@@ -276,6 +274,22 @@ const PHRASES: &[(Reason, &[&str])] = &[
     (
         Reason::UserUnknown,
         &[
+            "not listed in domino directory",
+            "recipient name is not recognized",
+            "invalid final delivery userid",
+            "no such recipient",
+            "unknown mailbox",
+            "recipient not found",
+            "user not known",
+            "is not a valid mailbox",
+            "mailbox does not exist",
+            "invalid mailbox",
+            "address does not exist",
+            "no mailbox here by that name",
+            "user does not exist",
+            "recipient does not exist",
+            "is not a known user",
+            "unknown address",
             "user unknown",
             "unknown user",
             "no such user",
@@ -287,7 +301,6 @@ const PHRASES: &[(Reason, &[&str])] = &[
             "unknown recipient",
             "no mailbox",
             "address rejected",
-            "not found",
             "undeliverable address",
             "5.1.1",
             "user not found",
@@ -313,6 +326,11 @@ const PHRASES: &[(Reason, &[&str])] = &[
     (
         Reason::Expired,
         &[
+            "all hosts have been failing for a long time",
+            "was not delivered within",
+            "did not accept our requests to connect",
+            "could not be delivered within",
+            "retry time not reached for any host",
             "expired",
             "retry timeout exceeded",
             "could not be delivered for",
@@ -364,15 +382,7 @@ const PHRASES: &[(Reason, &[&str])] = &[
     ),
     (
         Reason::NotCompliantRfc,
-        &[
-            "rfc 5322",
-            "rfc5322",
-            "rfc 2822",
-            "not compliant",
-            "5.6.0",
-            "malformed",
-            "header",
-        ],
+        &["rfc 5322", "rfc5322", "rfc 2822", "not compliant", "5.6.0"],
     ),
     (
         Reason::SystemFull,
@@ -384,10 +394,18 @@ const PHRASES: &[(Reason, &[&str])] = &[
     ),
     (
         Reason::PolicyViolation,
-        &["policy", "5.7.1", "prohibited", "not allowed"],
+        &[
+            "policy violation",
+            "violates",
+            "prohibited by policy",
+            "not allowed by policy",
+        ],
     ),
     (Reason::Filtered, &["filtered", "content filter"]),
-    (Reason::ContentError, &["content", "5.6."]),
+    // Google Groups refuses a post (no such group, or no permission to post) in the poster's
+    // language; its signature is the constant part.
+    (Reason::Rejected, &["google groups", "groups.google.com"]),
+    (Reason::ContentError, &["content rejected", "message content", "5.6."]),
     (
         Reason::MailerError,
         &["mailer error", "command died", "program terminated", "procmail"],
@@ -405,53 +423,173 @@ const PHRASES: &[(Reason, &[&str])] = &[
     ),
 ];
 
+/// Reasons a specific status code can name but the text may refine: the code says "the
+/// recipient failed", the text often says why (a full mailbox behind 5.1.1, a block behind
+/// 5.7.1). For the others the code is decisive.
+const TEXT_MAY_REFINE: &[Reason] = &[
+    Reason::Undefined,
+    Reason::OnHold,
+    Reason::SystemError,
+    Reason::SecurityError,
+    Reason::Expired,
+    Reason::Suspend,
+    Reason::NetworkError,
+    Reason::HostUnknown,
+    Reason::UserUnknown,
+];
+
 /// Classifies one failed recipient. `status` is the enhanced code, `text` the diagnostic.
+///
+/// Order: a 2.x code is a delivery; a specific code (RFC 3463, [`status_reason`]) decides
+/// unless it is one the text may refine; then the text's phrases; then the code's meaning;
+/// then the code's class (X.6.X content, X.7.X security).
 pub fn classify(status: Option<&str>, text: &str) -> Reason {
     let t = text.to_ascii_lowercase();
-    if let Some(s) = status
-        && s.starts_with("2.")
-    {
+    let status = status.map(str::trim).filter(|s| !s.is_empty());
+    if status.is_some_and(|s| s.starts_with("2.")) {
         return Reason::Delivered;
     }
-    for (reason, phrases) in PHRASES {
-        if phrases.iter().any(|p| t.contains(p)) {
-            return *reason;
-        }
+    let named = status.and_then(status_reason);
+    if let Some(r) = named
+        && !TEXT_MAY_REFINE.contains(&r)
+    {
+        return r;
     }
-    match status.map(|s| s.trim()) {
-        Some(s) => from_status(s),
+    if let Some(r) = phrase_reason(&t) {
+        return r;
+    }
+    if let Some(r) = named {
+        return r;
+    }
+    match status.map(|s| s.get(..3).unwrap_or(s)) {
+        Some("5.6" | "4.6") => Reason::ContentError,
+        Some("5.7" | "4.7") => Reason::SecurityError,
+        Some(s) if s.starts_with('4') => Reason::OnHold,
+        Some(_) => Reason::Undefined,
         None => Reason::Undefined,
     }
 }
 
-/// RFC 3463 subject/detail codes to reasons, for when the text says nothing more specific.
-fn from_status(s: &str) -> Reason {
+/// The first reason whose phrases the (lower-case) text contains.
+fn phrase_reason(t: &str) -> Option<Reason> {
+    PHRASES
+        .iter()
+        .find(|(_, phrases)| phrases.iter().any(|p| t.contains(p)))
+        .map(|(r, _)| *r)
+}
+
+/// What a specific RFC 3463 / RFC 7372 enhanced status code names, in the sisimai taxonomy.
+/// Generic codes (`X.0.0`, and subjects without a detail of their own) name nothing.
+pub fn status_reason(s: &str) -> Option<Reason> {
+    use Reason::*;
     let mut p = s.split('.');
-    let (class, subject, detail) = (p.next().unwrap_or(""), p.next().unwrap_or(""), p.next().unwrap_or(""));
-    match (subject, detail) {
-        ("1", "1") | ("1", "0") | ("1", "3") => Reason::UserUnknown,
-        ("1", "2") => Reason::HostUnknown,
-        ("1", "6") => Reason::HasMoved,
-        ("1", "10") => Reason::NotAccept,
-        ("2", "1") => Reason::Suspend,
-        ("2", "2") | ("2", "0") => Reason::MailboxFull,
-        ("2", "3") | ("3", "4") => Reason::MesgTooBig,
-        ("3", "1") => Reason::SystemFull,
-        ("3", _) => Reason::SystemError,
-        ("4", "7") => Reason::Expired,
-        ("4", "1") | ("4", "2") | ("4", "0") | ("4", _) => Reason::NetworkError,
-        ("5", _) => Reason::SyntaxError,
-        ("6", _) => Reason::ContentError,
-        ("7", "1") => Reason::Rejected,
-        ("7", "25") => Reason::RequirePtr,
-        ("7", "26") | ("7", "27") | ("7", "30") | ("7", "40") | ("7", "23") | ("7", "515") => Reason::AuthFailure,
-        ("7", "28") => Reason::SpamDetected,
-        ("7", "29") => Reason::SecurityError,
-        ("7", _) => Reason::SecurityError,
-        _ if class == "4" => Reason::OnHold,
-        _ if class == "5" => Reason::Rejected,
-        _ => Reason::Undefined,
-    }
+    let (class, subject, detail) = (p.next()?, p.next()?, p.next()?);
+    let temporary = class == "4";
+    let r = match (subject, detail) {
+        ("1", "0" | "1" | "3") if !temporary => UserUnknown,
+        ("1", "2") if !temporary => HostUnknown,
+        ("1", "4") if !temporary => Filtered,
+        ("1", "6") => HasMoved,
+        ("1", "7" | "8") => Rejected,
+        ("1", "9") => SystemError,
+        ("1", "10") if !temporary => NotAccept,
+        ("2", "0") if !temporary => Filtered,
+        ("2", "1") => {
+            if temporary {
+                Suspend
+            } else {
+                Filtered
+            }
+        }
+        ("2", "2") => MailboxFull,
+        ("2", "3") => ExceedLimit,
+        ("2", "4") => Filtered,
+        ("3", "0") if !temporary => SystemError,
+        ("3", "1") => SystemFull,
+        ("3", "2") => NotAccept,
+        ("3", "3" | "5") => SystemError,
+        ("3", "4") if !temporary => MesgTooBig,
+        ("4", "0") if !temporary => NetworkError,
+        ("4", "1") if temporary => Expired,
+        ("4", "2" | "6" | "8") if temporary => NetworkError,
+        ("4", "3") => SystemError,
+        ("4", "4") => {
+            if temporary {
+                NetworkError
+            } else {
+                HostUnknown
+            }
+        }
+        ("4", "5") if temporary => SystemFull,
+        ("4", "7") => Expired,
+        ("5", "2" | "6") if !temporary => SyntaxError,
+        ("5", "3") => {
+            if temporary {
+                SystemError
+            } else {
+                TooManyConn
+            }
+        }
+        ("5", "4" | "5") => SystemError,
+        ("6", "0" | "1" | "2" | "3" | "5" | "6" | "7" | "8" | "9") => ContentError,
+        ("7", "1" | "2") if temporary => Blocked,
+        ("7", "13") => Suspend,
+        ("7", "16") => MesgTooBig,
+        ("7", "17" | "18") => HasMoved,
+        ("7", "20" | "21" | "22" | "23" | "24" | "26" | "29") => AuthFailure,
+        ("7", "25") => RequirePtr,
+        ("7", "27") => NotAccept,
+        ("7", "28") => SpamDetected,
+        ("7", _) => SecurityError,
+        _ => return None,
+    };
+    Some(r)
+}
+
+/// The status a reason implies when none, or only a generic one (`5.0.0`, `4.0.0`), is
+/// written: the pseudo codes of the sisimai taxonomy (`5.0.9xx`, `4.0.9xx` for temporary), so
+/// results compare with that reference. Always labelled "implied" where shown.
+pub fn implied_status(reason: Reason, temporary: bool) -> Option<String> {
+    use Reason::*;
+    let n = match reason {
+        AuthFailure | PolicyViolation => 972,
+        BadReputation => 975,
+        Blocked | VirusDetected => 971,
+        ContentError => 960,
+        ExceedLimit => 923,
+        Expired => 947,
+        Filtered => {
+            if temporary {
+                924
+            } else {
+                910
+            }
+        }
+        HasMoved => 916,
+        HostUnknown => 912,
+        MailboxFull => 922,
+        MailerError => 939,
+        MesgTooBig => 934,
+        NetworkError => 944,
+        NoRelaying => 909,
+        NotAccept => 932,
+        NotCompliantRfc => 974,
+        OnHold => 901,
+        Rejected => 918,
+        RequirePtr => 973,
+        SecurityError => 970,
+        SpamDetected => 980,
+        Speeding => 946,
+        Suspend => 921,
+        SystemError => 930,
+        SystemFull => 931,
+        SyntaxError => 902,
+        TooManyConn => 945,
+        UserUnknown => 911,
+        Undefined => 900,
+        Delivered | Feedback | Vacation => return None,
+    };
+    Some(format!("{}.0.{n}", if temporary { 4 } else { 5 }))
 }
 
 /// Enhanced status codes found in free text (`5.1.1`, `550-5.7.26`), in order.

@@ -39,6 +39,10 @@ pub struct FailedRecipient {
     pub remote_mta: Option<String>,
     pub diagnostic: Option<String>,
     pub reason: Reason,
+    /// Where `status` is missing or generic (`5.0.0`, `4.0.0`): the status the reason and the
+    /// reply imply, labelled as implied (never reported as written).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub implied_status: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -149,9 +153,40 @@ fn looks_like_bounce(from: &str, subject: &str) -> bool {
         .any(|p| s.contains(p))
 }
 
+/// Where a bounce starts quoting the returned message: what follows is the original's header
+/// and body (a DKIM-Signature, a Content-Type), never the diagnosis, so it is not classified.
+const ORIGINAL_MARKERS: &[&str] = &[
+    "----- original message -----",
+    "------ this is a copy of the message",
+    "--- below this line is a copy of the message",
+    "original message follows",
+    "----- transcript of session follows -----",
+    "----- the following addresses had permanent fatal errors -----",
+    "--- original message ---",
+    "content-type: message/rfc822",
+    "----- original message headers -----",
+    "------- returned message --------",
+];
+
+/// The part of a bounce's text before it quotes the returned message.
+fn before_original(text: &str) -> &str {
+    let lower = text.to_ascii_lowercase();
+    // Markers that introduce the diagnosis itself (the session transcript, the failed
+    // addresses) are kept: only a marker after some text cuts.
+    let cut = ORIGINAL_MARKERS
+        .iter()
+        .filter(|m| !m.contains("transcript") && !m.contains("fatal errors"))
+        .filter_map(|m| lower.find(m))
+        .filter(|&i| i > 0)
+        .min()
+        .unwrap_or(text.len());
+    text.get(..cut).unwrap_or(text)
+}
+
 /// Lines of a free-form bounce that carry the diagnosis: a reply code, a status code, or a
 /// recognised phrase; the first such line is the diagnostic.
 fn free_form(text: &str) -> Vec<FailedRecipient> {
+    let text = before_original(text);
     let mut recipients: Vec<FailedRecipient> = Vec::new();
     let lines: Vec<&str> = text.lines().take(2000).collect();
     let diag_line = lines
@@ -182,6 +217,7 @@ fn free_form(text: &str) -> Vec<FailedRecipient> {
         remote_mta: None,
         diagnostic,
         reason,
+        implied_status: None,
     });
     recipients
 }
@@ -259,6 +295,7 @@ pub fn analyze(raw: &[u8]) -> Result<MessageAnalysis, MessageError> {
                         remote_mta: r.remote_mta,
                         diagnostic: r.diagnostic_code,
                         reason,
+                        implied_status: None,
                     });
                 }
             }
@@ -295,17 +332,19 @@ pub fn analyze(raw: &[u8]) -> Result<MessageAnalysis, MessageError> {
     }
     let body = texts.join("\n");
     if a.kind == MessageKind::Dsn {
+        let body = before_original(&body);
         // Some DSNs carry no diagnostic; the human-readable part often does.
         for r in a
             .recipients
             .iter_mut()
             .filter(|r| r.reason == Reason::Undefined || r.reason == Reason::OnHold)
         {
-            let better = classify(r.status.as_deref(), &body);
+            let better = classify(r.status.as_deref(), body);
             if better != Reason::Undefined {
                 r.reason = better;
             }
         }
+        imply_statuses(&mut a.recipients);
         return Ok(a);
     }
     if a.kind == MessageKind::Feedback {
@@ -318,6 +357,7 @@ pub fn analyze(raw: &[u8]) -> Result<MessageAnalysis, MessageError> {
             remote_mta: fb.user_agent.clone(),
             diagnostic: fb.feedback_type.as_ref().map(|t| format!("Feedback-Type: {t}")),
             reason: Reason::Feedback,
+            implied_status: None,
         });
         return Ok(a);
     }
@@ -346,6 +386,7 @@ pub fn analyze(raw: &[u8]) -> Result<MessageAnalysis, MessageError> {
             remote_mta: server,
             diagnostic: line,
             reason: Reason::SecurityError,
+            implied_status: None,
         });
         return Ok(a);
     }
@@ -373,6 +414,7 @@ pub fn analyze(raw: &[u8]) -> Result<MessageAnalysis, MessageError> {
             remote_mta: None,
             diagnostic: None,
             reason: Reason::Vacation,
+            implied_status: None,
         });
         return Ok(a);
     }
@@ -381,8 +423,23 @@ pub fn analyze(raw: &[u8]) -> Result<MessageAnalysis, MessageError> {
     {
         a.kind = MessageKind::FreeFormBounce;
         a.recipients = free_form(&body);
+        imply_statuses(&mut a.recipients);
     }
     Ok(a)
+}
+
+/// Where no status, or only a generic one (`X.0.0`), is written: the status the reason
+/// implies, kept apart from the written one.
+fn imply_statuses(recipients: &mut [FailedRecipient]) {
+    for r in recipients {
+        let written = r.status.as_deref().unwrap_or("");
+        let generic = written.is_empty() || written.ends_with(".0.0");
+        if generic {
+            let temporary =
+                written.starts_with('4') || r.action.as_deref().is_some_and(|a| a.eq_ignore_ascii_case("delayed"));
+            r.implied_status = crate::bounce::implied_status(r.reason, temporary);
+        }
+    }
 }
 
 #[cfg(test)]
