@@ -69,6 +69,7 @@ fn every_bounce_reason_fires() {
         ("5.7.1", "550 5.7.1 filtered by content filter"),
         ("5.1.10", "556 5.1.10 Recipient address has null MX"),
         ("5.5.2", "500 5.5.2 Syntax error, command unrecognized"),
+        ("4.7.0", "450 4.7.0 Sending rate limit exceeded, slow down"),
         ("5.0.0", "550 5.0.0 Message is not RFC 5322 compliant"),
     ];
     for (status, diag) in crafted {
