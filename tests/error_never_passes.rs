@@ -33,6 +33,8 @@ enum Cmd {
     Message,
     /// The same without a signature: SPF is its only authentication.
     MessageUnsigned,
+    /// Signed, from a relay SPF does not list: DKIM is its only authentication.
+    MessageDkimOnly,
 }
 
 async fn run(lab: &Lab, cmd: Cmd) -> Report {
@@ -64,8 +66,13 @@ async fn run(lab: &Lab, cmd: Cmd) -> Report {
             let req = mxdoctor::app::spf_request("good-mail.example", &["198.51.100.80".into()], None, None).unwrap();
             mxdoctor_engine::spf::run(&c, &req).await
         }
-        Cmd::Message | Cmd::MessageUnsigned => {
-            let raw = received_message(lab, matches!(cmd, Cmd::Message));
+        Cmd::Message | Cmd::MessageUnsigned | Cmd::MessageDkimOnly => {
+            let (signed, ip) = match cmd {
+                Cmd::MessageUnsigned => (false, "198.51.100.25"),
+                Cmd::MessageDkimOnly => (true, "198.51.100.26"),
+                _ => (true, "198.51.100.25"),
+            };
+            let raw = received_message(lab, signed, ip);
             let a = mxdoctor_proto::mail::analyze(&raw).unwrap();
             mxdoctor_engine::message::run(&c, &raw, &a, "lab.eml", &ReceivedRequest::default(), false).await
         }
@@ -73,7 +80,7 @@ async fn run(lab: &Lab, cmd: Cmd) -> Report {
 }
 
 /// A message from sender.example (signed or not) handed over from its SPF-listed server over TLS.
-fn received_message(lab: &Lab, signed: bool) -> Vec<u8> {
+fn received_message(lab: &Lab, signed: bool, ip: &str) -> Vec<u8> {
     let m = "From: Shop <info@sender.example>\r\nTo: taro@gmail.example\r\nSubject: Order\r\nDate: Mon, 23 Nov 2026 09:00:00 +0000\r\nMessage-ID: <o-1@sender.example>\r\n\r\nThank you.\r\n";
     let m = if signed {
         Mta::new(lab.world()).sign("sender.example", m.as_bytes()).unwrap()
@@ -85,7 +92,7 @@ fn received_message(lab: &Lab, signed: bool) -> Vec<u8> {
         &Handover {
             helo: "mail.sender.example",
             rdns: Some("mail.sender.example"),
-            ip: "198.51.100.25".parse().unwrap(),
+            ip: ip.parse().unwrap(),
             by: "mx.receiver.example",
             tls: true,
             date: "Mon, 23 Nov 2026 09:00:02 +0000",
@@ -101,7 +108,7 @@ fn accepted(cmd: Cmd) -> &'static str {
         Cmd::Sendas => "verdict.sendas.accept",
         Cmd::Ip => "verdict.ip.accept",
         Cmd::Spf => "verdict.spf.ok",
-        Cmd::Message | Cmd::MessageUnsigned => "verdict.message.received-inbox",
+        Cmd::Message | Cmd::MessageUnsigned | Cmd::MessageDkimOnly => "verdict.message.received-inbox",
     }
 }
 
@@ -133,6 +140,11 @@ const TABLE: &[(Cmd, &str, &str)] = &[
     (Cmd::Message, "messages", "_dmarc.sender.example"),
     (Cmd::MessageUnsigned, "messages", "sender.example"),
     (Cmd::MessageUnsigned, "messages", "_dmarc.sender.example"),
+    // Issue 9 item 14: the DKIM key and the DMARC record of a message DKIM alone authenticates,
+    // and the entry hop's PTR.
+    (Cmd::MessageDkimOnly, "messages", "lab2026._domainkey.sender.example"),
+    (Cmd::MessageDkimOnly, "messages", "_dmarc.sender.example"),
+    (Cmd::MessageDkimOnly, "messages", "26.100.51.198.in-addr.arpa"),
 ];
 
 #[tokio::test]

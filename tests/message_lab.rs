@@ -670,3 +670,48 @@ async fn no_tls_into_the_receiver_is_a_deferral() {
     assert_eq!(r.verdict.id, "verdict.message.received-defer");
     assert_eq!(r.verdict.because, ["msg.path.no-tls"]);
 }
+
+// Issue 9 items 12 and 13: each DKIM-Signature field yields exactly one finding, of the kind
+// RFC 6376 section 6.1 and RFC 8301 give it, naming its d= and s=.
+#[tokio::test]
+async fn each_signature_gets_one_finding_of_the_right_kind() {
+    let lab = start("messages").await;
+    let raw = String::from_utf8(good(&lab, "Hello\r\n")).unwrap();
+    let cases = [
+        // A malformed key record is a permanent error, not "could not be fetched right now".
+        (raw.replace("s=lab2026", "s=colon"), "msg.dkim.permerror"),
+        // The key record's s= or h= exclude email or the signature's hash: unusable.
+        (raw.replace("s=lab2026", "s=web"), "msg.dkim.permerror"),
+        (raw.replace("s=lab2026", "s=sha1only"), "msg.dkim.permerror"),
+        // RFC 8301: a 768-bit key is too short (said so, not "changed header fields").
+        (raw.replace("s=lab2026", "s=short"), "msg.dkim.key-too-short"),
+        // RFC 8301: rsa-sha1 is never a pass.
+        (raw.replace("a=rsa-sha256", "a=rsa-sha1"), "msg.dkim.sha1"),
+        // v= is required (RFC 6376 section 3.5).
+        (raw.replacen("v=1; ", "", 1), "msg.dkim.permerror"),
+    ];
+    for (m, id) in cases {
+        let r = verify(&lab, m.as_bytes(), Default::default()).await;
+        let dkim: Vec<_> = r.findings().filter(|f| f.id.starts_with("msg.dkim.")).collect();
+        assert_eq!(dkim.len(), 1, "one field, one finding: {:?}", ids(&r));
+        assert_eq!(dkim[0].id, id, "{:?}", dkim[0]);
+        assert_eq!(dkim[0].args["domain"], "sender.example");
+        assert_ne!(dkim[0].args["selector"], "-");
+        assert_lacks(&r, "msg.dkim.pass");
+    }
+    let r = verify(&lab, raw.replace("s=lab2026", "s=short").as_bytes(), Default::default()).await;
+    assert_eq!(finding(&r, "msg.dkim.key-too-short").args["bits"], "768");
+    // A second field that is pure garbage is a finding of its own: 2 fields, 2 findings.
+    let two = raw.replacen(
+        "DKIM-Signature:",
+        "DKIM-Signature: this is not a signature\r\nDKIM-Signature:",
+        1,
+    );
+    let r = verify(&lab, two.as_bytes(), Default::default()).await;
+    let dkim: Vec<_> = r
+        .findings()
+        .filter(|f| f.id.starts_with("msg.dkim."))
+        .map(|f| f.id.as_str())
+        .collect();
+    assert_eq!(dkim, ["msg.dkim.permerror", "msg.dkim.pass"], "{:?}", ids(&r));
+}

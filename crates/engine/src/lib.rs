@@ -4,6 +4,7 @@
 pub mod aia;
 pub mod context;
 pub mod dkim;
+pub mod dkimsig;
 pub mod dmarc;
 pub mod domain;
 pub mod ip;

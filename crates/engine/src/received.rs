@@ -43,31 +43,12 @@ struct Outcome {
     dmarc: Option<(bool, Policy)>,
 }
 
-/// A verification that did not finish within its time.
-fn timed_out(what: &str) -> CheckStatus {
+/// A verification whose DNS lookups did not finish within its time.
+fn dns_timed_out(what: &str) -> CheckStatus {
     CheckStatus::Error {
-        cause: ErrorCause::Timeout,
+        cause: ErrorCause::DnsTimeout,
         detail: format!("{what} did not finish in time"),
     }
-}
-
-fn dkim_error_id(r: &DkimResult) -> (&'static str, String) {
-    use mail_auth::Error as E;
-    use mail_auth::dkim::DkimError as D;
-    let err = match r {
-        DkimResult::Fail(e) | DkimResult::PermError(e) | DkimResult::Neutral(e) => e,
-        DkimResult::TempError(e) => return ("msg.dkim.temperror", e.to_string()),
-        DkimResult::Pass | DkimResult::None => return ("msg.dkim.permerror", String::new()),
-    };
-    let id = match err {
-        E::Dkim(D::FailedBodyHashMatch) => "msg.dkim.body-hash",
-        E::Crypto(_) => "msg.dkim.bad-signature",
-        E::Dns(mail_auth::DnsError::RecordNotFound(_)) => "msg.dkim.no-key",
-        E::Dns(_) => "msg.dkim.temperror",
-        E::Dkim(D::SignatureExpired) => "msg.dkim.expired",
-        _ => "msg.dkim.permerror",
-    };
-    (id, err.to_string())
 }
 
 /// The checks of a received message, in report order.
@@ -105,54 +86,33 @@ pub async fn checks(ctx: &Context, raw: &[u8], req: &ReceivedRequest, subject: &
         dmarc: None,
     };
 
-    // DKIM.
+    // DKIM: one finding per DKIM-Signature field (engine/dkimsig.rs).
     let mut dkim = CheckResult::ran("message.dkim", subject);
-    let dkim_outputs = match &parsed {
+    let outputs = match &parsed {
         Some(m) => tokio::time::timeout(ctx.timeout * 3, auth.verify_dkim(m)).await.ok(),
         None => None,
     };
-    match (&parsed, &dkim_outputs) {
+    let mut dkim_outputs = Vec::new();
+    match (&parsed, outputs) {
         (None, _) => {
             dkim.status = CheckStatus::Skipped {
                 reason: "skip.message.unparsable".into(),
             }
         }
-        (Some(_), None) => dkim.status = timed_out("DKIM key lookups"),
-        (Some(_), Some(outputs)) if outputs.is_empty() => dkim.findings.push(
+        (Some(_), None) => dkim.status = dns_timed_out("DKIM key lookups"),
+        (Some(_), Some(_)) if facts.dkim_signatures.is_empty() => dkim.findings.push(
             Finding::new("msg.dkim.none", Severity::Warning, subject)
                 .arg("from", facts.from_domain().unwrap_or_else(|| "-".into())),
         ),
         (Some(_), Some(outputs)) => {
-            for o in outputs {
-                let (d, s, a) = o
-                    .signature()
-                    .map(|s| (s.d.clone(), s.s.clone(), format!("{:?}", s.a)))
-                    .unwrap_or_default();
-                let ev = json!({ "d": d, "s": s, "algorithm": a, "result": o.result().to_string() });
-                if *o.result() == DkimResult::Pass {
-                    outcome.dkim_pass_domains.push(d.to_ascii_lowercase());
-                    dkim.findings.push(
-                        Finding::new("msg.dkim.pass", Severity::Pass, d.clone())
-                            .arg("domain", &d)
-                            .arg("selector", &s)
-                            .evidence(ev),
-                    );
-                } else {
-                    let (id, detail) = dkim_error_id(o.result());
-                    let sev = if id == "msg.dkim.temperror" {
-                        Severity::Warning
-                    } else {
-                        Severity::Fail
-                    };
-                    dkim.findings.push(
-                        Finding::new(id, sev, d.clone())
-                            .arg("domain", &d)
-                            .arg("selector", &s)
-                            .arg("detail", if detail.is_empty() { "-".into() } else { detail })
-                            .evidence(ev),
-                    );
+            let (found, usable) = crate::dkimsig::findings(ctx, &facts.dkim_signatures, outputs).await;
+            for f in &found {
+                if f.id == "msg.dkim.pass" {
+                    outcome.dkim_pass_domains.push(f.subject.to_ascii_lowercase());
                 }
             }
+            dkim.findings = found;
+            dkim_outputs = usable;
         }
     }
     if let Some((_, bare)) = &normalised {
@@ -243,8 +203,8 @@ pub async fn checks(ctx: &Context, raw: &[u8], req: &ReceivedRequest, subject: &
     // DMARC for the From domain, with our SPF result and mail-auth's DKIM results.
     let mut dmarc = CheckResult::ran("message.dmarc", subject);
     let from_domain = facts.from_domain();
-    match (&parsed, &dkim_outputs, &from_domain) {
-        (Some(m), Some(dkim_outputs), Some(from)) if facts.from_fields == 1 => {
+    match (&parsed, &from_domain) {
+        (Some(m), Some(from)) if facts.from_fields == 1 => {
             let mf_domain = mail_from
                 .as_deref()
                 .and_then(domain_of)
@@ -259,9 +219,9 @@ pub async fn checks(ctx: &Context, raw: &[u8], req: &ReceivedRequest, subject: &
                 Some(SpfResult::PermError) => mail_auth::SpfResult::PermError,
                 Some(SpfResult::None) | None => mail_auth::SpfResult::None,
             });
-            let params = mail_auth::dmarc::verify::DmarcParameters::new(m, dkim_outputs, &mf_domain, &spf_out);
+            let params = mail_auth::dmarc::verify::DmarcParameters::new(m, &dkim_outputs, &mf_domain, &spf_out);
             match tokio::time::timeout(ctx.timeout * 3, auth.verify_dmarc(params)).await {
-                Err(_) => dmarc.status = timed_out("DMARC record lookups"),
+                Err(_) => dmarc.status = dns_timed_out("DMARC record lookups"),
                 Ok(o) => {
                     let policy = o.policy();
                     let policy_s = format!("{policy:?}").to_ascii_lowercase();
@@ -340,7 +300,7 @@ pub async fn checks(ctx: &Context, raw: &[u8], req: &ReceivedRequest, subject: &
     {
         let mut arc = CheckResult::ran("message.arc", subject);
         match tokio::time::timeout(ctx.timeout * 3, auth.verify_arc(m)).await {
-            Err(_) => arc.status = timed_out("ARC key lookups"),
+            Err(_) => arc.status = dns_timed_out("ARC key lookups"),
             Ok(o) => {
                 let sealers: Vec<String> = o.sets().iter().map(|s| s.seal.header.d.clone()).collect();
                 let f = |id: &str, sev: Severity, detail: String| {
@@ -577,7 +537,7 @@ fn receiver_results(facts: &HeaderFacts, o: &Outcome, subject: &str) -> Option<C
 }
 
 /// The authentication checks of a received message: an error in them is a temporary failure.
-const AUTH_CHECKS: &[&str] = &["message.dkim", "message.spf", "message.dmarc", "ip.ptr"];
+const AUTH_CHECKS: &[&str] = &["message.dkim", "message.spf", "message.dmarc"];
 
 /// What Gmail would most likely do with the message. Header rules decide alone; a verdict
 /// that rests on authentication is only confident when no authentication lookup failed:
@@ -616,6 +576,9 @@ pub fn verdict(checks: &[CheckResult]) -> Verdict {
     let dmarc_error = checks
         .iter()
         .any(|c| c.check == "message.dmarc" && matches!(c.status, CheckStatus::Error { .. }));
+    // The entry hop's PTR is checked at connection time, whatever authentication says: a
+    // lookup that failed is Gmail's temporary 421 4.7.0 / 451 4.7.23.
+    let ptr_error = unknowns(checks, &["ip.ptr"]);
     // 3. Authentication failures (5.7.26) and the entry hop's PTR (5.7.25), confident only
     // without temporary errors.
     let auth_fail: Vec<String> = [
@@ -628,8 +591,13 @@ pub fn verdict(checks: &[CheckResult]) -> Verdict {
     .filter(|id| fail(id))
     .map(|s| s.to_string())
     .collect();
-    if !auth_fail.is_empty() && temporary.is_empty() {
+    if !auth_fail.is_empty() && temporary.is_empty() && ptr_error.is_empty() {
         return make("verdict.message.received-reject", Severity::Fail, auth_fail);
+    }
+    if !ptr_error.is_empty() {
+        let mut because = ptr_error;
+        because.extend(temporary);
+        return make("verdict.message.received-defer", Severity::Warning, because);
     }
     // Gmail answers 451 4.7.26 when the DMARC lookup fails, whatever else passed; otherwise a
     // temporary error matters only while nothing aligned has passed.

@@ -149,6 +149,8 @@ pub static FINDINGS: &[FindingDef] = &[
     def("msg.dkim.bad-signature", Fail, "the signature does not verify against the published key"),
     def("msg.dkim.no-key", Fail, "no key is published at the signature's selector"),
     def("msg.dkim.expired", Fail, "the signature's x= expiry has passed"),
+    def("msg.dkim.sha1", Fail, "an rsa-sha1 signature, which RFC 8301 forbids accepting"),
+    def("msg.dkim.key-too-short", Fail, "the signing key is an RSA key under 1024 bits (RFC 8301)"),
     def("msg.dkim.permerror", Fail, "the signature or key is malformed or unsupported"),
     def("msg.dkim.temperror", Warning, "the key lookup failed temporarily"),
     def("msg.spf.pass", Pass, "SPF passes for the sending server"),

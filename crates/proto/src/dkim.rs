@@ -133,3 +133,103 @@ mod tests {
         assert_eq!(k.bits, Some(256));
     }
 }
+
+/// The tags of a DKIM-Signature field that decide its outcome (RFC 6376 section 3.5).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SignatureTags {
+    pub domain: String,
+    pub selector: String,
+    /// `rsa-sha256`, `rsa-sha1`, `ed25519-sha256`...
+    pub algorithm: String,
+}
+
+impl SignatureTags {
+    /// The hash of `a=` (`sha256`), as a key record's `h=` names it.
+    pub fn hash(&self) -> &str {
+        self.algorithm.rsplit('-').next().unwrap_or("")
+    }
+}
+
+/// Why a DKIM-Signature field is unusable before any key is fetched: a permanent error
+/// (RFC 6376 section 6.1.1). `domain` and `selector` are kept when present, so the finding can
+/// still name them.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SignatureError {
+    pub domain: Option<String>,
+    pub selector: Option<String>,
+    /// A short English reason, e.g. "the required tag v= is missing".
+    pub reason: String,
+}
+
+/// Parses one DKIM-Signature field value: `v=1` and the tags a=, b=, bh=, d=, h=, s= are
+/// required (RFC 6376 section 3.5), and h= must include From (section 5.4).
+pub fn parse_signature(value: &str) -> Result<SignatureTags, SignatureError> {
+    let tags = parse_tag_list(value).map_err(|e| SignatureError {
+        domain: None,
+        selector: None,
+        reason: format!("the field is not a tag list: {e}"),
+    })?;
+    let domain = get(&tags, "d").map(|d| d.trim().to_ascii_lowercase());
+    let selector = get(&tags, "s").map(|s| s.trim().to_string());
+    let err = |reason: String| SignatureError {
+        domain: domain.clone(),
+        selector: selector.clone(),
+        reason,
+    };
+    match get(&tags, "v") {
+        None => return Err(err("the required tag v= is missing".into())),
+        Some(v) if v.trim() != "1" => return Err(err(format!("v={} is not version 1", v.trim()))),
+        Some(_) => {}
+    }
+    for t in ["a", "b", "bh", "d", "h", "s"] {
+        if get(&tags, t).is_none_or(|v| v.trim().is_empty() && t != "b") {
+            return Err(err(format!("the required tag {t}= is missing")));
+        }
+    }
+    let signed: Vec<String> = get(&tags, "h")
+        .unwrap_or_default()
+        .split(':')
+        .map(|h| h.trim().to_ascii_lowercase())
+        .collect();
+    if !signed.iter().any(|h| h == "from") {
+        return Err(err("h= does not include From".into()));
+    }
+    Ok(SignatureTags {
+        domain: domain.unwrap_or_default(),
+        selector: selector.unwrap_or_default(),
+        algorithm: get(&tags, "a").unwrap_or_default().trim().to_ascii_lowercase(),
+    })
+}
+
+#[cfg(test)]
+mod signature_tests {
+    use super::*;
+
+    #[test]
+    fn rfc6376_section_3_5_required_tags() {
+        let ok = "v=1; a=rsa-sha256; d=example.com; s=sel; h=from:to; bh=abc=; b=def=";
+        let t = parse_signature(ok).unwrap();
+        assert_eq!(
+            (t.domain.as_str(), t.selector.as_str(), t.hash()),
+            ("example.com", "sel", "sha256")
+        );
+        let no_v = "a=rsa-sha256; d=example.com; s=sel; h=from; bh=abc=; b=def=";
+        let e = parse_signature(no_v).unwrap_err();
+        assert!(e.reason.contains("v="));
+        assert_eq!(e.domain.as_deref(), Some("example.com"));
+        assert_eq!(e.selector.as_deref(), Some("sel"));
+        assert!(
+            parse_signature("v=1; a=rsa-sha256; d=e.com; s=s; h=from; b=x")
+                .unwrap_err()
+                .reason
+                .contains("bh=")
+        );
+        assert!(
+            parse_signature("v=1; a=rsa-sha256; d=e.com; s=s; h=to; bh=x; b=x")
+                .unwrap_err()
+                .reason
+                .contains("From")
+        );
+        assert!(parse_signature("complete garbage ;;; ===").is_err());
+    }
+}

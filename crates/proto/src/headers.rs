@@ -38,6 +38,8 @@ pub struct HeaderFacts {
     /// ARC-Seal and ARC-Message-Signature fields as (name, unfolded value), for the strict
     /// structure checks of [`crate::arc`].
     pub arc_fields: Vec<(String, String)>,
+    /// DKIM-Signature field values (unfolded), in order: each yields exactly one DKIM result.
+    pub dkim_signatures: Vec<String>,
 }
 
 impl HeaderFacts {
@@ -143,6 +145,9 @@ pub fn header_facts(raw: &[u8]) -> Option<HeaderFacts> {
                     n.to_string(),
                     raw_value().split_whitespace().collect::<Vec<_>>().join(" "),
                 )),
+                "dkim-signature" if f.dkim_signatures.len() < 50 => f
+                    .dkim_signatures
+                    .push(raw_value().split_whitespace().collect::<Vec<_>>().join(" ")),
                 "list-unsubscribe-post" => f.unsubscribe_post = Some(raw_value()),
                 "precedence" => f.precedence = Some(raw_value().to_ascii_lowercase()),
                 "authentication-results" if f.authentication_results.len() < 20 => f

@@ -88,6 +88,7 @@ fn args_of(id: &str) -> &'static [&'static str] {
         "verdict.domain.reject-if-derived" => &["domain", "ips"],
         "domain.no-ips" => &["domain"],
         "msg.dkim.pass" => &["domain", "selector"],
+        "msg.dkim.key-too-short" => &["domain", "selector", "detail", "bits"],
         d if d.starts_with("msg.dkim.") && d != "msg.dkim.none" => &["domain", "selector", "detail"],
         "msg.dkim.none" => &["from"],
         s if s.starts_with("msg.spf.") => &["ip", "domain", "result", "source", "reason"],
