@@ -90,6 +90,10 @@ async fn a_tampered_body_fails_with_the_body_hash_cause() {
     // SPF still passes aligned, so DMARC passes (issue 9 item 18): the broken signature is
     // information, not a broken rule; the verdict and the exit code agree with that.
     assert_has(&r, "msg.dmarc.pass");
+    // Issue 9 item 19: each method's result beside its alignment, labelled.
+    let d = finding(&r, "msg.dmarc.pass");
+    assert_eq!(d.args["dkim"], "dkim=fail aligned=no");
+    assert_eq!(d.args["spf"], "spf=pass aligned=yes");
     assert_eq!(f.severity, mxdoctor_engine::model::Severity::Warning);
     assert_eq!(r.verdict.id, "verdict.message.received-inbox");
     assert_eq!(r.exit_code(), 0);
@@ -142,6 +146,8 @@ async fn unsigned_mail_from_an_unlisted_server_is_rejected_as_gmail_would() {
     assert_has(&r, "msg.dkim.none");
     assert_eq!(finding(&r, "msg.spf.fail").args["result"], "fail");
     assert_eq!(finding(&r, "msg.dmarc.fail").args["policy"], "reject");
+    // The SPF result is "fail", not the alignment state "none" (issue 9 item 19).
+    assert_eq!(finding(&r, "msg.dmarc.fail").args["spf"], "spf=fail aligned=no");
     assert_has(&r, "msg.unauthenticated");
     assert_eq!(finding(&r, "msg.path.no-tls").args["ip"], "203.0.113.9");
     // The receiver's own header said pass; ours says otherwise, and we say so.

@@ -229,12 +229,23 @@ pub async fn checks(ctx: &Context, raw: &[u8], req: &ReceivedRequest, subject: &
                         "domain": o.domain(), "policy": policy_s,
                         "dkim_alignment": o.dkim_result().to_string(), "spf_alignment": o.spf_result().to_string(),
                     });
+                    // Each method's own result beside its alignment, labelled: "spf=fail
+                    // aligned=no", never the alignment state alone as if it were the result.
+                    let dkim_result = if outcome.dkim_pass_domains.is_empty() {
+                        "fail"
+                    } else {
+                        "pass"
+                    };
+                    let spf_result = outcome.spf.map(|r| r.as_str()).unwrap_or("none");
+                    let aligned = |r: &DmarcResult| if *r == DmarcResult::Pass { "yes" } else { "no" };
+                    let dkim_label = format!("dkim={dkim_result} aligned={}", aligned(o.dkim_result()));
+                    let spf_label = format!("spf={spf_result} aligned={}", aligned(o.spf_result()));
                     let base = |id: &str, sev: Severity| {
                         Finding::new(id, sev, from.clone())
                             .arg("domain", from)
                             .arg("policy", &policy_s)
-                            .arg("dkim", o.dkim_result().to_string())
-                            .arg("spf", o.spf_result().to_string())
+                            .arg("dkim", &dkim_label)
+                            .arg("spf", &spf_label)
                             .evidence(ev.clone())
                     };
                     match o.result() {
