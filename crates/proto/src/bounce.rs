@@ -490,6 +490,53 @@ fn phrase_reason(t: &str) -> Option<Reason> {
         .map(|(r, _)| *r)
 }
 
+/// The SMTP command a rejection answered, when the bounce says (Postfix "in reply to RCPT TO
+/// command", a Sendmail transcript ">>> DATA", Exim "after end of data").
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Stage {
+    Connect,
+    MailFrom,
+    RcptTo,
+    Data,
+}
+
+/// The last command stage the (lower-case) text names.
+pub fn stage_in(t: &str) -> Option<Stage> {
+    const MARKS: &[(&str, Stage)] = &[
+        ("in reply to rcpt to command", Stage::RcptTo),
+        ("after rcpt to", Stage::RcptTo),
+        (">>> rcpt to", Stage::RcptTo),
+        ("rcpt to response", Stage::RcptTo),
+        ("in reply to mail from command", Stage::MailFrom),
+        ("after mail from", Stage::MailFrom),
+        (">>> mail from", Stage::MailFrom),
+        ("in reply to end of data command", Stage::Data),
+        ("in reply to data command", Stage::Data),
+        ("after end of data", Stage::Data),
+        ("after data", Stage::Data),
+        (">>> data", Stage::Data),
+        ("in reply to the data command", Stage::Data),
+        ("while talking to", Stage::Connect),
+    ];
+    MARKS
+        .iter()
+        .filter_map(|(m, st)| t.rfind(m).map(|i| (i, *st)))
+        .max_by_key(|(i, _)| *i)
+        .map(|(_, st)| st)
+}
+
+/// A reason in the light of the command it answered: a recipient "unknown" only after DATA was
+/// accepted at RCPT TO, so a filter refused the message (RFC 5321 section 3.3: the recipient
+/// is checked at RCPT). A specific status code (`5.1.1`) outweighs the stage: with pipelining
+/// a RCPT reply can arrive after DATA was sent.
+pub fn at_stage(reason: Reason, stage: Option<Stage>, status: Option<&str>) -> Reason {
+    let specific = status.is_some_and(|s| status_reason(s.trim()).is_some());
+    match (reason, stage) {
+        (Reason::UserUnknown, Some(Stage::Data)) if !specific => Reason::Filtered,
+        (r, _) => r,
+    }
+}
+
 /// What a specific RFC 3463 / RFC 7372 enhanced status code names, in the sisimai taxonomy.
 /// Generic codes (`X.0.0`, and subjects without a detail of their own) name nothing.
 pub fn status_reason(s: &str) -> Option<Reason> {

@@ -187,8 +187,64 @@ fn before_original(text: &str) -> &str {
 /// recognised phrase; the first such line is the diagnostic.
 fn free_form(text: &str) -> Vec<FailedRecipient> {
     let text = before_original(text);
-    let mut recipients: Vec<FailedRecipient> = Vec::new();
     let lines: Vec<&str> = text.lines().take(2000).collect();
+    let blocks = recipient_blocks(&lines);
+    if blocks.len() >= 2 {
+        // One block per failed address (Exim, qmail, and many others list them so): each
+        // recipient gets the diagnosis written under it.
+        return blocks
+            .into_iter()
+            .take(MAX_FREE_FORM_RECIPIENTS)
+            .map(|(addr, block)| diagnose(Some(addr), &block))
+            .collect();
+    }
+    // The first address mentioned near the top is usually the failed recipient.
+    let recipient = blocks.into_iter().next().map(|(a, _)| a).or_else(|| {
+        lines.iter().take(200).find_map(|l| {
+            l.split(|c: char| c.is_whitespace() || c == '<' || c == '>' || c == '"' || c == ':' || c == ',')
+                .find(|w| w.contains('@') && w.contains('.') && w.len() < 200)
+                .map(|w| w.trim_matches(|c: char| !c.is_ascii_alphanumeric()).to_string())
+        })
+    });
+    vec![diagnose(recipient, &lines)]
+}
+
+/// At most this many recipients are read from one free-form bounce.
+const MAX_FREE_FORM_RECIPIENTS: usize = 100;
+
+/// A line that is only an address (`  user@example.com`, `<user@example.com>:`): the start of
+/// that recipient's block.
+fn address_line(line: &str) -> Option<String> {
+    let t = line.trim().trim_end_matches(':').trim();
+    let t = t.strip_prefix('<').and_then(|x| x.strip_suffix('>')).unwrap_or(t);
+    let at = t.find('@')?;
+    let ok = at > 0
+        && t.len() < 200
+        && !t.contains(char::is_whitespace)
+        && t[at + 1..].contains('.')
+        && !t.contains(['<', '>', '(', ')', '"', ',', ';']);
+    ok.then(|| t.to_ascii_lowercase())
+}
+
+/// The lines after each address line, up to the next one.
+fn recipient_blocks<'a>(lines: &[&'a str]) -> Vec<(String, Vec<&'a str>)> {
+    let mut out: Vec<(String, Vec<&'a str>)> = Vec::new();
+    for l in lines {
+        if let Some(a) = address_line(l)
+            && !out.iter().any(|(x, _)| *x == a)
+        {
+            out.push((a, Vec::new()));
+            continue;
+        }
+        if let Some((_, block)) = out.last_mut() {
+            block.push(l);
+        }
+    }
+    out
+}
+
+/// One recipient from the text written about it: status, reply, diagnostic line and reason.
+fn diagnose(recipient: Option<String>, lines: &[&str]) -> FailedRecipient {
     let diag_line = lines
         .iter()
         .map(|l| l.trim())
@@ -203,13 +259,12 @@ fn free_form(text: &str) -> Vec<FailedRecipient> {
     } else {
         reason
     };
-    // The first address mentioned near the top is usually the failed recipient.
-    let recipient = lines.iter().take(200).find_map(|l| {
-        l.split(|c: char| c.is_whitespace() || c == '<' || c == '>' || c == '"' || c == ':' || c == ',')
-            .find(|w| w.contains('@') && w.contains('.') && w.len() < 200)
-            .map(|w| w.trim_matches(|c: char| !c.is_ascii_alphanumeric()).to_string())
-    });
-    recipients.push(FailedRecipient {
+    let reason = crate::bounce::at_stage(
+        reason,
+        crate::bounce::stage_in(&all.to_ascii_lowercase()),
+        status.as_deref(),
+    );
+    FailedRecipient {
         recipient,
         action: Some("failed".into()),
         status,
@@ -218,8 +273,7 @@ fn free_form(text: &str) -> Vec<FailedRecipient> {
         diagnostic,
         reason,
         implied_status: None,
-    });
-    recipients
+    }
 }
 
 /// Looks at a raw message.
@@ -334,15 +388,17 @@ pub fn analyze(raw: &[u8]) -> Result<MessageAnalysis, MessageError> {
     if a.kind == MessageKind::Dsn {
         let body = before_original(&body);
         // Some DSNs carry no diagnostic; the human-readable part often does.
-        for r in a
-            .recipients
-            .iter_mut()
-            .filter(|r| r.reason == Reason::Undefined || r.reason == Reason::OnHold)
-        {
-            let better = classify(r.status.as_deref(), body);
-            if better != Reason::Undefined {
-                r.reason = better;
+        let body_stage = crate::bounce::stage_in(&body.to_ascii_lowercase());
+        for r in a.recipients.iter_mut() {
+            if r.reason == Reason::Undefined || r.reason == Reason::OnHold {
+                let better = classify(r.status.as_deref(), body);
+                if better != Reason::Undefined {
+                    r.reason = better;
+                }
             }
+            let diag = r.diagnostic.as_deref().unwrap_or("").to_ascii_lowercase();
+            let stage = crate::bounce::stage_in(&diag).or(body_stage);
+            r.reason = crate::bounce::at_stage(r.reason, stage, r.status.as_deref());
         }
         imply_statuses(&mut a.recipients);
         return Ok(a);
