@@ -190,11 +190,16 @@ pub fn print(report: &Report, common: &Common) -> i32 {
     exit_code(report)
 }
 
+/// 2 when the verdict could not be found out: an `.unknown` verdict, or a verdict that rests
+/// on a check that could not run (an error cause among its reasons, e.g. a deferral because a
+/// DNS lookup failed). A definite failure found beside it still makes 1.
 pub fn exit_code(report: &Report) -> i32 {
-    if report.verdict.id.ends_with(".unknown") {
+    let rests_on_error = report.verdict.because.iter().any(|b| b.starts_with("error."));
+    let code = report.exit_code();
+    if report.verdict.id.ends_with(".unknown") || (rests_on_error && code == 0) {
         EXIT_USAGE
     } else {
-        report.exit_code()
+        code
     }
 }
 

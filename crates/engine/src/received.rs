@@ -73,69 +73,137 @@ fn crlf_normalised(raw: &[u8]) -> Option<(Vec<u8>, usize)> {
     Some((out, bare))
 }
 
+/// Who handed the message over, as far as the header fields and the user's options say.
+struct Envelope {
+    ip: Option<IpAddr>,
+    helo: Option<String>,
+    mail_from: Option<String>,
+    /// No MAIL FROM is known: the From address stands in, and the findings say so.
+    mail_from_assumed: bool,
+}
+
+impl Envelope {
+    fn of(facts: &HeaderFacts, req: &ReceivedRequest) -> Self {
+        let entry = entry_hop(&facts.hops);
+        // MAIL FROM: given, else the Return-Path the final MTA wrote. Without either (a
+        // message saved from the sender's side), the From address is the usual envelope
+        // sender: assumed, and the finding says so.
+        let given = req.mail_from.clone().or_else(|| facts.return_path.clone());
+        Self {
+            ip: req.ip.or(entry.and_then(|h| h.ip)),
+            helo: req.helo.clone().or_else(|| entry.and_then(|h| h.helo.clone())),
+            mail_from_assumed: given.is_none() && !facts.from_addresses.is_empty(),
+            mail_from: given.or_else(|| facts.from_addresses.first().cloned()),
+        }
+    }
+}
+
 pub async fn checks(ctx: &Context, raw: &[u8], req: &ReceivedRequest, subject: &str) -> Vec<CheckResult> {
     let normalised = crlf_normalised(raw);
     let raw: &[u8] = normalised.as_ref().map(|(n, _)| n.as_slice()).unwrap_or(raw);
     let facts = header_facts(raw).unwrap_or_default();
     let auth = MessageAuthenticator(ctx.dns.resolver().clone());
     let parsed = AuthenticatedMessage::parse(raw);
-    let mut out = Vec::new();
-    let mut outcome = Outcome {
-        dkim_pass_domains: Vec::new(),
-        spf: None,
-        dmarc: None,
-    };
-
-    // DKIM: one finding per DKIM-Signature field (engine/dkimsig.rs).
-    let mut dkim = CheckResult::ran("message.dkim", subject);
-    let outputs = match &parsed {
-        Some(m) => tokio::time::timeout(ctx.timeout * 3, auth.verify_dkim(m)).await.ok(),
-        None => None,
-    };
-    let mut dkim_outputs = Vec::new();
-    match (&parsed, outputs) {
-        (None, _) => {
-            dkim.status = CheckStatus::Skipped {
-                reason: "skip.message.unparsable".into(),
-            }
-        }
-        (Some(_), None) => dkim.status = dns_timed_out("DKIM key lookups"),
-        (Some(_), Some(_)) if facts.dkim_signatures.is_empty() => dkim.findings.push(
-            Finding::new("msg.dkim.none", Severity::Warning, subject)
-                .arg("from", facts.from_domain().unwrap_or_else(|| "-".into())),
-        ),
-        (Some(_), Some(outputs)) => {
-            let (found, usable) = crate::dkimsig::findings(ctx, &facts.dkim_signatures, outputs).await;
-            for f in &found {
-                if f.id == "msg.dkim.pass" {
-                    outcome.dkim_pass_domains.push(f.subject.to_ascii_lowercase());
-                }
-            }
-            dkim.findings = found;
-            dkim_outputs = usable;
-        }
-    }
+    let env = Envelope::of(&facts, req);
+    // Independent verifications at the same time: the run takes as long as its slowest
+    // question, not their sum (a dead name server must not cost one timeout per step).
+    let ((mut dkim, dkim_pass_domains, dkim_outputs), (spf, spf_result), ip_checks, arc) = tokio::join!(
+        dkim_step(ctx, &auth, parsed.as_ref(), &facts, subject),
+        spf_step(ctx, &env, req, subject),
+        ip_step(ctx, env.ip),
+        arc_step(ctx, &auth, parsed.as_ref(), &facts, subject),
+    );
     if let Some((_, bare)) = &normalised {
         dkim.evidence.push(Evidence::Note(format!(
             "the file had {bare} bare LF line endings (as many mail programs save .eml files); \
              they were read as CRLF, as the message had them on the wire"
         )));
     }
-    out.push(dkim);
+    let mut outcome = Outcome {
+        dkim_pass_domains,
+        spf: spf_result,
+        dmarc: None,
+    };
+    let mut out = vec![dkim, spf];
+    out.extend(ip_checks);
+    let dmarc = dmarc_step(
+        ctx,
+        &auth,
+        parsed.as_ref(),
+        &dkim_outputs,
+        &facts,
+        &env,
+        &mut outcome,
+        subject,
+    )
+    .await;
+    // A failing signature or SPF result beside an aligned pass (DMARC pass) breaks no rule: the
+    // message is authenticated. It stays visible as a warning, and the verdict agrees.
+    if matches!(outcome.dmarc, Some((true, _))) {
+        for f in out.iter_mut().flat_map(|c| c.findings.iter_mut()) {
+            let side = f.id.starts_with("msg.dkim.") || f.id == "msg.spf.fail";
+            if side && f.severity == Severity::Fail {
+                f.severity = Severity::Warning;
+            }
+        }
+    }
+    out.push(dmarc);
+    out.extend(arc);
+    out.push(path_check(&facts, subject));
+    out.push(header_check(&facts, req, &outcome, subject));
+    if let Some(c) = receiver_results(&facts, &outcome, subject) {
+        out.push(c);
+    }
+    out
+}
 
-    // SPF for the client that handed the message to the receiving system.
-    let entry = entry_hop(&facts.hops);
-    let ip = req.ip.or(entry.and_then(|h| h.ip));
-    let helo = req.helo.clone().or_else(|| entry.and_then(|h| h.helo.clone()));
-    // MAIL FROM: given, else the Return-Path the final MTA wrote. Without either (a message
-    // saved from the sender's side), the From address is the usual envelope sender: assumed,
-    // and the finding says so.
-    let mut mail_from_assumed = false;
-    let mail_from = req.mail_from.clone().or_else(|| facts.return_path.clone()).or_else(|| {
-        mail_from_assumed = true;
-        facts.from_addresses.first().cloned()
-    });
+/// DKIM: one finding per DKIM-Signature field (engine/dkimsig.rs); the passing domains and
+/// the signatures DMARC may use.
+async fn dkim_step<'x>(
+    ctx: &Context,
+    auth: &MessageAuthenticator,
+    parsed: Option<&'x AuthenticatedMessage<'x>>,
+    facts: &HeaderFacts,
+    subject: &str,
+) -> (CheckResult, Vec<String>, Vec<mail_auth::DkimOutput<'x>>) {
+    let mut dkim = CheckResult::ran("message.dkim", subject);
+    let Some(m) = parsed else {
+        dkim.status = CheckStatus::Skipped {
+            reason: "skip.message.unparsable".into(),
+        };
+        return (dkim, Vec::new(), Vec::new());
+    };
+    if facts.dkim_signatures.is_empty() {
+        dkim.findings.push(
+            Finding::new("msg.dkim.none", Severity::Warning, subject)
+                .arg("from", facts.from_domain().unwrap_or_else(|| "-".into())),
+        );
+        return (dkim, Vec::new(), Vec::new());
+    }
+    let Ok(outputs) = tokio::time::timeout(ctx.timeout, auth.verify_dkim(m)).await else {
+        dkim.status = dns_timed_out("DKIM key lookups");
+        return (dkim, Vec::new(), Vec::new());
+    };
+    let (found, usable) = crate::dkimsig::findings(ctx, &facts.dkim_signatures, outputs).await;
+    let passing = found
+        .iter()
+        .filter(|f| f.id == "msg.dkim.pass")
+        .map(|f| f.subject.to_ascii_lowercase())
+        .collect();
+    dkim.findings = found;
+    (dkim, passing, usable)
+}
+
+/// SPF for the client that handed the message to the receiving system.
+async fn spf_step(
+    ctx: &Context,
+    env: &Envelope,
+    req: &ReceivedRequest,
+    subject: &str,
+) -> (CheckResult, Option<SpfResult>) {
     let mut spf = CheckResult::ran("message.spf", subject);
+    let mut outcome = None;
+    let (ip, helo, mail_from, mail_from_assumed) = (env.ip, &env.helo, &env.mail_from, env.mail_from_assumed);
     let identity_known = mail_from.as_deref().is_some_and(|m| domain_of(m).is_some()) || helo.is_some();
     match ip {
         None => {
@@ -188,27 +256,43 @@ pub async fn checks(ctx: &Context, raw: &[u8], req: &ReceivedRequest, subject: &
                 SpfResult::Neutral | SpfResult::None => f("msg.spf.none", Severity::Warning),
                 SpfResult::TempError | SpfResult::PermError => f("msg.spf.error", Severity::Warning),
             });
-            outcome.spf = Some(result.result);
+            outcome = Some(result.result);
         }
     }
-    out.push(spf);
+    (spf, outcome)
+}
 
-    // Gmail's first rule for every sender (550 5.7.25): the IP that handed the message over
-    // has a PTR that resolves back to it. The receiver's own "unknown [IP]" is not enough.
-    if let Some(ip) = ip.filter(|ip| !is_internal(*ip)) {
-        let r = crate::ip::IpRequest::new(ip);
-        out.extend(crate::ip::checks(ctx, &r).await);
+/// Gmail's first rule for every sender (550 5.7.25): the IP that handed the message over has a
+/// PTR that resolves back to it. The receiver's own "unknown [IP]" is not enough.
+async fn ip_step(ctx: &Context, ip: Option<IpAddr>) -> Vec<CheckResult> {
+    match ip.filter(|ip| !is_internal(*ip)) {
+        Some(ip) => crate::ip::checks(ctx, &crate::ip::IpRequest::new(ip)).await,
+        None => Vec::new(),
     }
+}
 
-    // DMARC for the From domain, with our SPF result and mail-auth's DKIM results.
+/// DMARC for the From domain, with our SPF result and the DKIM signatures that passed; and
+/// Gmail's rule for every sender: SPF or DKIM must pass (else 5.7.26 "unauthenticated").
+#[allow(clippy::too_many_arguments)]
+async fn dmarc_step(
+    ctx: &Context,
+    auth: &MessageAuthenticator,
+    parsed: Option<&AuthenticatedMessage<'_>>,
+    dkim_outputs: &[mail_auth::DkimOutput<'_>],
+    facts: &HeaderFacts,
+    env: &Envelope,
+    outcome: &mut Outcome,
+    subject: &str,
+) -> CheckResult {
     let mut dmarc = CheckResult::ran("message.dmarc", subject);
     let from_domain = facts.from_domain();
-    match (&parsed, &from_domain) {
+    match (parsed, &from_domain) {
         (Some(m), Some(from)) if facts.from_fields == 1 => {
-            let mf_domain = mail_from
+            let mf_domain = env
+                .mail_from
                 .as_deref()
                 .and_then(domain_of)
-                .or_else(|| helo.clone())
+                .or_else(|| env.helo.clone())
                 .unwrap_or_default();
             let spf_out = mail_auth::SpfOutput::new(mf_domain.clone()).with_result(match outcome.spf {
                 Some(SpfResult::Pass) => mail_auth::SpfResult::Pass,
@@ -219,8 +303,8 @@ pub async fn checks(ctx: &Context, raw: &[u8], req: &ReceivedRequest, subject: &
                 Some(SpfResult::PermError) => mail_auth::SpfResult::PermError,
                 Some(SpfResult::None) | None => mail_auth::SpfResult::None,
             });
-            let params = mail_auth::dmarc::verify::DmarcParameters::new(m, &dkim_outputs, &mf_domain, &spf_out);
-            match tokio::time::timeout(ctx.timeout * 3, auth.verify_dmarc(params)).await {
+            let params = mail_auth::dmarc::verify::DmarcParameters::new(m, dkim_outputs, &mf_domain, &spf_out);
+            match tokio::time::timeout(ctx.timeout, auth.verify_dmarc(params)).await {
                 Err(_) => dmarc.status = dns_timed_out("DMARC record lookups"),
                 Ok(o) => {
                     let policy = o.policy();
@@ -282,17 +366,6 @@ pub async fn checks(ctx: &Context, raw: &[u8], req: &ReceivedRequest, subject: &
             }
         }
     }
-    // Gmail's rule for every sender: SPF or DKIM must pass (else 5.7.26 "unauthenticated").
-    // A failing signature or SPF result beside an aligned pass (DMARC pass) breaks no rule: the
-    // message is authenticated. It stays visible as a warning, and the verdict agrees.
-    if matches!(outcome.dmarc, Some((true, _))) {
-        for f in out.iter_mut().flat_map(|c| c.findings.iter_mut()) {
-            let side = f.id.starts_with("msg.dkim.") || f.id == "msg.spf.fail";
-            if side && f.severity == Severity::Fail {
-                f.severity = Severity::Warning;
-            }
-        }
-    }
     // A temporary error is not a failure: unauthenticated only when SPF definitely did not pass.
     if outcome.dkim_pass_domains.is_empty()
         && outcome.spf.is_some()
@@ -303,50 +376,51 @@ pub async fn checks(ctx: &Context, raw: &[u8], req: &ReceivedRequest, subject: &
                 .arg("from", from_domain.clone().unwrap_or_else(|| "-".into())),
         );
     }
-    out.push(dmarc);
+    dmarc
+}
 
-    // ARC: only when a forwarder or list sealed the message.
-    if let Some(m) = &parsed
-        && (!m.as_headers.is_empty() || !m.ams_headers.is_empty() || !m.aar_headers.is_empty())
-    {
-        let mut arc = CheckResult::ran("message.arc", subject);
-        match tokio::time::timeout(ctx.timeout * 3, auth.verify_arc(m)).await {
-            Err(_) => arc.status = dns_timed_out("ARC key lookups"),
-            Ok(o) => {
-                let sealers: Vec<String> = o.sets().iter().map(|s| s.seal.header.d.clone()).collect();
-                let f = |id: &str, sev: Severity, detail: String| {
-                    Finding::new(id, sev, subject)
-                        .arg("count", m.as_headers.len())
-                        .arg(
-                            "sealers",
-                            if sealers.is_empty() {
-                                "-".into()
-                            } else {
-                                sealers.join(", ")
-                            },
-                        )
-                        .arg("detail", detail)
-                };
-                // Header fields RFC 8617 makes invalid fail the chain, whatever the crypto says.
-                let problems =
-                    mxdoctor_proto::arc::chain_problems(facts.arc_fields.iter().map(|(n, v)| (n.as_str(), v.clone())));
-                arc.findings.push(match o.result() {
-                    _ if !problems.is_empty() => f("msg.arc.fail", Severity::Warning, problems.join("; ")),
-                    DkimResult::Pass => f("msg.arc.pass", Severity::Pass, "-".into()),
-                    DkimResult::TempError(e) => f("msg.arc.fail", Severity::Warning, e.to_string()),
-                    other => f("msg.arc.fail", Severity::Warning, other.to_string()),
-                });
-            }
+/// ARC: only when a forwarder or list sealed the message.
+async fn arc_step(
+    ctx: &Context,
+    auth: &MessageAuthenticator,
+    parsed: Option<&AuthenticatedMessage<'_>>,
+    facts: &HeaderFacts,
+    subject: &str,
+) -> Option<CheckResult> {
+    let m = parsed?;
+    if m.as_headers.is_empty() && m.ams_headers.is_empty() && m.aar_headers.is_empty() {
+        return None;
+    }
+    let mut arc = CheckResult::ran("message.arc", subject);
+    match tokio::time::timeout(ctx.timeout, auth.verify_arc(m)).await {
+        Err(_) => arc.status = dns_timed_out("ARC key lookups"),
+        Ok(o) => {
+            let sealers: Vec<String> = o.sets().iter().map(|s| s.seal.header.d.clone()).collect();
+            let f = |id: &str, sev: Severity, detail: String| {
+                Finding::new(id, sev, subject)
+                    .arg("count", m.as_headers.len())
+                    .arg(
+                        "sealers",
+                        if sealers.is_empty() {
+                            "-".into()
+                        } else {
+                            sealers.join(", ")
+                        },
+                    )
+                    .arg("detail", detail)
+            };
+            // Header fields RFC 8617 makes invalid fail the chain, whatever the crypto says.
+            let problems =
+                mxdoctor_proto::arc::chain_problems(facts.arc_fields.iter().map(|(n, v)| (n.as_str(), v.clone())));
+            arc.findings.push(match o.result() {
+                _ if !problems.is_empty() => f("msg.arc.fail", Severity::Warning, problems.join("; ")),
+                DkimResult::Pass => f("msg.arc.pass", Severity::Pass, "-".into()),
+                DkimResult::TempError(e) => f("msg.arc.fail", Severity::Warning, e.to_string()),
+                other => f("msg.arc.fail", Severity::Warning, other.to_string()),
+            });
         }
-        out.push(arc);
     }
-
-    out.push(path_check(&facts, subject));
-    out.push(header_check(&facts, req, &outcome, subject));
-    if let Some(c) = receiver_results(&facts, &outcome, subject) {
-        out.push(c);
-    }
-    out
+    Some(arc)
 }
 
 /// The Received path as hops, most recent first; TLS and delays per hop.
@@ -607,7 +681,11 @@ pub fn verdict(checks: &[CheckResult]) -> Verdict {
     }
     if !ptr_error.is_empty() {
         let mut because = ptr_error;
-        because.extend(temporary);
+        for t in temporary {
+            if !because.contains(&t) {
+                because.push(t);
+            }
+        }
         return make("verdict.message.received-defer", Severity::Warning, because);
     }
     // Gmail answers 451 4.7.26 when the DMARC lookup fails, whatever else passed; otherwise a
