@@ -39,8 +39,11 @@ const IMAPS: u16 = 993;
 const POP3S: u16 = 995;
 
 struct World {
-    _servers: Servers,
+    servers: Servers,
     env: LabEnv,
+    /// Loopback ports of Postfix's two MX listeners (STARTTLS, plaintext).
+    mx_tls: u16,
+    mx_plain: u16,
 }
 
 fn spec(v: serde_json::Value) -> CertSpec {
@@ -150,6 +153,7 @@ async fn world() -> World {
                 cert: cert.clone(),
                 auth,
                 sni,
+                extra: Vec::new(),
             },
         )
     };
@@ -168,7 +172,23 @@ async fn world() -> World {
         pf(FULL_CHAIN, false, &full, true, vec![]),
     ];
     map_ports.extend(postfix.iter().map(|(w, p)| (*w, p.port)));
-    let ports: Vec<PostfixPort> = postfix.into_iter().map(|(_, p)| p).collect();
+    let mut ports: Vec<PostfixPort> = postfix.into_iter().map(|(_, p)| p).collect();
+    // Port 25 as an MX: one with STARTTLS, one without TLS at all (issue 9 items 16-19: mail
+    // delivered through the real Postfix, which writes its own Received field).
+    let (mx_tls, mx_plain) = (servers::free_port(), servers::free_port());
+    for (port, extra) in [
+        (mx_tls, vec![]),
+        (mx_plain, vec!["smtpd_tls_security_level=none".to_string()]),
+    ] {
+        ports.push(PostfixPort {
+            port,
+            wrapper: false,
+            cert: shared.clone(),
+            auth: false,
+            sni: vec![],
+            extra,
+        });
+    }
     s.start_postfix("sv1.interop-host.example", &ports, &auth);
 
     // The AIA publication point of the CA, for the leaf-only certificate's caIssuers URI.
@@ -187,7 +207,9 @@ async fn world() -> World {
     map.insert(format!("{AIA_ADDR}:80").parse().expect("addr"), aia_local)
         .expect("map");
     World {
-        _servers: s,
+        servers: s,
+        mx_tls,
+        mx_plain,
         env: LabEnv {
             resolver: dns,
             map,
@@ -357,10 +379,105 @@ async fn real_postfix_dovecot_and_nsd() {
         &r,
     );
 
+    delivered_through_postfix(&w, &mut c).await;
+
     println!("interop: {} of {} cases agree", c.count - c.failures.len(), c.count);
     assert!(
         c.failures.is_empty(),
         "interop disagreements:\n{}",
         c.failures.join("\n")
+    );
+}
+
+/// Sends `message` to Postfix's MX on `port` as the sender `client` (XCLIENT presents its world
+/// address and name, so Postfix writes a realistic Received field), and returns what Postfix
+/// delivered, with its Return-Path and Received fields.
+async fn through_postfix(w: &World, port: u16, client: (&str, &str), message: &[u8]) -> Vec<u8> {
+    let before = w.servers.delivered().len();
+    let env = mxdoctor_lab::mta::Envelope {
+        client_addr: client.0.parse().expect("ip"),
+        client_name: client.1,
+        helo: client.1,
+        mail_from: "bounce@sender.example",
+        recipients: &["taro@receiver.example"],
+    };
+    let sent = mxdoctor_lab::mta::send(
+        format!("127.0.0.1:{port}").parse().expect("addr"),
+        "sv1.interop-host.example",
+        &w.env.ca_pem,
+        &env,
+        message,
+    )
+    .await
+    .expect("Postfix accepts the message");
+    assert!(sent.accepted, "{:?}", sent.transcript);
+    for _ in 0..100 {
+        let all = w.servers.delivered();
+        if all.len() > before {
+            return all.last().cloned().unwrap_or_default();
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("Postfix did not deliver the message; transcript {:?}", sent.transcript);
+}
+
+/// `message` on mail the real Postfix received (issue 9 items 16 to 19), verified with the
+/// `messages` lab world's DNS (its DKIM keys, SPF, DMARC and PTRs).
+async fn delivered_through_postfix(w: &World, c: &mut Cases) {
+    let lab = mxdoctor_lab::start(
+        &mxdoctor_lab::World::builtin("messages").expect("messages world"),
+        mxdoctor_lab::LabOptions { now: Some(NOW) },
+    )
+    .await
+    .expect("lab");
+    let lab_env = LabEnv {
+        resolver: lab.dns_addr(),
+        map: lab.address_map().clone(),
+        ca_pem: lab.ca_pem().to_string(),
+    };
+    let verify = |raw: Vec<u8>| {
+        let lab_env = &lab_env;
+        async move {
+            let ctx = lab_context(lab_env, clock::fixed(NOW), Duration::from_secs(5)).expect("context");
+            let a = mxdoctor_proto::mail::analyze(&raw).expect("a message");
+            mxdoctor_engine::message::run(&ctx, &raw, &a, "postfix.eml", &Default::default(), false).await
+        }
+    };
+    let body = "From: Shop <info@sender.example>\r\nTo: taro@receiver.example\r\nSubject: Order\r\nDate: Mon, 23 Nov 2026 09:00:00 +0000\r\nMessage-ID: <p-1@sender.example>\r\n\r\nThank you for your order.\r\n";
+    let signed = mxdoctor_lab::mta::Mta::new(lab.world())
+        .sign("sender.example", body.as_bytes())
+        .expect("sign");
+    let good = ("198.51.100.25", "mail.sender.example");
+
+    let r = verify(through_postfix(w, w.mx_tls, good, &signed).await).await;
+    c.check(
+        "Postfix over TLS, signed, SPF-listed sender: inbox, entry hop PTR confirmed",
+        r.verdict.id == "verdict.message.received-inbox" && find(&r, "ptr.forward-confirmed").is_some(),
+        &r,
+    );
+    // Item 17: received in clear text is Gmail's 421 4.7.29.
+    let r = verify(through_postfix(w, w.mx_plain, good, &signed).await).await;
+    c.check(
+        "Postfix without TLS: no-tls failure, deferred",
+        find(&r, "msg.path.no-tls").is_some_and(|f| f.severity == Severity::Fail)
+            && r.verdict.id == "verdict.message.received-defer",
+        &r,
+    );
+    // Item 16: a sender whose IP has no PTR (Postfix writes "unknown").
+    let r = verify(through_postfix(w, w.mx_tls, ("203.0.113.9", "mail.sender.example"), &signed).await).await;
+    c.check(
+        "Postfix, sender IP without PTR: 5.7.25 first",
+        find(&r, "ptr.missing").is_some() && r.verdict.because.first().map(String::as_str) == Some("ptr.missing"),
+        &r,
+    );
+    // Items 18 and 19: the body changed after signing, SPF passes aligned: DMARC passes.
+    let tampered = String::from_utf8_lossy(&signed).replace("Thank you", "Pay now");
+    let r = verify(through_postfix(w, w.mx_tls, good, tampered.as_bytes()).await).await;
+    c.check(
+        "Postfix, body altered after signing: DMARC passes by SPF, inbox, labelled results",
+        find(&r, "msg.dkim.body-hash").is_some()
+            && r.verdict.id == "verdict.message.received-inbox"
+            && find(&r, "msg.dmarc.pass").is_some_and(|f| f.args["spf"] == "spf=pass aligned=yes"),
+        &r,
     );
 }

@@ -95,6 +95,8 @@ pub struct PostfixPort {
     pub auth: bool,
     /// SNI name -> certificate (tls_server_sni_maps).
     pub sni: Vec<(String, CertFiles)>,
+    /// More `-o name=value` overrides for this smtpd (e.g. no TLS at all).
+    pub extra: Vec<String>,
 }
 
 /// The running servers; dropping this stops them all.
@@ -124,6 +126,16 @@ impl Drop for Servers {
 }
 
 impl Servers {
+    /// The messages Postfix delivered to taro@receiver.example (Maildir `new/`), oldest first.
+    pub fn delivered(&self) -> Vec<Vec<u8>> {
+        let dir = self.dir.join("postfix/mail/taro/new");
+        let mut files: Vec<_> = std::fs::read_dir(&dir)
+            .map(|d| d.flatten().map(|e| e.path()).collect())
+            .unwrap_or_default();
+        files.sort();
+        files.iter().filter_map(|f| std::fs::read(f).ok()).collect()
+    }
+
     pub fn new() -> Self {
         let dir = std::env::temp_dir().join(format!("mxdoctor-interop-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
@@ -259,9 +271,14 @@ service auth {{
     pub fn start_postfix(&mut self, myhostname: &str, ports: &[PostfixPort], auth_socket: &Path) {
         let base = self.dir.join("postfix");
         let etc = base.join("etc");
-        for sub in ["queue", "data"] {
+        for sub in ["queue", "data", "mail"] {
             std::fs::create_dir_all(base.join(sub)).expect("postfix dirs");
         }
+        // The virtual delivery agent writes as nobody (uid 65534) into the mail directory.
+        run(
+            Command::new("chmod").args(["1777", &base.join("mail").to_string_lossy()]),
+            "chmod mail",
+        );
         let mut main = format!(
             "compatibility_level = 3.6\nqueue_directory = {b}/queue\ndata_directory = {b}/data\n\
              mail_owner = postfix\nsetgid_group = postdrop\ninet_interfaces = 127.0.0.1\ninet_protocols = ipv4\n\
@@ -272,7 +289,11 @@ service auth {{
              smtpd_banner = $myhostname ESMTP Postfix\n\
              smtpd_tls_security_level = may\nsmtpd_tls_auth_only = yes\n\
              smtpd_sasl_type = dovecot\nsmtpd_sasl_path = {sock}\n\
-             smtpd_relay_restrictions = permit_sasl_authenticated, reject\n",
+             smtpd_relay_restrictions = permit_sasl_authenticated, reject_unauth_destination\n\
+             smtpd_authorized_xclient_hosts = 127.0.0.1\n\
+             virtual_mailbox_domains = receiver.example\nvirtual_mailbox_base = {b}/mail\n\
+             virtual_mailbox_maps = static:taro/\nvirtual_uid_maps = static:65534\nvirtual_gid_maps = static:65534\n\
+             virtual_transport = virtual\n",
             b = base.display(),
             sock = auth_socket.display(),
         );
@@ -291,6 +312,7 @@ service auth {{
                 "-o smtpd_sasl_auth_enable={}",
                 if p.auth { "yes" } else { "no" }
             ));
+            opts.extend(p.extra.iter().map(|o| format!("-o {o}")));
             master.push_str(&format!(
                 "127.0.0.1:{} inet n - n - - smtpd\n  {}\n",
                 p.port,
@@ -312,7 +334,8 @@ service auth {{
              flush unix n - n 1000? 0 flush\nproxymap unix - - n - - proxymap\nsmtp unix - - n - - smtp\n\
              relay unix - - n - - smtp\nshowq unix n - n - - showq\nerror unix - - n - - error\n\
              retry unix - - n - - error\ndiscard unix - - n - - discard\nlocal unix - n n - - local\n\
-             anvil unix - - n - 1 anvil\nscache unix - - n - 1 scache\npostlog unix-dgram n - n - 1 postlogd\n",
+             anvil unix - - n - 1 anvil\nscache unix - - n - 1 scache\npostlog unix-dgram n - n - 1 postlogd\n\
+             virtual unix - n n - - virtual\n",
         );
         write(&etc.join("main.cf"), &main);
         write(&etc.join("master.cf"), &master);
