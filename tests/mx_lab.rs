@@ -74,15 +74,24 @@ async fn suggested_spf_records_are_proven_or_not_shown() {
 // Item 5: with no --ip, the MX host's address is a probable sender, not a known one.
 #[tokio::test]
 async fn derived_ips_never_make_a_confident_reject() {
-    let lab = start("seed").await;
+    let lab = start("mx-cases").await;
     let cli =
-        <mxdoctor::cli::Cli as clap::Parser>::try_parse_from(["mxdoctor", "check", "hanako-shop.example"]).unwrap();
+        <mxdoctor::cli::Cli as clap::Parser>::try_parse_from(["mxdoctor", "check", "derived.mx.example"]).unwrap();
     let mxdoctor::cli::Command::Check(a) = cli.command else {
         unreachable!()
     };
     let r = mxdoctor_engine::domain::run(&ctx(&lab), &mxdoctor::app::domain_request(&a).unwrap()).await;
     assert_has(&r, "domain.ips-derived");
     assert_ne!(r.verdict.id, "verdict.domain.reject", "{}", mxdoctor_report::json(&r));
+    // The MX host has no PTR and SPF does not list it: said as what happens if the mail leaves
+    // from there.
+    assert_eq!(
+        r.verdict.id,
+        "verdict.domain.reject-if-derived",
+        "{}",
+        mxdoctor_report::json(&r)
+    );
+    assert_eq!(r.verdict.args["ips"], "192.0.2.70");
     // Findings about the derived IPs say whose they are and do not fail the run on their own.
     let about_ip: Vec<_> = r.findings().filter(|f| f.args.contains_key("assumed_sender")).collect();
     assert!(!about_ip.is_empty());

@@ -44,3 +44,24 @@ fn domain_verdicts_spam_unknown_and_accept_with_problems() {
     let v = mxdoctor_engine::domain::verdict(&[failing("sendas.session", "tls.cert.name-mismatch")], "example.com");
     assert_eq!(v.id, "verdict.domain.accept-with-problems");
 }
+
+fn passing(check: &str, id: &str) -> CheckResult {
+    let mut c = CheckResult::ran(check, "x");
+    c.findings.push(Finding::new(id, Severity::Pass, "x"));
+    c
+}
+
+// A domain whose records are in order but whose sending IP is unknown: not "accept" outright,
+// since reverse DNS and blocklists, which Gmail checks first, were not looked at.
+#[test]
+fn domain_without_any_sending_ip_is_accepted_only_as_far_as_dns_goes() {
+    let mut checks = vec![
+        passing("spf", "spf.valid"),
+        passing("dkim", "dkim.key-found"),
+        passing("dmarc", "dmarc.found"),
+    ];
+    checks.push(mxdoctor_engine::domain::checklist(&checks, false, "example.com", false));
+    let v = mxdoctor_engine::domain::verdict(&checks, "example.com");
+    assert_eq!(v.id, "verdict.domain.accept-unchecked-ips");
+    assert_eq!(v.because, vec!["domain.no-ips"]);
+}

@@ -417,10 +417,14 @@ pub fn checklist(checks: &[CheckResult], bulk: bool, domain: &str, derived: bool
         &["ip.ptr"],
         "domain.no-ips",
     );
+    // Only a key that is too short breaks this rule; no key at all is the authentication
+    // rule's business.
     let key_len = if facts.has("dkim.key-too-short") {
         Req::Broken(vec!["dkim.key-too-short".into()])
+    } else if let Req::Met(ids) = &dkim {
+        Req::Met(ids.clone())
     } else {
-        dkim.clone()
+        Req::Unknown(dkim.ids())
     };
     let ptr_meaningful = match &ptr {
         Req::Met(_) if facts.has("ptr.generic") => facts.broken(vec!["ptr.generic".into()]),
