@@ -187,6 +187,7 @@ const PHRASES: &[(Reason, &[&str])] = &[
     (
         Reason::AuthFailure,
         &[
+            "bad spf records",
             "5.7.26",
             "5.7.27",
             "5.7.30",
@@ -205,6 +206,9 @@ const PHRASES: &[(Reason, &[&str])] = &[
     (
         Reason::RequirePtr,
         &[
+            "mismatches client ip",
+            "unverifyable sending ip",
+            "unverifiable sending ip",
             "5.7.25",
             "ptr record",
             "reverse dns",
@@ -240,6 +244,10 @@ const PHRASES: &[(Reason, &[&str])] = &[
     (
         Reason::UserUnknown,
         &[
+            "user not exist",
+            "not listed in public name & address book",
+            "this user doesn't have a",
+            "recipient address rejected.",
             "not listed in domino directory",
             "recipient name is not recognized",
             "invalid final delivery userid",
@@ -276,6 +284,10 @@ const PHRASES: &[(Reason, &[&str])] = &[
     (
         Reason::HostUnknown,
         &[
+            "no such domain",
+            "domain is not reachable",
+            "dns lookup failure",
+            "host or domain name not found",
             "host not found",
             "domain not found",
             "host unknown",
@@ -291,6 +303,7 @@ const PHRASES: &[(Reason, &[&str])] = &[
     (
         Reason::Rejected,
         &[
+            "can't determine purported responsible address",
             "sender address rejected",
             "sender rejected",
             "invalid sender",
@@ -355,6 +368,7 @@ const PHRASES: &[(Reason, &[&str])] = &[
     (
         Reason::PolicyViolation,
         &[
+            "denied by policy",
             "policy violation",
             "policy reasons",
             "protocol violation",
@@ -365,6 +379,9 @@ const PHRASES: &[(Reason, &[&str])] = &[
     (
         Reason::Expired,
         &[
+            "has not yet been delivered",
+            "has been delayed",
+            "attempts:",
             "all hosts have been failing for a long time",
             "was not delivered within",
             "did not accept our requests to connect",
@@ -381,6 +398,8 @@ const PHRASES: &[(Reason, &[&str])] = &[
     (
         Reason::NetworkError,
         &[
+            "hop count exceeded",
+            "routing loop",
             "connection refused",
             "network is unreachable",
             "no route to host",
@@ -392,6 +411,8 @@ const PHRASES: &[(Reason, &[&str])] = &[
     (
         Reason::SyntaxError,
         &[
+            "malformed address",
+            "incorrectly constructed",
             "syntax error",
             "command unrecognized",
             "command parameter not implemented",
