@@ -131,6 +131,7 @@ const PHRASES: &[(Reason, &[&str])] = &[
     (
         Reason::MailboxFull,
         &[
+            "mailbox exceeded the local limit",
             "mailbox full",
             "mailbox is full",
             "over quota",
@@ -244,6 +245,8 @@ const PHRASES: &[(Reason, &[&str])] = &[
     (
         Reason::UserUnknown,
         &[
+            "recipient address rejected: access denied",
+            "no valid recipients",
             "user not exist",
             "not listed in public name & address book",
             "this user doesn't have a",
@@ -341,6 +344,10 @@ const PHRASES: &[(Reason, &[&str])] = &[
     (
         Reason::Blocked,
         &[
+            "after initial connection",
+            "my name was rejected",
+            "not accepting connections",
+            "invalid ip for sending",
             "blacklist",
             "blocklist",
             "block list",
@@ -379,6 +386,11 @@ const PHRASES: &[(Reason, &[&str])] = &[
     (
         Reason::Expired,
         &[
+            "connection timed out",
+            "operation timed out",
+            "in the queue too long",
+            "was aborted after",
+            "host not reachable",
             "has not yet been delivered",
             "has been delayed",
             "attempts:",
@@ -398,6 +410,7 @@ const PHRASES: &[(Reason, &[&str])] = &[
     (
         Reason::NetworkError,
         &[
+            "too many hops",
             "hop count exceeded",
             "routing loop",
             "connection refused",
@@ -428,7 +441,14 @@ const PHRASES: &[(Reason, &[&str])] = &[
     ),
     (
         Reason::NotAccept,
-        &["does not accept mail", "null mx", "accept no mail", "5.1.10"],
+        &[
+            "couldn't find a mail exchanger",
+            "indicated no smtp service",
+            "does not accept mail",
+            "null mx",
+            "accept no mail",
+            "5.1.10",
+        ],
     ),
     (Reason::ContentError, &["content rejected", "message content", "5.6."]),
     (
@@ -444,6 +464,8 @@ const PHRASES: &[(Reason, &[&str])] = &[
     (
         Reason::SystemError,
         &[
+            "service currently unavailable",
+            "unable to contact ldap",
             "system error",
             "internal error",
             "local error",
@@ -681,7 +703,8 @@ pub fn status_codes_in(text: &str) -> Vec<String> {
         let w = word.trim_start_matches(|c: char| {
             c.is_ascii_digit() && word.len() > 5 && word.as_bytes().get(3) == Some(&b'-')
         });
-        let w = w.trim_start_matches('-').trim_end_matches(['.', ':']);
+        // qmail writes its status as `(#4.4.1)`.
+        let w = w.trim_start_matches(['-', '#']).trim_end_matches(['.', ':']);
         let parts: Vec<&str> = w.split('.').collect();
         if parts.len() == 3
             && matches!(parts[0], "2" | "4" | "5")
