@@ -8,7 +8,6 @@ use std::time::Duration;
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
-use tokio::task::JoinSet;
 
 use crate::ca::{AIA_ADDR, AIA_HOST};
 
@@ -25,18 +24,9 @@ pub fn zone() -> (String, String, String) {
 /// Serves `files` (name -> DER) until the task is aborted.
 pub fn spawn(listener: TcpListener, files: Vec<(String, Vec<u8>)>) -> tokio::task::JoinHandle<()> {
     let files = Arc::new(files);
-    tokio::spawn(async move {
-        let mut conns = JoinSet::new();
-        loop {
-            tokio::select! {
-                accepted = listener.accept() => {
-                    let Ok((stream, _)) = accepted else { continue };
-                    let files = files.clone();
-                    conns.spawn(async move { serve(stream, &files).await });
-                }
-                Some(_) = conns.join_next(), if !conns.is_empty() => {}
-            }
-        }
+    crate::smtp::accept_loop(listener, move |stream| {
+        let files = files.clone();
+        async move { serve(stream, &files).await }
     })
 }
 

@@ -81,8 +81,13 @@ pub struct ListenerConfig {
     pub mailbox: Mailbox,
 }
 
-/// Accepts connections until the returned task is aborted (connection tasks go with it).
-pub fn spawn(listener: TcpListener, cfg: Arc<ListenerConfig>) -> tokio::task::JoinHandle<()> {
+/// Accepts connections until the returned task is aborted (connection tasks go with it),
+/// serving each with `serve`. Every lab listener (SMTP, the AIA publication point) runs so.
+pub fn accept_loop<F, Fut>(listener: TcpListener, serve: F) -> tokio::task::JoinHandle<()>
+where
+    F: Fn(TcpStream) -> Fut + Send + 'static,
+    Fut: std::future::Future<Output = ()> + Send + 'static,
+{
     tokio::spawn(async move {
         let mut conns = JoinSet::new();
         loop {
@@ -90,13 +95,17 @@ pub fn spawn(listener: TcpListener, cfg: Arc<ListenerConfig>) -> tokio::task::Jo
                 accepted = listener.accept() => {
                     let Ok((stream, _)) = accepted else { continue };
                     let _ = stream.set_nodelay(true);
-                    let cfg = cfg.clone();
-                    conns.spawn(async move { serve(stream, cfg).await });
+                    conns.spawn(serve(stream));
                 }
                 Some(_) = conns.join_next(), if !conns.is_empty() => {}
             }
         }
     })
+}
+
+/// An SMTP listener of the world.
+pub fn spawn(listener: TcpListener, cfg: Arc<ListenerConfig>) -> tokio::task::JoinHandle<()> {
+    accept_loop(listener, move |stream| serve(stream, cfg.clone()))
 }
 
 async fn serve(stream: TcpStream, cfg: Arc<ListenerConfig>) {
