@@ -153,6 +153,19 @@ fn looks_like_bounce(from: &str, subject: &str) -> bool {
         .any(|p| s.contains(p))
 }
 
+/// A body that says, in the words delivery systems use, that the message was not delivered
+/// (for bounces whose sender and subject say nothing, e.g. "no-reply" with "Mail").
+fn says_undelivered(body: &str) -> bool {
+    let b = before_original(body).to_ascii_lowercase();
+    [
+        "could not be delivered to:",
+        "was not delivered to:",
+        "delivery to the following recipient",
+    ]
+    .iter()
+    .any(|p| b.contains(p))
+}
+
 /// Where a bounce starts quoting the returned message: what follows is the original's header
 /// and body (a DKIM-Signature, a Content-Type), never the diagnosis, so it is not classified.
 const ORIGINAL_MARKERS: &[&str] = &[
@@ -195,7 +208,7 @@ fn free_form(text: &str) -> Vec<FailedRecipient> {
         return blocks
             .into_iter()
             .take(MAX_FREE_FORM_RECIPIENTS)
-            .map(|(addr, block)| diagnose(Some(addr), &block))
+            .map(|(addr, block)| diagnose(Some(addr), &block.iter().map(String::as_str).collect::<Vec<_>>()))
             .collect();
     }
     // The first address mentioned near the top is usually the failed recipient.
@@ -212,32 +225,47 @@ fn free_form(text: &str) -> Vec<FailedRecipient> {
 /// At most this many recipients are read from one free-form bounce.
 const MAX_FREE_FORM_RECIPIENTS: usize = 100;
 
-/// A line that is only an address (`  user@example.com`, `<user@example.com>:`): the start of
-/// that recipient's block.
-fn address_line(line: &str) -> Option<String> {
-    let t = line.trim().trim_end_matches(':').trim();
-    let t = t.strip_prefix('<').and_then(|x| x.strip_suffix('>')).unwrap_or(t);
-    let at = t.find('@')?;
+/// A line that starts a recipient's block: only an address (`  user@example.com`,
+/// `<user@example.com>:`), an address followed by its diagnosis (`user@example.com: 550 ...`,
+/// OpenSMTPD), or Sendmail's per-recipient line (`554 <user@example.com>... Host unknown`).
+/// Returns the address and the rest of the line.
+fn address_line(line: &str) -> Option<(String, String)> {
+    let t = line.trim();
+    // Sendmail: "NNN <addr>... text".
+    let t = match t.get(..4) {
+        Some(code) if code.as_bytes()[..3].iter().all(u8::is_ascii_digit) && code.ends_with(' ') => t[4..].trim_start(),
+        _ => t,
+    };
+    let (head, rest) = match t.find("... ") {
+        Some(i) if t.starts_with('<') => (&t[..i], &t[i + 4..]),
+        _ => match t.split_once(": ") {
+            Some((h, r)) if !h.contains(char::is_whitespace) => (h, r),
+            _ => (t, ""),
+        },
+    };
+    let a = head.trim().trim_end_matches(':').trim();
+    let a = a.strip_prefix('<').and_then(|x| x.strip_suffix('>')).unwrap_or(a);
+    let at = a.find('@')?;
     let ok = at > 0
-        && t.len() < 200
-        && !t.contains(char::is_whitespace)
-        && t[at + 1..].contains('.')
-        && !t.contains(['<', '>', '(', ')', '"', ',', ';']);
-    ok.then(|| t.to_ascii_lowercase())
+        && a.len() < 200
+        && !a.contains(char::is_whitespace)
+        && a[at + 1..].contains('.')
+        && !a.contains(['<', '>', '(', ')', '"', ',', ';', ':']);
+    ok.then(|| (a.to_ascii_lowercase(), rest.to_string()))
 }
 
 /// The lines after each address line, up to the next one.
-fn recipient_blocks<'a>(lines: &[&'a str]) -> Vec<(String, Vec<&'a str>)> {
-    let mut out: Vec<(String, Vec<&'a str>)> = Vec::new();
+fn recipient_blocks(lines: &[&str]) -> Vec<(String, Vec<String>)> {
+    let mut out: Vec<(String, Vec<String>)> = Vec::new();
     for l in lines {
-        if let Some(a) = address_line(l)
+        if let Some((a, rest)) = address_line(l)
             && !out.iter().any(|(x, _)| *x == a)
         {
-            out.push((a, Vec::new()));
+            out.push((a, if rest.is_empty() { Vec::new() } else { vec![rest] }));
             continue;
         }
         if let Some((_, block)) = out.last_mut() {
-            block.push(l);
+            block.push(l.to_string());
         }
     }
     out
@@ -447,7 +475,8 @@ pub fn analyze(raw: &[u8]) -> Result<MessageAnalysis, MessageError> {
         return Ok(a);
     }
     let auto = msg.header_raw("Auto-Submitted").map(|v| v.trim().to_ascii_lowercase());
-    let is_bounce = looks_like_bounce(from.as_deref().unwrap_or(""), subject.as_deref().unwrap_or(""));
+    let is_bounce =
+        looks_like_bounce(from.as_deref().unwrap_or(""), subject.as_deref().unwrap_or("")) || says_undelivered(&body);
     if !is_bounce
         && (auto.as_deref().is_some_and(|v| v.starts_with("auto-replied"))
             || msg.header_raw("X-Autoreply").is_some()
