@@ -188,6 +188,7 @@ const PHRASES: &[(Reason, &[&str])] = &[
     (
         Reason::AuthFailure,
         &[
+            "does not have authentication information",
             "bad spf records",
             "5.7.26",
             "5.7.27",
@@ -321,7 +322,15 @@ const PHRASES: &[(Reason, &[&str])] = &[
     (Reason::VirusDetected, &["virus", "malware", "infected"]),
     (
         Reason::SpamDetected,
-        &["spam", "unsolicited", "junk mail", "bulk mail", "5.7.28"],
+        &[
+            "message content rejected",
+            "content rejected, ube",
+            "spam",
+            "unsolicited",
+            "junk mail",
+            "bulk mail",
+            "5.7.28",
+        ],
     ),
     (
         Reason::TooManyConn,
@@ -375,6 +384,8 @@ const PHRASES: &[(Reason, &[&str])] = &[
     (
         Reason::PolicyViolation,
         &[
+            "header error",
+            "content presents a potential",
             "denied by policy",
             "policy violation",
             "policy reasons",
