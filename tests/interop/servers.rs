@@ -27,12 +27,21 @@ pub fn require_binaries() {
     }
 }
 
-/// A free loopback port (bound, read, released: the window for a race is tiny on a test box).
+/// A free loopback port (bound, read, released), never one handed out before in this run: the
+/// kernel may offer a just-released port again, and two servers must not be told the same one.
 pub fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("a free loopback port")
+    static GIVEN: std::sync::Mutex<Vec<u16>> = std::sync::Mutex::new(Vec::new());
+    loop {
+        let port = TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .map(|a| a.port())
+            .expect("a free loopback port");
+        let mut given = GIVEN.lock().unwrap_or_else(|e| e.into_inner());
+        if !given.contains(&port) {
+            given.push(port);
+            return port;
+        }
+    }
 }
 
 /// Waits until `addr` accepts TCP connections (the server is up), or panics with its log.
@@ -209,6 +218,7 @@ ssl_cert = <{cert}
 ssl_key = <{key}
 disable_plaintext_auth = yes
 auth_mechanisms = plain login
+auth_failure_delay = 0
 passdb {{
   driver = passwd-file
   args = scheme=PLAIN {d}/users
@@ -291,6 +301,7 @@ service auth {{
              smtpd_sasl_type = dovecot\nsmtpd_sasl_path = {sock}\n\
              smtpd_relay_restrictions = permit_sasl_authenticated, reject_unauth_destination\n\
              smtpd_authorized_xclient_hosts = 127.0.0.1\n\
+             smtpd_client_event_limit_exceptions = 127.0.0.0/8\nsmtpd_error_sleep_time = 0\n\
              virtual_mailbox_domains = receiver.example\nvirtual_mailbox_base = {b}/mail\n\
              virtual_mailbox_maps = static:taro/\nvirtual_uid_maps = static:65534\nvirtual_gid_maps = static:65534\n\
              virtual_transport = virtual\n",
