@@ -141,6 +141,6 @@ fn agreement_with_sisimai_expected() {
     println!("every disagreement:\n{}", lines.join("\n"));
     // Issue 9's target is 95% for both; these floors are today's figures, so a change that
     // makes the agreement worse fails here. Raise them as the classifier improves.
-    assert!(reason_ok >= 360, "reason agreement fell below 360 of {total}");
-    assert!(status_ok >= 391, "status agreement fell below 391 of {total}");
+    assert!(reason_ok >= 363, "reason agreement fell below 363 of {total}");
+    assert!(status_ok >= 393, "status agreement fell below 393 of {total}");
 }

@@ -279,7 +279,6 @@ const PHRASES: &[(Reason, &[&str])] = &[
             "no mailbox",
             "undeliverable address",
             "user not found",
-            "unrouteable address",
             "no such mailbox",
             "5.1.1",
         ],
@@ -288,6 +287,7 @@ const PHRASES: &[(Reason, &[&str])] = &[
     (
         Reason::HostUnknown,
         &[
+            "unrouteable address",
             "no such domain",
             "domain is not reachable",
             "dns lookup failure",
@@ -465,6 +465,7 @@ const PHRASES: &[(Reason, &[&str])] = &[
     (
         Reason::MailerError,
         &[
+            "pipe to |",
             "mailer error",
             "command died",
             "program terminated",

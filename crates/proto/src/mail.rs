@@ -425,6 +425,11 @@ pub fn analyze(raw: &[u8]) -> Result<MessageAnalysis, MessageError> {
                 }
             }
             let diag = r.diagnostic.as_deref().unwrap_or("").to_ascii_lowercase();
+            // RFC 3464 diagnostic type X-Unix: the local delivery program failed.
+            if diag.starts_with("x-unix") {
+                r.reason = Reason::MailerError;
+                continue;
+            }
             let stage = crate::bounce::stage_in(&diag).or(body_stage);
             r.reason = crate::bounce::at_stage(r.reason, stage, r.status.as_deref());
         }
