@@ -68,14 +68,7 @@ async fn missing_ptr_fails_with_gmails_5_7_25() {
     let r = ip(&lab, "198.51.100.23", None).await;
     assert_has(&r, "ptr.missing");
     assert_eq!(r.verdict.id, "verdict.ip.reject");
-    let text = mxdoctor_report::text(
-        &r,
-        &mxdoctor_report::TextOptions {
-            lang: mxdoctor_explain::Lang::En,
-            color: false,
-            verbose: false,
-        },
-    );
+    let text = plain_text(&r, mxdoctor_explain::Lang::En);
     assert!(text.contains("550-5.7.25"), "{text}");
 }
 

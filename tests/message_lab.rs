@@ -402,14 +402,7 @@ async fn received_message_text_snapshots_en_ja() {
     for (name, raw) in [("signed", good(&lab, "Hello\r\n")), ("unsigned", unsigned)] {
         let r = verify(&lab, &raw, Default::default()).await;
         for lang in [mxdoctor_explain::Lang::En, mxdoctor_explain::Lang::Ja] {
-            let out = mxdoctor_report::text(
-                &r,
-                &mxdoctor_report::TextOptions {
-                    lang,
-                    color: false,
-                    verbose: false,
-                },
-            );
+            let out = plain_text(&r, lang);
             insta::assert_snapshot!(format!("received_{name}_{}", lang.as_str()), out);
         }
     }

@@ -100,14 +100,7 @@ async fn derived_ips_never_make_a_confident_reject() {
             .iter()
             .all(|f| f.severity < mxdoctor_engine::model::Severity::Fail)
     );
-    let text = mxdoctor_report::text(
-        &r,
-        &mxdoctor_report::TextOptions {
-            lang: mxdoctor_explain::Lang::En,
-            color: false,
-            verbose: false,
-        },
-    );
+    let text = plain_text(&r, mxdoctor_explain::Lang::En);
     assert!(text.contains("If you send from "), "{text}");
 }
 

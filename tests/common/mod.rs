@@ -87,3 +87,15 @@ pub fn error_cause(report: &Report) -> Option<String> {
         _ => None,
     })
 }
+
+/// The text report as a user reads it (no colour, not verbose).
+pub fn plain_text(report: &Report, lang: mxdoctor_explain::Lang) -> String {
+    mxdoctor_report::text(
+        report,
+        &mxdoctor_report::TextOptions {
+            lang,
+            color: false,
+            verbose: false,
+        },
+    )
+}
