@@ -109,7 +109,7 @@ fn agreement_with_sisimai_expected() {
             let g = got.get(i);
             let reason = g.map(|r| r.reason.as_str()).unwrap_or("(none)");
             let status = g
-                .and_then(|r| r.status.clone().or(r.implied_status.clone()))
+                .and_then(|r| r.reply_status.clone().or(r.status.clone()).or(r.implied_status.clone()))
                 .unwrap_or_default();
             let r_ok = reason == w.reason;
             let s_ok = status == w.status || (w.status.is_empty() && status.is_empty());
@@ -141,6 +141,6 @@ fn agreement_with_sisimai_expected() {
     println!("every disagreement:\n{}", lines.join("\n"));
     // Issue 9's target is 95% for both; these floors are today's figures, so a change that
     // makes the agreement worse fails here. Raise them as the classifier improves.
-    assert!(reason_ok >= 363, "reason agreement fell below 363 of {total}");
-    assert!(status_ok >= 393, "status agreement fell below 393 of {total}");
+    assert!(reason_ok >= 375, "reason agreement fell below 375 of {total}");
+    assert!(status_ok >= 407, "status agreement fell below 407 of {total}");
 }

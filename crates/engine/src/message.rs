@@ -189,7 +189,7 @@ pub fn report(ctx: &Context, a: &MessageAnalysis, file: &str) -> Report {
                     json!({ "reporter": r.remote_mta, "feedback": a.feedback })
                 } else {
                     json!({
-                        "action": r.action, "status": r.status, "reply_code": r.reply_code,
+                        "action": r.action, "status": r.status, "reply_status": r.reply_status, "reply_code": r.reply_code,
                         "remote_mta": r.remote_mta, "diagnostic": r.diagnostic,
                     })
                 }),
@@ -231,13 +231,16 @@ pub fn report(ctx: &Context, a: &MessageAnalysis, file: &str) -> Report {
     Report::new(ctx, "message", file, verdict, vec![c])
 }
 
-/// The status as written; where none or only a generic one is written, the status the reason
-/// implies is added, labelled so (`5.0.0, implied 5.0.911`), never passed off as written.
+/// The status as written; beside it the code of the remote server's reply where that is the
+/// better evidence (`4.4.7, reply 4.7.1`), and where none or only a generic one is known, the
+/// status the reason implies (`5.0.0, implied 5.0.911`), never passed off as written.
 fn shown_status(r: &mxdoctor_proto::mail::FailedRecipient) -> String {
-    match (&r.status, &r.implied_status) {
-        (Some(w), Some(i)) => format!("{w}, implied {i}"),
-        (None, Some(i)) => format!("implied {i}"),
-        (Some(w), None) => w.clone(),
-        (None, None) => "-".into(),
+    let mut parts: Vec<String> = r.status.iter().cloned().collect();
+    if let Some(s) = &r.reply_status {
+        parts.push(format!("reply {s}"));
     }
+    if let Some(s) = &r.implied_status {
+        parts.push(format!("implied {s}"));
+    }
+    if parts.is_empty() { "-".into() } else { parts.join(", ") }
 }

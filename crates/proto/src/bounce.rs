@@ -148,6 +148,7 @@ const PHRASES: &[(Reason, &[&str])] = &[
     (
         Reason::MesgTooBig,
         &[
+            "line limit exceeded",
             "message too big",
             "message size exceeds",
             "message is too large",
@@ -175,6 +176,8 @@ const PHRASES: &[(Reason, &[&str])] = &[
     (
         Reason::NoRelaying,
         &[
+            "insecure mail relay",
+            "email address is not verified",
             "relay access denied",
             "relaying denied",
             "relay not permitted",
@@ -229,7 +232,6 @@ const PHRASES: &[(Reason, &[&str])] = &[
             "rfc 2822",
             "not compliant",
             "multiple addresses in from",
-            "duplicate header",
         ],
     ),
     (
@@ -307,12 +309,15 @@ const PHRASES: &[(Reason, &[&str])] = &[
     (
         Reason::Rejected,
         &[
+            "unroutable sender address",
+            "access denied (in reply to mail from command)",
+            "sender address has been blacklisted",
+            "domain of sender address",
             "can't determine purported responsible address",
             "sender address rejected",
             "sender rejected",
             "invalid sender",
             "sender verify failed",
-            "email address is not verified",
             // Google Groups refuses a post (no such group, or no permission to post) in the
             // poster's language; its signature is the constant part.
             "google groups",
@@ -344,7 +349,13 @@ const PHRASES: &[(Reason, &[&str])] = &[
     ),
     (
         Reason::Speeding,
-        &["rate limit", "too many messages", "sending rate", "throttl"],
+        &[
+            "receiving mail at a rate",
+            "rate limit",
+            "too many messages",
+            "sending rate",
+            "throttl",
+        ],
     ),
     (
         Reason::ExceedLimit,
@@ -353,6 +364,9 @@ const PHRASES: &[(Reason, &[&str])] = &[
     (
         Reason::Blocked,
         &[
+            "use the smtp server of your isp",
+            "refused to talk to me",
+            "ip name lookup failed",
             "after initial connection",
             "my name was rejected",
             "not accepting connections",
@@ -421,6 +435,7 @@ const PHRASES: &[(Reason, &[&str])] = &[
     (
         Reason::NetworkError,
         &[
+            "malformed or unexpected name server reply",
             "too many hops",
             "hop count exceeded",
             "routing loop",
@@ -461,7 +476,10 @@ const PHRASES: &[(Reason, &[&str])] = &[
             "5.1.10",
         ],
     ),
-    (Reason::ContentError, &["content rejected", "message content", "5.6."]),
+    (
+        Reason::ContentError,
+        &["content rejected", "message content", "duplicate header", "5.6."],
+    ),
     (
         Reason::MailerError,
         &[
@@ -476,6 +494,7 @@ const PHRASES: &[(Reason, &[&str])] = &[
     (
         Reason::SystemError,
         &[
+            "could not load drd",
             "service currently unavailable",
             "unable to contact ldap",
             "system error",
@@ -555,8 +574,15 @@ pub enum Stage {
     Data,
 }
 
-/// The last command stage the (lower-case) text names.
-pub fn stage_in(t: &str) -> Option<Stage> {
+/// The command stage a bounce's text names: first the phrases MTAs write about it ("in reply
+/// to RCPT TO command", "after end of data"), else the last SMTP command written in capitals
+/// in protocol order (a transcript `>>> RCPT TO:<...>` then `<<< 550 ...`).
+pub fn stage_in(text: &str) -> Option<Stage> {
+    stage_phrase(&text.to_ascii_lowercase()).or_else(|| last_command(text))
+}
+
+/// The last command stage the (lower-case) text names in words.
+fn stage_phrase(t: &str) -> Option<Stage> {
     const MARKS: &[(&str, Stage)] = &[
         ("in reply to rcpt to command", Stage::RcptTo),
         ("after rcpt to", Stage::RcptTo),
@@ -571,7 +597,8 @@ pub fn stage_in(t: &str) -> Option<Stage> {
         ("after data", Stage::Data),
         (">>> data", Stage::Data),
         ("in reply to the data command", Stage::Data),
-        ("while talking to", Stage::Connect),
+        ("refused to talk to me", Stage::Connect),
+        ("after initial connection", Stage::Connect),
     ];
     MARKS
         .iter()
@@ -580,15 +607,42 @@ pub fn stage_in(t: &str) -> Option<Stage> {
         .map(|(_, st)| st)
 }
 
-/// A reason in the light of the command it answered: a recipient "unknown" only after DATA was
-/// accepted at RCPT TO, so a filter refused the message (RFC 5321 section 3.3: the recipient
-/// is checked at RCPT). A specific status code (`5.1.1`) outweighs the stage: with pipelining
-/// a RCPT reply can arrive after DATA was sent.
+/// The SMTP commands of a transcript in protocol order; each is looked for after the previous
+/// one found, so `MAIL FROM ... RCPT TO ... DATA` ends at DATA and a later mention of an
+/// earlier command does not move the stage back.
+fn last_command(text: &str) -> Option<Stage> {
+    const COMMANDS: &[(&str, Stage)] = &[
+        ("HELO", Stage::Connect),
+        ("EHLO", Stage::Connect),
+        ("STARTTLS", Stage::Connect),
+        ("AUTH ", Stage::Connect),
+        ("MAIL F", Stage::MailFrom),
+        ("RCPT", Stage::RcptTo),
+        ("DATA", Stage::Data),
+    ];
+    let mut from = 0;
+    let mut last = None;
+    for (word, stage) in COMMANDS {
+        if let Some(i) = text.get(from..).and_then(|t| t.find(word)) {
+            from += i;
+            last = Some(*stage);
+        }
+    }
+    last
+}
+
+/// A reason in the light of the command it answered. A recipient is checked at RCPT TO (RFC
+/// 5321 section 3.3), so "no such user" anywhere else (after DATA, or where the bounce does not
+/// say which command) is a filter refusing the message, not proof the mailbox is missing: the
+/// reference taxonomy calls that `filtered`. A status that itself names an unknown mailbox
+/// (`5.1.0`, `5.1.1`, `5.1.3`) outweighs the stage: with pipelining a RCPT reply can arrive
+/// after DATA was sent.
 pub fn at_stage(reason: Reason, stage: Option<Stage>, status: Option<&str>) -> Reason {
-    let specific = status.is_some_and(|s| status_reason(s.trim()).is_some());
-    match (reason, stage) {
-        (Reason::UserUnknown, Some(Stage::Data)) if !specific => Reason::Filtered,
-        (r, _) => r,
+    let names_unknown_user = status.is_some_and(|s| status_reason(s.trim()) == Some(Reason::UserUnknown));
+    let at_envelope = matches!(stage, Some(Stage::RcptTo | Stage::MailFrom));
+    match reason {
+        Reason::UserUnknown if !names_unknown_user && !at_envelope => Reason::Filtered,
+        r => r,
     }
 }
 
@@ -704,6 +758,45 @@ pub fn implied_status(reason: Reason, temporary: bool) -> Option<String> {
         Delivered | Feedback | Vacation => return None,
     };
     Some(format!("{}.0.{n}", if temporary { 4 } else { 5 }))
+}
+
+/// The status to put forward for a recipient when the `Status:` field and the diagnostic
+/// text disagree. The field is what the reporting MTA wrote, often a summary of its own
+/// (`5.0.0`, `4.4.7` "gave up"); the code in the remote server's reply is the evidence.
+///
+/// - only one of them: that one;
+/// - classes differ (`4` vs `5`): the one whose class the SMTP reply code has;
+/// - the field is generic (`X.0.0`) and the text is not: the text;
+/// - the field has a generic part (`X.Y.0`, `X.0.Z`) and the text has none: the text;
+/// - the field is `4.4.7` (the MTA's own "delivery time expired") or `5.3.X` (the MTA's own
+///   system): the text, which says why;
+/// - otherwise the field.
+pub fn preferred_status(field: Option<&str>, in_text: Option<&str>, reply: Option<u16>) -> Option<String> {
+    let (field, text) = match (field, in_text) {
+        (None, t) => return t.map(str::to_string),
+        (f, None) => return f.map(str::to_string),
+        (Some(f), Some(t)) => (f, t),
+    };
+    let class = |s: &str| s.as_bytes().first().copied();
+    let reply_class = reply.map(|r| b'0' + (r / 100) as u8);
+    if class(field) != class(text) && reply_class.is_some() {
+        if reply_class == class(field) {
+            return Some(field.into());
+        }
+        if reply_class == class(text) {
+            return Some(text.into());
+        }
+    }
+    let generic = |s: &str| s.get(1..).is_some_and(|r| r.starts_with(".0.0"));
+    let has_zero = |s: &str| s.split('.').skip(1).any(|p| p == "0");
+    let chosen = if field == text || generic(text) && !generic(field) {
+        field
+    } else if generic(field) || has_zero(field) && !has_zero(text) || field == "4.4.7" || field.starts_with("5.3.") {
+        text
+    } else {
+        field
+    };
+    Some(chosen.into())
 }
 
 /// Enhanced status codes found in free text (`5.1.1`, `550-5.7.26`), in order.

@@ -39,6 +39,11 @@ pub struct FailedRecipient {
     pub remote_mta: Option<String>,
     pub diagnostic: Option<String>,
     pub reason: Reason,
+    /// The enhanced status code of the remote server's reply (in the diagnostic), where it is
+    /// put forward over the `Status:` field ([`crate::bounce::preferred_status`]): the field
+    /// said `5.0.0` or `4.4.7`, the reply said `5.7.1`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reply_status: Option<String>,
     /// Where `status` is missing or generic (`5.0.0`, `4.0.0`): the status the reason and the
     /// reply imply, labelled as implied (never reported as written).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -287,11 +292,7 @@ fn diagnose(recipient: Option<String>, lines: &[&str]) -> FailedRecipient {
     } else {
         reason
     };
-    let reason = crate::bounce::at_stage(
-        reason,
-        crate::bounce::stage_in(&all.to_ascii_lowercase()),
-        status.as_deref(),
-    );
+    let reason = crate::bounce::at_stage(reason, crate::bounce::stage_in(&all), status.as_deref());
     FailedRecipient {
         recipient,
         action: Some("failed".into()),
@@ -301,6 +302,7 @@ fn diagnose(recipient: Option<String>, lines: &[&str]) -> FailedRecipient {
         diagnostic,
         reason,
         implied_status: None,
+        reply_status: None,
     }
 }
 
@@ -368,16 +370,20 @@ pub fn analyze(raw: &[u8]) -> Result<MessageAnalysis, MessageError> {
                         a.dsn_statuses.push(s.clone());
                     }
                     let text = r.diagnostic_code.clone().unwrap_or_default();
-                    let reason = classify(r.status.as_deref(), &text);
+                    let reply_code = first_reply_code(&text);
+                    let stated = status_codes_in(&text).into_iter().find(|s| !s.starts_with("2."));
+                    let preferred = crate::bounce::preferred_status(r.status.as_deref(), stated.as_deref(), reply_code);
+                    let reason = classify(preferred.as_deref(), &text);
                     a.recipients.push(FailedRecipient {
                         recipient: r.final_recipient.or(r.original_recipient),
                         action: r.action,
-                        reply_code: first_reply_code(&text),
+                        reply_code,
+                        reply_status: preferred.filter(|p| Some(p) != r.status.as_ref()),
+                        implied_status: None,
                         status: r.status,
                         remote_mta: r.remote_mta,
                         diagnostic: r.diagnostic_code,
                         reason,
-                        implied_status: None,
                     });
                 }
             }
@@ -416,22 +422,22 @@ pub fn analyze(raw: &[u8]) -> Result<MessageAnalysis, MessageError> {
     if a.kind == MessageKind::Dsn {
         let body = before_original(&body);
         // Some DSNs carry no diagnostic; the human-readable part often does.
-        let body_stage = crate::bounce::stage_in(&body.to_ascii_lowercase());
+        let body_stage = crate::bounce::stage_in(body);
         for r in a.recipients.iter_mut() {
             if r.reason == Reason::Undefined || r.reason == Reason::OnHold {
-                let better = classify(r.status.as_deref(), body);
+                let better = classify(r.reply_status.as_deref().or(r.status.as_deref()), body);
                 if better != Reason::Undefined {
                     r.reason = better;
                 }
             }
-            let diag = r.diagnostic.as_deref().unwrap_or("").to_ascii_lowercase();
+            let diag = r.diagnostic.as_deref().unwrap_or("");
             // RFC 3464 diagnostic type X-Unix: the local delivery program failed.
-            if diag.starts_with("x-unix") {
+            if diag.get(..6).is_some_and(|d| d.eq_ignore_ascii_case("x-unix")) {
                 r.reason = Reason::MailerError;
                 continue;
             }
-            let stage = crate::bounce::stage_in(&diag).or(body_stage);
-            r.reason = crate::bounce::at_stage(r.reason, stage, r.status.as_deref());
+            let stage = crate::bounce::stage_in(diag).or(body_stage);
+            r.reason = crate::bounce::at_stage(r.reason, stage, r.reply_status.as_deref().or(r.status.as_deref()));
         }
         imply_statuses(&mut a.recipients);
         return Ok(a);
@@ -447,6 +453,7 @@ pub fn analyze(raw: &[u8]) -> Result<MessageAnalysis, MessageError> {
             diagnostic: fb.feedback_type.as_ref().map(|t| format!("Feedback-Type: {t}")),
             reason: Reason::Feedback,
             implied_status: None,
+            reply_status: None,
         });
         return Ok(a);
     }
@@ -476,6 +483,7 @@ pub fn analyze(raw: &[u8]) -> Result<MessageAnalysis, MessageError> {
             diagnostic: line,
             reason: Reason::SecurityError,
             implied_status: None,
+            reply_status: None,
         });
         return Ok(a);
     }
@@ -505,6 +513,7 @@ pub fn analyze(raw: &[u8]) -> Result<MessageAnalysis, MessageError> {
             diagnostic: None,
             reason: Reason::Vacation,
             implied_status: None,
+            reply_status: None,
         });
         return Ok(a);
     }
@@ -522,13 +531,25 @@ pub fn analyze(raw: &[u8]) -> Result<MessageAnalysis, MessageError> {
 /// implies, kept apart from the written one.
 fn imply_statuses(recipients: &mut [FailedRecipient]) {
     for r in recipients {
-        let written = r.status.as_deref().unwrap_or("");
+        let written = r.reply_status.as_deref().or(r.status.as_deref()).unwrap_or("");
         let generic = written.is_empty() || written.ends_with(".0.0");
         if generic {
-            let temporary =
-                written.starts_with('4') || r.action.as_deref().is_some_and(|a| a.eq_ignore_ascii_case("delayed"));
+            let temporary = written.starts_with('4')
+                || r.action.as_deref().is_some_and(|a| a.eq_ignore_ascii_case("delayed"))
+                || written.is_empty() && says_temporary(r.reply_code, r.diagnostic.as_deref().unwrap_or(""));
             r.implied_status = crate::bounce::implied_status(r.reason, temporary);
         }
+    }
+}
+
+/// Whether a diagnostic without a status code says the failure was temporary: a 4xx reply,
+/// or the words MTAs use for it.
+fn says_temporary(reply: Option<u16>, diagnostic: &str) -> bool {
+    let d = diagnostic.to_ascii_lowercase();
+    match reply {
+        Some(400..=499) => true,
+        Some(500..=599) => false,
+        _ => d.contains(" temporar") || d.contains(" persistent"),
     }
 }
 
