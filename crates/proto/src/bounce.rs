@@ -148,6 +148,8 @@ const PHRASES: &[(Reason, &[&str])] = &[
     (
         Reason::MesgTooBig,
         &[
+            "message too large",
+            "recipsizelimit",
             "line limit exceeded",
             "message too big",
             "message size exceeds",
@@ -161,6 +163,9 @@ const PHRASES: &[(Reason, &[&str])] = &[
     (
         Reason::Suspend,
         &[
+            "temporary locked",
+            "temporarily locked",
+            "account that you tried to reach is disabled",
             "account disabled",
             "account has been disabled",
             "mailbox disabled",
@@ -176,6 +181,7 @@ const PHRASES: &[(Reason, &[&str])] = &[
     (
         Reason::NoRelaying,
         &[
+            "no relaying",
             "insecure mail relay",
             "email address is not verified",
             "relay access denied",
@@ -191,6 +197,7 @@ const PHRASES: &[(Reason, &[&str])] = &[
     (
         Reason::AuthFailure,
         &[
+            "spf record",
             "does not have authentication information",
             "bad spf records",
             "5.7.26",
@@ -309,6 +316,7 @@ const PHRASES: &[(Reason, &[&str])] = &[
     (
         Reason::Rejected,
         &[
+            "recipient addresses rejected : access denied",
             "unroutable sender address",
             "access denied (in reply to mail from command)",
             "sender address has been blacklisted",
@@ -328,6 +336,8 @@ const PHRASES: &[(Reason, &[&str])] = &[
     (
         Reason::SpamDetected,
         &[
+            "ofr_506",
+            "blacklisted url",
             "message content rejected",
             "content rejected, ube",
             "spam",
@@ -340,6 +350,7 @@ const PHRASES: &[(Reason, &[&str])] = &[
     (
         Reason::TooManyConn,
         &[
+            "connection rate limit",
             "too many connections",
             "too many concurrent",
             "connection limit",
@@ -364,6 +375,8 @@ const PHRASES: &[(Reason, &[&str])] = &[
     (
         Reason::Blocked,
         &[
+            "banned sending ip",
+            "too many unwanted messages",
             "use the smtp server of your isp",
             "refused to talk to me",
             "ip name lookup failed",
@@ -435,6 +448,7 @@ const PHRASES: &[(Reason, &[&str])] = &[
     (
         Reason::NetworkError,
         &[
+            "wasn't able to establish an smtp connection",
             "malformed or unexpected name server reply",
             "too many hops",
             "hop count exceeded",
@@ -513,6 +527,8 @@ const PHRASES: &[(Reason, &[&str])] = &[
 /// 5.7.1). For the others the code is decisive.
 const TEXT_MAY_REFINE: &[Reason] = &[
     Reason::Undefined,
+    Reason::ExceedLimit,
+    Reason::NotAccept,
     Reason::Filtered,
     Reason::OnHold,
     Reason::SystemError,
@@ -598,6 +614,11 @@ fn stage_phrase(t: &str) -> Option<Stage> {
         (">>> data", Stage::Data),
         ("in reply to the data command", Stage::Data),
         ("refused to talk to me", Stage::Connect),
+        // qmail names the stage in its own words.
+        ("does not like recipient", Stage::RcptTo),
+        ("does not like sender", Stage::MailFrom),
+        ("failed on data command", Stage::Data),
+        ("failed after i sent the message", Stage::Data),
         ("after initial connection", Stage::Connect),
     ];
     MARKS
@@ -637,13 +658,53 @@ fn last_command(text: &str) -> Option<Stage> {
 /// reference taxonomy calls that `filtered`. A status that itself names an unknown mailbox
 /// (`5.1.0`, `5.1.1`, `5.1.3`) outweighs the stage: with pipelining a RCPT reply can arrive
 /// after DATA was sent.
-pub fn at_stage(reason: Reason, stage: Option<Stage>, status: Option<&str>) -> Reason {
+pub fn at_stage(reason: Reason, stage: Option<Stage>, status: Option<&str>, text: &str) -> Reason {
     let names_unknown_user = status.is_some_and(|s| status_reason(s.trim()) == Some(Reason::UserUnknown));
     let at_envelope = matches!(stage, Some(Stage::RcptTo | Stage::MailFrom));
     match reason {
-        Reason::UserUnknown if !names_unknown_user && !at_envelope => Reason::Filtered,
+        Reason::UserUnknown if !names_unknown_user && !at_envelope && !directory_lookup(text) => Reason::Filtered,
+        Reason::OnHold | Reason::Undefined if stage == Some(Stage::Connect) => Reason::Blocked,
         r => r,
     }
+}
+
+/// Whether the text is a mail system's own directory lookup of the recipient (Exchange's
+/// "recipient name is not recognized", Lotus Domino's "not listed in ... directory"): the
+/// recipient's own system said the name does not exist, whatever the command.
+fn directory_lookup(text: &str) -> bool {
+    const LOOKUPS: &[&str] = &[
+        "recipient name is not recognized",
+        "not listed in public name & address book",
+        "not listed in domino directory",
+        "invalid final delivery userid",
+        "no valid recipients",
+        "recipientnotfound",
+        "recipient not found by smtp address lookup",
+    ];
+    let t = text.to_ascii_lowercase();
+    LOOKUPS.iter().any(|l| t.contains(l))
+}
+
+/// PowerMTA's bounce categories (`X-PowerMTA-BounceCategory`) in this taxonomy; `other` and
+/// unknown categories leave the reason to the text.
+pub fn powermta_category(category: &str) -> Option<Reason> {
+    use Reason::*;
+    Some(match category.trim() {
+        "bad-mailbox" => UserUnknown,
+        "bad-domain" => HostUnknown,
+        "inactive-mailbox" => Suspend,
+        "quota-issues" => MailboxFull,
+        "message-expired" => Expired,
+        "no-answer-from-host" | "bad-connection" | "routing-errors" => NetworkError,
+        "spam-related" => SpamDetected,
+        "virus-related" => VirusDetected,
+        "policy-related" | "content-related" => PolicyViolation,
+        "relaying-issues" => NoRelaying,
+        "invalid-sender" => Rejected,
+        "protocol-errors" => SyntaxError,
+        "message-too-large" => MesgTooBig,
+        _ => return None,
+    })
 }
 
 /// What a specific RFC 3463 / RFC 7372 enhanced status code names, in the sisimai taxonomy.
@@ -802,9 +863,7 @@ pub fn preferred_status(field: Option<&str>, in_text: Option<&str>, reply: Optio
 /// Enhanced status codes found in free text (`5.1.1`, `550-5.7.26`), in order.
 pub fn status_codes_in(text: &str) -> Vec<String> {
     let mut out = Vec::new();
-    for word in
-        text.split(|c: char| c.is_whitespace() || c == '(' || c == ')' || c == '[' || c == ']' || c == ',' || c == ';')
-    {
+    for word in text.split(|c: char| c.is_whitespace() || matches!(c, '(' | ')' | '[' | ']' | ',' | ';' | ':')) {
         let w = word.trim_start_matches(|c: char| {
             c.is_ascii_digit() && word.len() > 5 && word.as_bytes().get(3) == Some(&b'-')
         });

@@ -15,6 +15,12 @@ pub struct RecipientStatus {
     pub status: Option<String>,
     pub remote_mta: Option<String>,
     pub diagnostic_code: Option<String>,
+    /// The type of the diagnostic (`smtp`, `x-unix`, `x-postfix`), lower case (RFC 3464
+    /// section 2.3.6): `x-unix` says a local delivery program failed, not a remote server.
+    pub diagnostic_type: Option<String>,
+    /// PowerMTA's own classification of the failure (`X-PowerMTA-BounceCategory:
+    /// bad-mailbox`), an extension field of its DSNs.
+    pub bounce_category: Option<String>,
     pub last_attempt: Option<String>,
 }
 
@@ -30,6 +36,14 @@ fn typed_value(v: &str) -> String {
     match v.split_once(';') {
         Some((t, rest)) if !t.contains(' ') && t.len() < 20 => rest.trim().to_string(),
         _ => v.trim().to_string(),
+    }
+}
+
+/// The type of a `Type; value` field, lower case, when there is one.
+fn type_of(v: &str) -> Option<String> {
+    match v.split_once(';') {
+        Some((t, _)) if !t.contains(' ') && t.len() < 20 => Some(t.trim().to_ascii_lowercase()),
+        _ => None,
     }
 }
 
@@ -82,6 +96,8 @@ pub fn parse_delivery_status(body: &str) -> DeliveryStatus {
                 status: get("status").map(|v| v.split_whitespace().next().unwrap_or("").to_string()),
                 remote_mta: get("remote-mta").map(|v| typed_value(&v)),
                 diagnostic_code: get("diagnostic-code").map(|v| typed_value(&v)),
+                diagnostic_type: get("diagnostic-code").and_then(|v| type_of(&v)),
+                bounce_category: get("x-powermta-bouncecategory").map(|v| v.to_ascii_lowercase()),
                 last_attempt: get("last-attempt-date"),
             });
         } else {

@@ -44,6 +44,9 @@ pub struct FailedRecipient {
     /// said `5.0.0` or `4.4.7`, the reply said `5.7.1`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reply_status: Option<String>,
+    /// The diagnostic is of type X-Unix (RFC 3464): a local delivery program failed.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub local_program: bool,
     /// Where `status` is missing or generic (`5.0.0`, `4.0.0`): the status the reason and the
     /// reply imply, labelled as implied (never reported as written).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -292,7 +295,7 @@ fn diagnose(recipient: Option<String>, lines: &[&str]) -> FailedRecipient {
     } else {
         reason
     };
-    let reason = crate::bounce::at_stage(reason, crate::bounce::stage_in(&all), status.as_deref());
+    let reason = crate::bounce::at_stage(reason, crate::bounce::stage_in(&all), status.as_deref(), &basis);
     FailedRecipient {
         recipient,
         action: Some("failed".into()),
@@ -303,6 +306,7 @@ fn diagnose(recipient: Option<String>, lines: &[&str]) -> FailedRecipient {
         reason,
         implied_status: None,
         reply_status: None,
+        local_program: false,
     }
 }
 
@@ -373,7 +377,11 @@ pub fn analyze(raw: &[u8]) -> Result<MessageAnalysis, MessageError> {
                     let reply_code = first_reply_code(&text);
                     let stated = status_codes_in(&text).into_iter().find(|s| !s.starts_with("2."));
                     let preferred = crate::bounce::preferred_status(r.status.as_deref(), stated.as_deref(), reply_code);
-                    let reason = classify(preferred.as_deref(), &text);
+                    let reason = match r.bounce_category.as_deref().and_then(crate::bounce::powermta_category) {
+                        Some(by_category) => by_category,
+                        None => classify(preferred.as_deref(), &text),
+                    };
+                    let local_program = r.diagnostic_type.as_deref() == Some("x-unix");
                     a.recipients.push(FailedRecipient {
                         recipient: r.final_recipient.or(r.original_recipient),
                         action: r.action,
@@ -384,6 +392,7 @@ pub fn analyze(raw: &[u8]) -> Result<MessageAnalysis, MessageError> {
                         remote_mta: r.remote_mta,
                         diagnostic: r.diagnostic_code,
                         reason,
+                        local_program,
                     });
                 }
             }
@@ -431,13 +440,17 @@ pub fn analyze(raw: &[u8]) -> Result<MessageAnalysis, MessageError> {
                 }
             }
             let diag = r.diagnostic.as_deref().unwrap_or("");
-            // RFC 3464 diagnostic type X-Unix: the local delivery program failed.
-            if diag.get(..6).is_some_and(|d| d.eq_ignore_ascii_case("x-unix")) {
-                r.reason = Reason::MailerError;
+            // RFC 3464 diagnostic type X-Unix: the local delivery program failed; unless it
+            // says the mailbox is full, that is a mailer error whatever the status says.
+            if r.local_program {
+                if r.reason != Reason::MailboxFull {
+                    r.reason = Reason::MailerError;
+                }
                 continue;
             }
             let stage = crate::bounce::stage_in(diag).or(body_stage);
-            r.reason = crate::bounce::at_stage(r.reason, stage, r.reply_status.as_deref().or(r.status.as_deref()));
+            r.reason =
+                crate::bounce::at_stage(r.reason, stage, r.reply_status.as_deref().or(r.status.as_deref()), diag);
         }
         imply_statuses(&mut a.recipients);
         return Ok(a);
@@ -454,6 +467,7 @@ pub fn analyze(raw: &[u8]) -> Result<MessageAnalysis, MessageError> {
             reason: Reason::Feedback,
             implied_status: None,
             reply_status: None,
+            local_program: false,
         });
         return Ok(a);
     }
@@ -484,6 +498,7 @@ pub fn analyze(raw: &[u8]) -> Result<MessageAnalysis, MessageError> {
             reason: Reason::SecurityError,
             implied_status: None,
             reply_status: None,
+            local_program: false,
         });
         return Ok(a);
     }
@@ -514,6 +529,7 @@ pub fn analyze(raw: &[u8]) -> Result<MessageAnalysis, MessageError> {
             reason: Reason::Vacation,
             implied_status: None,
             reply_status: None,
+            local_program: false,
         });
         return Ok(a);
     }
