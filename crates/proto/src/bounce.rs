@@ -280,8 +280,6 @@ const PHRASES: &[(Reason, &[&str])] = &[
             "user unknown",
             "unknown user",
             "no such user",
-            "does not exist",
-            "doesn't exist",
             "mailbox unavailable",
             "invalid recipient",
             "unknown recipient",
@@ -520,6 +518,9 @@ const PHRASES: &[(Reason, &[&str])] = &[
             "5.3.0",
         ],
     ),
+    // Last: "does not exist" alone, after "domain does not exist" (a host) and the rest had
+    // their say.
+    (Reason::UserUnknown, &["does not exist", "doesn't exist"]),
 ];
 
 /// Reasons a specific status code can name but the text may refine: the code says "the

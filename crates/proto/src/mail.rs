@@ -432,7 +432,10 @@ pub fn analyze(raw: &[u8]) -> Result<MessageAnalysis, MessageError> {
         let body = before_original(&body);
         // Some DSNs carry no diagnostic; the human-readable part often does.
         let body_stage = crate::bounce::stage_in(body);
+        let body_lines: Vec<&str> = body.lines().take(2000).collect();
+        let blocks = recipient_blocks(&body_lines);
         for r in a.recipients.iter_mut() {
+            diagnose_from_body(r, &blocks);
             if r.reason == Reason::Undefined || r.reason == Reason::OnHold {
                 let better = classify(r.reply_status.as_deref().or(r.status.as_deref()), body);
                 if better != Reason::Undefined {
@@ -541,6 +544,37 @@ pub fn analyze(raw: &[u8]) -> Result<MessageAnalysis, MessageError> {
         imply_statuses(&mut a.recipients);
     }
     Ok(a)
+}
+
+/// A DSN recipient without a Diagnostic-Code: many MTAs (OpenSMTPD, qmail-style gateways)
+/// write the remote server's reply only in the human-readable part, under the address. That
+/// block becomes the recipient's diagnostic, its status code the reply's.
+fn diagnose_from_body(r: &mut FailedRecipient, blocks: &[(String, Vec<String>)]) {
+    if r.diagnostic.as_deref().is_some_and(|d| !d.trim().is_empty()) {
+        return;
+    }
+    let Some(addr) = r
+        .recipient
+        .as_deref()
+        .map(|a| a.trim_matches(['<', '>']).to_ascii_lowercase())
+    else {
+        return;
+    };
+    let Some((_, block)) = blocks.iter().find(|(a, _)| *a == addr) else {
+        return;
+    };
+    let from_body = diagnose(Some(addr), &block.iter().map(String::as_str).collect::<Vec<_>>());
+    if from_body.diagnostic.is_none() {
+        return;
+    }
+    r.reply_code = from_body.reply_code;
+    r.reply_status = crate::bounce::preferred_status(r.status.as_deref(), from_body.status.as_deref(), r.reply_code)
+        .filter(|p| Some(p) != r.status.as_ref());
+    r.reason = classify(
+        r.reply_status.as_deref().or(r.status.as_deref()),
+        from_body.diagnostic.as_deref().unwrap_or(""),
+    );
+    r.diagnostic = from_body.diagnostic;
 }
 
 /// Where no status, or only a generic one (`X.0.0`), is written: the status the reason
