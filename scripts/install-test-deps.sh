@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Installs what the test suite needs beyond Rust: the real servers of the interoperability
 # suite (tests/interop): Debian's Postfix, Dovecot (IMAP, POP3) and NSD, and openssl.
+# The DKIM corpus test (tests/dkim_corpus.rs) needs dkimpy and PyNaCl from PyPI, as the second
+# verifier and to sign its cases.
 # Idempotent: does nothing when they are already there. Needs root (apt-get).
 # No service is started or enabled: the tests run private instances on loopback ports.
 set -euo pipefail
@@ -11,6 +13,11 @@ command -v dovecot >/dev/null 2>&1 || need+=(dovecot-core)
 [ -e /usr/lib/dovecot/pop3-login ] || need+=(dovecot-pop3d)
 command -v nsd >/dev/null 2>&1 || need+=(nsd)
 command -v openssl >/dev/null 2>&1 || need+=(openssl)
+if ! python3 -c 'import dkim, nacl' >/dev/null 2>&1; then
+  echo "test dependencies: installing dkimpy and PyNaCl (PyPI)"
+  python3 -m pip install --quiet --disable-pip-version-check 'dkimpy==1.1.8' 'PyNaCl>=1.5' 2>&1 | grep -v "Running pip as the 'root' user" || true
+  python3 -c 'import dkim, nacl' || { echo "dkimpy/PyNaCl did not install" >&2; exit 1; }
+fi
 if [ ${#need[@]} -eq 0 ]; then
   echo "test dependencies: present"
   exit 0

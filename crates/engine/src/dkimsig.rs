@@ -85,6 +85,14 @@ async fn key_problem(ctx: &Context, sig: &SignatureTags) -> Option<(&'static str
             format!("the key's h= does not allow {}", sig.hash()),
         ));
     }
+    // Section 6.1.2, step 6: a key of another type than a= names cannot verify it.
+    if key.key_type != sig.key_type() {
+        return Some((
+            "msg.dkim.permerror",
+            Severity::Fail,
+            format!("the key is k={} but the signature is {}", key.key_type, sig.algorithm),
+        ));
+    }
     if key.key_type == "rsa" && key.bits.is_some_and(|b| b < MIN_RSA_BITS) {
         let bits = key.bits.unwrap_or(0);
         return Some(("msg.dkim.key-too-short", Severity::Fail, format!("{bits}")));
@@ -131,12 +139,33 @@ async fn judge(ctx: &Context, field: &str, output: Option<&DkimOutput<'_>>) -> J
             };
         }
     };
-    let ev = |result: &str| json!({ "d": sig.domain, "s": sig.selector, "algorithm": sig.algorithm, "result": result });
+    let ev = |result: &str| {
+        json!({ "d": sig.domain, "s": sig.selector, "algorithm": sig.algorithm, "result": result,
+                "body_length": sig.body_length })
+    };
     // RFC 8301 section 3.1: rsa-sha1 signatures must not be accepted.
     if sig.algorithm == "rsa-sha1" {
         return Judged {
             finding: finding("msg.dkim.sha1", Severity::Fail, &sig.domain, &sig.selector, "rsa-sha1")
                 .evidence(ev("permerror")),
+            passes: false,
+        };
+    }
+    // Section 6.1.1: an expired signature is a permanent failure, decided before any key is
+    // fetched, by the run's clock (so `--now` and the lab's time apply).
+    let now = ctx.clock.now().unix_timestamp();
+    if let Some(x) = sig.expires
+        && i64::try_from(x).is_ok_and(|x| x < now)
+    {
+        return Judged {
+            finding: finding(
+                "msg.dkim.expired",
+                Severity::Fail,
+                &sig.domain,
+                &sig.selector,
+                "x= has passed",
+            )
+            .evidence(ev("permerror")),
             passes: false,
         };
     }
@@ -167,7 +196,7 @@ async fn judge(ctx: &Context, field: &str, output: Option<&DkimOutput<'_>>) -> J
             let (id, sev, detail) = failure(r);
             let result = match id {
                 "msg.dkim.temperror" => "temperror",
-                "msg.dkim.permerror" | "msg.dkim.no-key" => "permerror",
+                "msg.dkim.permerror" | "msg.dkim.no-key" | "msg.dkim.expired" => "permerror",
                 _ => "fail",
             };
             Judged {

@@ -103,7 +103,9 @@ pub async fn checks(ctx: &Context, raw: &[u8], req: &ReceivedRequest, subject: &
     let raw: &[u8] = normalised.as_ref().map(|(n, _)| n.as_slice()).unwrap_or(raw);
     let facts = header_facts(raw).unwrap_or_default();
     let auth = MessageAuthenticator(ctx.dns.resolver().clone());
-    let parsed = AuthenticatedMessage::parse(raw);
+    // Not strict: a signature with l= is valid (RFC 6376 section 3.5); what l= leaves unsigned
+    // is shown in its evidence (`body_length`).
+    let parsed = AuthenticatedMessage::parse_with_opts(raw, None, false);
     let env = Envelope::of(&facts, req);
     // Independent verifications at the same time: the run takes as long as its slowest
     // question, not their sum (a dead name server must not cost one timeout per step).

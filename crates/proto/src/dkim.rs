@@ -141,12 +141,22 @@ pub struct SignatureTags {
     pub selector: String,
     /// `rsa-sha256`, `rsa-sha1`, `ed25519-sha256`...
     pub algorithm: String,
+    /// `x=`: the signature expires at this Unix time (section 3.5).
+    pub expires: Option<u64>,
+    /// `l=`: only this many bytes of the canonical body are signed (section 3.5; section 8.2
+    /// on what that allows).
+    pub body_length: Option<u64>,
 }
 
 impl SignatureTags {
     /// The hash of `a=` (`sha256`), as a key record's `h=` names it.
     pub fn hash(&self) -> &str {
         self.algorithm.rsplit('-').next().unwrap_or("")
+    }
+
+    /// The key type of `a=` (`rsa`, `ed25519`), as a key record's `k=` names it.
+    pub fn key_type(&self) -> &str {
+        self.algorithm.split('-').next().unwrap_or("")
     }
 }
 
@@ -194,10 +204,22 @@ pub fn parse_signature(value: &str) -> Result<SignatureTags, SignatureError> {
     if !signed.iter().any(|h| h == "from") {
         return Err(err("h= does not include From".into()));
     }
+    let number = |t: &str| -> Result<Option<u64>, SignatureError> {
+        match get(&tags, t).map(str::trim) {
+            None => Ok(None),
+            Some(v) => v.parse().map(Some).map_err(|_| err(format!("{t}={v} is not a number"))),
+        }
+    };
+    // t= is not checked against x=: a signature whose x= is not after its t= has expired by
+    // the time anyone reads it, and "expired" is the useful thing to say.
+    let expires = number("x")?;
+    let body_length = number("l")?;
     Ok(SignatureTags {
-        domain: domain.unwrap_or_default(),
-        selector: selector.unwrap_or_default(),
+        domain: domain.clone().unwrap_or_default(),
+        selector: selector.clone().unwrap_or_default(),
         algorithm: get(&tags, "a").unwrap_or_default().trim().to_ascii_lowercase(),
+        expires,
+        body_length,
     })
 }
 
