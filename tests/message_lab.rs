@@ -714,3 +714,21 @@ async fn each_signature_gets_one_finding_of_the_right_kind() {
         .collect();
     assert_eq!(dkim, ["msg.dkim.permerror", "msg.dkim.pass"], "{:?}", ids(&r));
 }
+
+/// Issue 9 item 19 (RFC 9989 section 4.10): the From domain publishes its own policy, and a
+/// name server refuses the question for a parent `_dmarc` name during the tree walk. The
+/// failed question can only change the organisational domain, which matters for relaxed
+/// alignment of a different subdomain; identifiers equal to the From domain align whatever it
+/// is, so DMARC passes and the failed question is shown, not turned into an error.
+#[tokio::test]
+async fn a_refused_parent_dmarc_query_changes_only_the_organisational_domain() {
+    let lab = start("messages").await;
+    let raw = good(&lab, "Thank you for your order.\r\n");
+    lab.set_dns_fault("_dmarc.example", Some(mxdoctor_lab::dns::Fault::Refused))
+        .unwrap();
+    let r = verify(&lab, &raw, ReceivedRequest::default()).await;
+    lab.set_dns_fault("_dmarc.example", None).unwrap();
+    assert_has(&r, "msg.dkim.pass");
+    assert_has(&r, "msg.dmarc.pass");
+    assert_eq!(r.verdict.id, "verdict.message.received-inbox", "{:?}", ids(&r));
+}

@@ -481,4 +481,15 @@ async fn delivered_through_postfix(w: &World, c: &mut Cases) {
             && find(&r, "msg.dmarc.pass").is_some_and(|f| f.args["spf"] == "spf=pass aligned=yes"),
         &r,
     );
+    // Item 19: a parent `_dmarc` question of the RFC 9989 tree walk is REFUSED; the From
+    // domain's own policy was found and its own identifiers passed: DMARC passes.
+    lab.set_dns_fault("_dmarc.example", Some(mxdoctor_lab::dns::Fault::Refused))
+        .expect("fault");
+    let r = verify(through_postfix(w, w.mx_tls, good, &signed).await).await;
+    lab.set_dns_fault("_dmarc.example", None).expect("fault cleared");
+    c.check(
+        "Postfix, a parent _dmarc question REFUSED: DMARC passes on the From domain's own policy",
+        find(&r, "msg.dmarc.pass").is_some() && r.verdict.id == "verdict.message.received-inbox",
+        &r,
+    );
 }

@@ -276,6 +276,53 @@ async fn ip_step(ctx: &Context, ip: Option<IpAddr>) -> Vec<CheckResult> {
 /// DMARC for the From domain, with our SPF result and the DKIM signatures that passed; and
 /// Gmail's rule for every sender: SPF or DKIM must pass (else 5.7.26 "unauthenticated").
 #[allow(clippy::too_many_arguments)]
+/// RFC 9989 section 4.10: when a question of the DMARC tree walk fails, the organisational
+/// domain is unknown. That decides only relaxed alignment between different names of one
+/// organisation; an authenticated identifier equal to the From domain aligns in every mode. So
+/// when the From domain publishes its own policy and such an identifier passed, DMARC passes
+/// under that policy: Some((policy, dkim label, spf label)). Otherwise None: the result is
+/// really unknown.
+async fn own_policy_pass(
+    ctx: &Context,
+    from: &str,
+    outcome: &Outcome,
+    mf_domain: &str,
+) -> Option<(Policy, String, String)> {
+    let dkim_same = outcome.dkim_pass_domains.iter().any(|d| d.eq_ignore_ascii_case(from));
+    let spf_same = outcome.spf == Some(SpfResult::Pass) && mf_domain.eq_ignore_ascii_case(from);
+    if !dkim_same && !spf_same {
+        return None;
+    }
+    let records = ctx
+        .dns
+        .lookup(&format!("_dmarc.{from}"), mxdoctor_net::RecordType::TXT)
+        .await
+        .ok()?;
+    let mut own = records
+        .into_iter()
+        .filter(|r| r.rtype == "TXT" && mxdoctor_proto::dmarc::is_dmarc(&r.data));
+    let (record, None) = (own.next()?, own.next()) else {
+        return None;
+    };
+    let policy = match mxdoctor_proto::dmarc::parse_record(&record.data).ok()?.p? {
+        mxdoctor_proto::dmarc::Policy::None => Policy::None,
+        mxdoctor_proto::dmarc::Policy::Quarantine => Policy::Quarantine,
+        mxdoctor_proto::dmarc::Policy::Reject => Policy::Reject,
+    };
+    let dkim_result = if outcome.dkim_pass_domains.is_empty() {
+        "fail"
+    } else {
+        "pass"
+    };
+    let spf_result = outcome.spf.map(|r| r.as_str()).unwrap_or("none");
+    let yes_no = |b: bool| if b { "yes" } else { "no" };
+    Some((
+        policy,
+        format!("dkim={dkim_result} aligned={}", yes_no(dkim_same)),
+        format!("spf={spf_result} aligned={}", yes_no(spf_same)),
+    ))
+}
+
 async fn dmarc_step(
     ctx: &Context,
     auth: &MessageAuthenticator,
@@ -343,12 +390,35 @@ async fn dmarc_step(
                             base("msg.dmarc.none", Severity::Warning)
                                 .arg("suggested", crate::suggest::dmarc(from).record),
                         ),
-                        DmarcResult::TempError(e) => {
-                            dmarc.status = CheckStatus::Error {
-                                cause: ErrorCause::DnsFailure,
-                                detail: e.to_string(),
+                        DmarcResult::TempError(e) => match own_policy_pass(ctx, from, outcome, &mf_domain).await {
+                            Some((policy, dkim_label, spf_label)) => {
+                                let policy_s = format!("{policy:?}").to_ascii_lowercase();
+                                dmarc.findings.push(
+                                    Finding::new("msg.dmarc.pass", Severity::Pass, from.clone())
+                                        .arg("domain", from)
+                                        .arg("policy", &policy_s)
+                                        .arg("dkim", dkim_label)
+                                        .arg("spf", spf_label)
+                                        .evidence(json!({
+                                            "domain": from, "policy": policy_s,
+                                            "organizational_domain": format!("unknown: {e}"),
+                                            "why": "RFC 9989 section 4.10: a failed tree-walk question leaves the \
+                                                    organisational domain unknown, which decides only relaxed \
+                                                    alignment of other names; an identifier equal to the From \
+                                                    domain aligns in every mode",
+                                        })),
+                                );
+                                outcome.dmarc = Some((true, policy));
                             }
-                        }
+                            None => {
+                                dmarc.status = CheckStatus::Error {
+                                    cause: ErrorCause::DnsFailure,
+                                    detail: format!(
+                                        "the DMARC policy or the organisational domain could not be determined: {e}"
+                                    ),
+                                }
+                            }
+                        },
                         DmarcResult::Fail(_) | DmarcResult::PermError(_) => {
                             let sev = if policy == Policy::None {
                                 Severity::Warning
