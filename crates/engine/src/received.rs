@@ -273,8 +273,6 @@ async fn ip_step(ctx: &Context, ip: Option<IpAddr>) -> Vec<CheckResult> {
     }
 }
 
-/// DMARC for the From domain, with our SPF result and the DKIM signatures that passed; and
-/// Gmail's rule for every sender: SPF or DKIM must pass (else 5.7.26 "unauthenticated").
 /// RFC 9989 section 4.10: when a question of the DMARC tree walk fails, the organisational
 /// domain is unknown. That decides only relaxed alignment between different names of one
 /// organisation; an authenticated identifier equal to the From domain aligns in every mode. So
@@ -322,6 +320,8 @@ async fn own_policy_pass(
     ))
 }
 
+/// DMARC for the From domain, with our SPF result and the DKIM signatures that passed; and
+/// Gmail's rule for every sender: SPF or DKIM must pass (else 5.7.26 "unauthenticated").
 #[allow(clippy::too_many_arguments)]
 async fn dmarc_step(
     ctx: &Context,
