@@ -370,6 +370,12 @@ const PHRASES: &[(Reason, &[&str])] = &[
         Reason::ExceedLimit,
         &["exceeds a limit", "recipient limit", "limit exceeded"],
     ),
+    // Before "blocked": Gmail's "This message was blocked because its content presents a
+    // potential security issue" is about the content, not the sender.
+    (
+        Reason::PolicyViolation,
+        &["content presents a potential security issue"],
+    ),
     (
         Reason::Blocked,
         &[
@@ -575,10 +581,50 @@ pub fn classify(status: Option<&str>, text: &str) -> Reason {
 
 /// The first reason whose phrases the (lower-case) text contains.
 fn phrase_reason(t: &str) -> Option<Reason> {
+    let t = &without_continuation_codes(t);
     PHRASES
         .iter()
         .find(|(_, phrases)| phrases.iter().any(|p| t.contains(p)))
         .map(|(r, _)| *r)
+}
+
+/// A multi-line SMTP reply joined into one line repeats its codes in the middle of the text
+/// (`Messages with multiple 550 5.7.1 addresses in From: header`); every reply code and status
+/// pair after the first is dropped so phrases match across the joins.
+fn without_continuation_codes(t: &str) -> String {
+    let is_reply =
+        |w: &str| w.len() == 3 && w.bytes().all(|b| b.is_ascii_digit()) && matches!(w.as_bytes()[0], b'4' | b'5');
+    let is_status = |w: &str| {
+        let p: Vec<&str> = w.split('.').collect();
+        p.len() == 3
+            && p.iter()
+                .all(|x| !x.is_empty() && x.len() <= 3 && x.bytes().all(|b| b.is_ascii_digit()))
+    };
+    let words: Vec<&str> = t.split_whitespace().collect();
+    let mut out: Vec<&str> = Vec::with_capacity(words.len());
+    let mut seen_first = false;
+    let mut i = 0;
+    while i < words.len() {
+        let w = words[i];
+        let (code, status_joined) = match w.split_once('-') {
+            Some((c, st)) if is_reply(c) && is_status(st) => (true, true),
+            _ => (is_reply(w) && words.get(i + 1).is_some_and(|n| is_status(n)), false),
+        };
+        if code {
+            let span = if status_joined { 1 } else { 2 };
+            if seen_first {
+                i += span;
+                continue;
+            }
+            seen_first = true;
+            out.extend(&words[i..i + span]);
+            i += span;
+            continue;
+        }
+        out.push(w);
+        i += 1;
+    }
+    out.join(" ")
 }
 
 /// The SMTP command a rejection answered, when the bounce says (Postfix "in reply to RCPT TO
@@ -913,6 +959,14 @@ mod tests {
             Reason::UserUnknown
         );
         assert_eq!(classify(Some("5.2.2"), ""), Reason::MailboxFull);
+        // A multi-line reply joined into one line: the repeated codes do not break the phrase.
+        assert_eq!(
+            classify(
+                None,
+                "550-5.7.1 Messages with multiple 550 5.7.1 addresses in From: header are not accepted"
+            ),
+            Reason::NotCompliantRfc
+        );
         assert_eq!(classify(Some("4.4.7"), ""), Reason::Expired);
         assert_eq!(classify(Some("2.0.0"), "ok"), Reason::Delivered);
         assert_eq!(classify(None, ""), Reason::Undefined);

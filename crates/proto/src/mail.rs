@@ -44,6 +44,10 @@ pub struct FailedRecipient {
     /// said `5.0.0` or `4.4.7`, the reply said `5.7.1`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reply_status: Option<String>,
+    /// The reporting MTA classified the failure itself (PowerMTA's bounce category): the
+    /// reason is final, the text does not refine it.
+    #[serde(skip)]
+    pub classified_by_mta: bool,
     /// The diagnostic is of type X-Unix (RFC 3464): a local delivery program failed.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub local_program: bool,
@@ -306,6 +310,7 @@ fn diagnose(recipient: Option<String>, lines: &[&str]) -> FailedRecipient {
         reason,
         implied_status: None,
         reply_status: None,
+        classified_by_mta: false,
         local_program: false,
     }
 }
@@ -377,10 +382,8 @@ pub fn analyze(raw: &[u8]) -> Result<MessageAnalysis, MessageError> {
                     let reply_code = first_reply_code(&text);
                     let stated = status_codes_in(&text).into_iter().find(|s| !s.starts_with("2."));
                     let preferred = crate::bounce::preferred_status(r.status.as_deref(), stated.as_deref(), reply_code);
-                    let reason = match r.bounce_category.as_deref().and_then(crate::bounce::powermta_category) {
-                        Some(by_category) => by_category,
-                        None => classify(preferred.as_deref(), &text),
-                    };
+                    let by_category = r.bounce_category.as_deref().and_then(crate::bounce::powermta_category);
+                    let reason = by_category.unwrap_or_else(|| classify(preferred.as_deref(), &text));
                     let local_program = r.diagnostic_type.as_deref() == Some("x-unix");
                     a.recipients.push(FailedRecipient {
                         recipient: r.final_recipient.or(r.original_recipient),
@@ -392,6 +395,7 @@ pub fn analyze(raw: &[u8]) -> Result<MessageAnalysis, MessageError> {
                         remote_mta: r.remote_mta,
                         diagnostic: r.diagnostic_code,
                         reason,
+                        classified_by_mta: by_category.is_some(),
                         local_program,
                     });
                 }
@@ -435,6 +439,9 @@ pub fn analyze(raw: &[u8]) -> Result<MessageAnalysis, MessageError> {
         let body_lines: Vec<&str> = body.lines().take(2000).collect();
         let blocks = recipient_blocks(&body_lines);
         for r in a.recipients.iter_mut() {
+            if r.classified_by_mta {
+                continue;
+            }
             diagnose_from_body(r, &blocks);
             if r.reason == Reason::Undefined || r.reason == Reason::OnHold {
                 let better = classify(r.reply_status.as_deref().or(r.status.as_deref()), body);
@@ -470,6 +477,7 @@ pub fn analyze(raw: &[u8]) -> Result<MessageAnalysis, MessageError> {
             reason: Reason::Feedback,
             implied_status: None,
             reply_status: None,
+            classified_by_mta: false,
             local_program: false,
         });
         return Ok(a);
@@ -501,6 +509,7 @@ pub fn analyze(raw: &[u8]) -> Result<MessageAnalysis, MessageError> {
             reason: Reason::SecurityError,
             implied_status: None,
             reply_status: None,
+            classified_by_mta: false,
             local_program: false,
         });
         return Ok(a);
@@ -532,6 +541,7 @@ pub fn analyze(raw: &[u8]) -> Result<MessageAnalysis, MessageError> {
             reason: Reason::Vacation,
             implied_status: None,
             reply_status: None,
+            classified_by_mta: false,
             local_program: false,
         });
         return Ok(a);
