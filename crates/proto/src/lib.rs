@@ -16,6 +16,7 @@ pub mod mail;
 pub mod names;
 pub mod ptr;
 pub mod received;
+pub mod ses;
 pub mod smtp;
 pub mod spf;
 pub mod tags;

@@ -482,6 +482,12 @@ pub fn analyze(raw: &[u8]) -> Result<MessageAnalysis, MessageError> {
         });
         return Ok(a);
     }
+    if let Some(ses) = crate::ses::notification(&body).filter(|r| !r.is_empty()) {
+        a.kind = MessageKind::FreeFormBounce;
+        a.recipients = ses.into_iter().map(ses_recipient).collect();
+        imply_statuses(&mut a.recipients);
+        return Ok(a);
+    }
     if body.contains("TLS Negotiation failed") || body.contains("TLS ネゴシエーションに失敗") {
         a.kind = MessageKind::GmailSendAs;
         let line = body.lines().find(|l| l.contains("TLS")).map(|l| l.trim().to_string());
@@ -585,6 +591,23 @@ fn diagnose_from_body(r: &mut FailedRecipient, blocks: &[(String, Vec<String>)])
         from_body.diagnostic.as_deref().unwrap_or(""),
     );
     r.diagnostic = from_body.diagnostic;
+}
+
+/// A recipient of an Amazon SES notification (JSON instead of RFC 3464).
+fn ses_recipient(r: crate::ses::SesRecipient) -> FailedRecipient {
+    FailedRecipient {
+        recipient: Some(r.address),
+        action: Some(r.action),
+        reply_code: r.diagnostic.as_deref().and_then(first_reply_code),
+        status: r.status,
+        remote_mta: r.reporting_mta,
+        diagnostic: r.diagnostic,
+        reason: r.reason,
+        reply_status: None,
+        classified_by_mta: false,
+        local_program: false,
+        implied_status: None,
+    }
 }
 
 /// Where no status, or only a generic one (`X.0.0`), is written: the status the reason
