@@ -878,6 +878,8 @@ pub fn implied_status(reason: Reason, temporary: bool) -> Option<String> {
 /// - the field has a generic part (`X.Y.0`, `X.0.Z`) and the text has none: the text;
 /// - the field is `4.4.7` (the MTA's own "delivery time expired") or `5.3.X` (the MTA's own
 ///   system): the text, which says why;
+/// - the field is `5.1.1` (written for any 550 at RCPT TO) and the text is specific, or `5.1.3`
+///   and the text is a security status (`5.7.X`): the text;
 /// - otherwise the field.
 pub fn preferred_status(field: Option<&str>, in_text: Option<&str>, reply: Option<u16>) -> Option<String> {
     let (field, text) = match (field, in_text) {
@@ -900,6 +902,9 @@ pub fn preferred_status(field: Option<&str>, in_text: Option<&str>, reply: Optio
     let chosen = if field == text || generic(text) && !generic(field) {
         field
     } else if generic(field) || has_zero(field) && !has_zero(text) || field == "4.4.7" || field.starts_with("5.3.") {
+        text
+    } else if field == "5.1.1" && !has_zero(text) || field == "5.1.3" && text.starts_with("5.7.") {
+        // Sendmail and others write 5.1.1 for any 550 at RCPT TO; the reply says which.
         text
     } else {
         field

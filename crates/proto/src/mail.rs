@@ -191,6 +191,8 @@ const ORIGINAL_MARKERS: &[&str] = &[
     "content-type: message/rfc822",
     "----- original message headers -----",
     "------- returned message --------",
+    "--- the header of the original message is following",
+    "below is a copy of the original message",
 ];
 
 /// The part of a bounce's text before it quotes the returned message.
@@ -290,7 +292,15 @@ fn diagnose(recipient: Option<String>, lines: &[&str]) -> FailedRecipient {
         .map(|l| l.trim())
         .find(|l| first_reply_code(l).is_some_and(|c| c >= 400) && l.len() > 6 || !status_codes_in(l).is_empty());
     let all = lines.join("\n");
-    let status = status_codes_in(&all).into_iter().find(|s| !s.starts_with("2."));
+    // The first code is usually the reporting MTA's own summary ("554 4.4.7 Message expired");
+    // a later one the remote server's reply inside it ("<421 4.4.2 Connection timed out>").
+    let codes: Vec<String> = status_codes_in(&all)
+        .into_iter()
+        .filter(|s| !s.starts_with("2."))
+        .collect();
+    let status = codes.iter().skip(1).fold(codes.first().cloned(), |chosen, later| {
+        crate::bounce::preferred_status(chosen.as_deref(), Some(later), None)
+    });
     let diagnostic = diag_line.map(|s| s.to_string());
     let basis = diagnostic.clone().unwrap_or_else(|| all.chars().take(4000).collect());
     let reason = classify(status.as_deref(), &basis);
@@ -302,7 +312,7 @@ fn diagnose(recipient: Option<String>, lines: &[&str]) -> FailedRecipient {
     let reason = crate::bounce::at_stage(reason, crate::bounce::stage_in(&all), status.as_deref(), &basis);
     FailedRecipient {
         recipient,
-        action: Some("failed".into()),
+        action: Some(if says_delayed(&all) { "delayed" } else { "failed" }.into()),
         status,
         reply_code: diagnostic.as_deref().and_then(first_reply_code),
         remote_mta: None,
@@ -623,6 +633,22 @@ fn imply_statuses(recipients: &mut [FailedRecipient]) {
             r.implied_status = crate::bounce::implied_status(r.reason, temporary);
         }
     }
+}
+
+/// Whether a free-form bounce says delivery is only delayed (a warning, to be retried) rather
+/// than given up: RFC 3464's `Action: delayed` in words.
+fn says_delayed(text: &str) -> bool {
+    let t = text.to_ascii_lowercase();
+    let delayed = [
+        "has been delayed",
+        "temporary failure",
+        "will be retried",
+        "will retry",
+        "warning message only",
+    ]
+    .iter()
+    .any(|p| t.contains(p));
+    delayed && !t.contains("permanent")
 }
 
 /// Whether a diagnostic without a status code says the failure was temporary: a 4xx reply,
