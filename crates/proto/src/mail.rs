@@ -254,10 +254,19 @@ fn address_line(line: &str) -> Option<(String, String)> {
         Some(i) if t.starts_with('<') => (&t[..i], &t[i + 4..]),
         _ => match t.split_once(": ") {
             Some((h, r)) if !h.contains(char::is_whitespace) => (h, r),
-            _ => (t, ""),
+            // An address, then its diagnosis on the same line (Exchange's "user@example.com on
+            // <date>", Zoho's "user@example.com Invalid Address, ERROR_CODE ..."): only at the
+            // start of an unindented line.
+            _ => match t.split_once(char::is_whitespace) {
+                Some((h, r)) if !line.starts_with([' ', '\t']) && h.contains('@') => (h, r),
+                _ => (t, ""),
+            },
         },
     };
-    let a = head.trim().trim_end_matches(':').trim();
+    // Sendmail writes "user@example.com... No such user", with or without angle brackets.
+    let a = head.trim().trim_end_matches(':').trim().trim_end_matches("...");
+    // Exim quotes an address that needs it: `"user@example.com":`.
+    let a = a.strip_prefix('"').and_then(|x| x.strip_suffix('"')).unwrap_or(a);
     let a = a.strip_prefix('<').and_then(|x| x.strip_suffix('>')).unwrap_or(a);
     let at = a.find('@')?;
     let ok = at > 0
