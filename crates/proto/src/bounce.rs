@@ -379,6 +379,7 @@ const PHRASES: &[(Reason, &[&str])] = &[
     (
         Reason::Blocked,
         &[
+            "which is an open relay",
             "banned sending ip",
             "too many unwanted messages",
             "use the smtp server of your isp",

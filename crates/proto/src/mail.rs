@@ -222,7 +222,12 @@ fn free_form(text: &str) -> Vec<FailedRecipient> {
         return blocks
             .into_iter()
             .take(MAX_FREE_FORM_RECIPIENTS)
-            .map(|(addr, block)| diagnose(Some(addr), &block.iter().map(String::as_str).collect::<Vec<_>>()))
+            .map(|(addr, block)| {
+                let mut about: Vec<&str> = transcript_before(&lines, &addr);
+                about.extend(mentions(&lines, &addr));
+                about.extend(block.iter().map(String::as_str));
+                diagnose(Some(addr), &about)
+            })
             .collect();
     }
     // The first address mentioned near the top is usually the failed recipient.
@@ -234,6 +239,39 @@ fn free_form(text: &str) -> Vec<FailedRecipient> {
         })
     });
     vec![diagnose(recipient, &lines)]
+}
+
+/// The transcript lines that name a recipient outside its own block: Sendmail writes the
+/// session (`>>> RCPT To:<user@...>`, `<<< 550 <user@...>... User unknown`) before the summary
+/// line that starts the block. Lines that start a block are left out (they are in it).
+fn mentions<'a>(lines: &[&'a str], addr: &str) -> Vec<&'a str> {
+    lines
+        .iter()
+        .filter(|l| l.trim_start().starts_with(">>>") || l.trim_start().starts_with("<<<"))
+        .filter(|l| l.to_ascii_lowercase().contains(addr))
+        .copied()
+        .collect()
+}
+
+/// The session transcript just above the line that starts a recipient's block (Sendmail:
+/// `>>> MAIL From:<...>`, `<<< 501 ... open relay`, then `554 <user@...>... Remote protocol
+/// error`): the exchange that failed for it, even where the lines name only the sender.
+fn transcript_before<'a>(lines: &[&'a str], addr: &str) -> Vec<&'a str> {
+    let Some(start) = lines
+        .iter()
+        .position(|l| address_line(l).is_some_and(|(a, _)| a == addr))
+    else {
+        return Vec::new();
+    };
+    let is_transcript = |l: &str| {
+        let t = l.trim_start();
+        t.starts_with(">>>") || t.starts_with("<<<")
+    };
+    let first = lines[..start]
+        .iter()
+        .rposition(|l| !is_transcript(l))
+        .map_or(0, |i| i + 1);
+    lines[first..start].to_vec()
 }
 
 /// At most this many recipients are read from one free-form bounce.
@@ -277,8 +315,41 @@ fn address_line(line: &str) -> Option<(String, String)> {
     ok.then(|| (a.to_ascii_lowercase(), rest.to_string()))
 }
 
+/// Sendmail's per-recipient summary line (`554 <user@example.com>... Host unknown`).
+fn sendmail_summary(line: &str) -> bool {
+    let t = line.trim();
+    t.len() > 5 && t.as_bytes()[..3].iter().all(u8::is_ascii_digit) && t[3..].starts_with(" <") && t.contains(">...")
+}
+
+/// Recipient blocks of a Sendmail transcript: each summary line ends its recipient's part of
+/// the session (`While talking to ...`, `>>> RCPT To:`, `<<< 550 ...`, then `550 <user@...>...
+/// User unknown`), so the block is the lines since the previous summary, the summary's text
+/// first. None when the text has no summary lines.
+fn sendmail_blocks(lines: &[&str]) -> Option<Vec<(String, Vec<String>)>> {
+    let mut out: Vec<(String, Vec<String>)> = Vec::new();
+    let mut since = 0;
+    for (i, l) in lines.iter().enumerate() {
+        if !sendmail_summary(l) {
+            continue;
+        }
+        let Some((a, rest)) = address_line(l) else { continue };
+        if out.iter().any(|(x, _)| *x == a) {
+            since = i + 1;
+            continue;
+        }
+        let mut block = vec![rest];
+        block.extend(lines[since..i].iter().map(|s| s.to_string()));
+        out.push((a, block));
+        since = i + 1;
+    }
+    (!out.is_empty()).then_some(out)
+}
+
 /// The lines after each address line, up to the next one.
 fn recipient_blocks(lines: &[&str]) -> Vec<(String, Vec<String>)> {
+    if let Some(blocks) = sendmail_blocks(lines) {
+        return blocks;
+    }
     let mut out: Vec<(String, Vec<String>)> = Vec::new();
     for l in lines {
         if let Some((a, rest)) = address_line(l)
