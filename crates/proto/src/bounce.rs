@@ -218,6 +218,7 @@ const PHRASES: &[(Reason, &[&str])] = &[
     (
         Reason::RequirePtr,
         &[
+            "ip name lookup failed",
             "mismatches client ip",
             "unverifyable sending ip",
             "unverifiable sending ip",
@@ -372,10 +373,7 @@ const PHRASES: &[(Reason, &[&str])] = &[
     ),
     // Before "blocked": Gmail's "This message was blocked because its content presents a
     // potential security issue" is about the content, not the sender.
-    (
-        Reason::PolicyViolation,
-        &["content presents a potential security issue"],
-    ),
+    (Reason::PolicyViolation, &["content presents a potential"]),
     (
         Reason::Blocked,
         &[
@@ -384,7 +382,6 @@ const PHRASES: &[(Reason, &[&str])] = &[
             "too many unwanted messages",
             "use the smtp server of your isp",
             "refused to talk to me",
-            "ip name lookup failed",
             "after initial connection",
             "my name was rejected",
             "not accepting connections",
@@ -535,6 +532,8 @@ const PHRASES: &[(Reason, &[&str])] = &[
 /// 5.7.1). For the others the code is decisive.
 const TEXT_MAY_REFINE: &[Reason] = &[
     Reason::Undefined,
+    Reason::Blocked,
+    Reason::ContentError,
     Reason::ExceedLimit,
     Reason::NotAccept,
     Reason::Filtered,

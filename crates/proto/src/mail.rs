@@ -152,6 +152,7 @@ fn looks_like_bounce(from: &str, subject: &str) -> bool {
             "failure notice",
             "delivery failure",
             "mail delivery failed",
+            "error sending your mail",
             "could not be delivered",
             "not delivered",
             "delivery has failed",
@@ -173,6 +174,8 @@ fn says_undelivered(body: &str) -> bool {
         "could not be delivered to:",
         "was not delivered to:",
         "delivery to the following recipient",
+        "recipients returned permanent errors",
+        "we had trouble delivering your message",
     ]
     .iter()
     .any(|p| b.contains(p))
