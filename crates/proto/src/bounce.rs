@@ -172,7 +172,13 @@ const PHRASES: &[(Reason, &[&str])] = &[
             "mailbox is disabled",
             "mailbox is frozen",
             "account is frozen",
-            "suspended",
+            // Not "suspended" alone: Postfix writes "delivery temporarily suspended" for its
+            // own queue.
+            "account suspended",
+            "account has been suspended",
+            "mailbox suspended",
+            "user suspended",
+            "is suspended",
             "account is locked",
             "mailbox is inactive",
         ],

@@ -198,6 +198,12 @@ const ORIGINAL_MARKERS: &[&str] = &[
     "below is a copy of the original message",
 ];
 
+/// The text after a message's header (the first empty line), bounded; lossy UTF-8.
+fn raw_body_text(raw: &[u8]) -> String {
+    let text = String::from_utf8_lossy(&raw[..raw.len().min(1 << 20)]).replace("\r\n", "\n");
+    text.split_once("\n\n").map(|(_, b)| b.to_string()).unwrap_or_default()
+}
+
 /// The part of a bounce's text before it quotes the returned message.
 fn before_original(text: &str) -> &str {
     let lower = text.to_ascii_lowercase();
@@ -375,15 +381,7 @@ fn diagnose(recipient: Option<String>, lines: &[&str]) -> FailedRecipient {
         .map(|l| l.trim())
         .find(|l| first_reply_code(l).is_some_and(|c| c >= 400) && l.len() > 6 || !status_codes_in(l).is_empty());
     let all = lines.join("\n");
-    // The first code is usually the reporting MTA's own summary ("554 4.4.7 Message expired");
-    // a later one the remote server's reply inside it ("<421 4.4.2 Connection timed out>").
-    let codes: Vec<String> = status_codes_in(&all)
-        .into_iter()
-        .filter(|s| !s.starts_with("2."))
-        .collect();
-    let status = codes.iter().skip(1).fold(codes.first().cloned(), |chosen, later| {
-        crate::bounce::preferred_status(chosen.as_deref(), Some(later), None)
-    });
+    let status = best_code_in(&all);
     let diagnostic = diag_line.map(|s| s.to_string());
     let basis = diagnostic.clone().unwrap_or_else(|| all.chars().take(4000).collect());
     let reason = classify(status.as_deref(), &basis);
@@ -471,26 +469,7 @@ pub fn analyze(raw: &[u8]) -> Result<MessageAnalysis, MessageError> {
                     if let Some(s) = &r.status {
                         a.dsn_statuses.push(s.clone());
                     }
-                    let text = r.diagnostic_code.clone().unwrap_or_default();
-                    let reply_code = first_reply_code(&text);
-                    let stated = status_codes_in(&text).into_iter().find(|s| !s.starts_with("2."));
-                    let preferred = crate::bounce::preferred_status(r.status.as_deref(), stated.as_deref(), reply_code);
-                    let by_category = r.bounce_category.as_deref().and_then(crate::bounce::powermta_category);
-                    let reason = by_category.unwrap_or_else(|| classify(preferred.as_deref(), &text));
-                    let local_program = r.diagnostic_type.as_deref() == Some("x-unix");
-                    a.recipients.push(FailedRecipient {
-                        recipient: r.final_recipient.or(r.original_recipient),
-                        action: r.action,
-                        reply_code,
-                        reply_status: preferred.filter(|p| Some(p) != r.status.as_ref()),
-                        implied_status: None,
-                        status: r.status,
-                        remote_mta: r.remote_mta,
-                        diagnostic: r.diagnostic_code,
-                        reason,
-                        classified_by_mta: by_category.is_some(),
-                        local_program,
-                    });
+                    a.recipients.push(dsn_recipient(r));
                 }
             }
             ("message", "feedback-report") => {
@@ -524,37 +503,14 @@ pub fn analyze(raw: &[u8]) -> Result<MessageAnalysis, MessageError> {
     if report_type.as_deref() == Some("feedback-report") {
         a.kind = MessageKind::Feedback;
     }
-    let body = texts.join("\n");
+    let mut body = texts.join("\n");
+    if body.trim().is_empty() {
+        // A MIME structure the parser could not split (a boundary it did not find): the raw
+        // text after the header is still the bounce, and is read as such.
+        body = raw_body_text(raw);
+    }
     if a.kind == MessageKind::Dsn {
-        let body = before_original(&body);
-        // Some DSNs carry no diagnostic; the human-readable part often does.
-        let body_stage = crate::bounce::stage_in(body);
-        let body_lines: Vec<&str> = body.lines().take(2000).collect();
-        let blocks = recipient_blocks(&body_lines);
-        for r in a.recipients.iter_mut() {
-            if r.classified_by_mta {
-                continue;
-            }
-            diagnose_from_body(r, &blocks);
-            if r.reason == Reason::Undefined || r.reason == Reason::OnHold {
-                let better = classify(r.reply_status.as_deref().or(r.status.as_deref()), body);
-                if better != Reason::Undefined {
-                    r.reason = better;
-                }
-            }
-            let diag = r.diagnostic.as_deref().unwrap_or("");
-            // RFC 3464 diagnostic type X-Unix: the local delivery program failed; unless it
-            // says the mailbox is full, that is a mailer error whatever the status says.
-            if r.local_program {
-                if r.reason != Reason::MailboxFull {
-                    r.reason = Reason::MailerError;
-                }
-                continue;
-            }
-            let stage = crate::bounce::stage_in(diag).or(body_stage);
-            r.reason =
-                crate::bounce::at_stage(r.reason, stage, r.reply_status.as_deref().or(r.status.as_deref()), diag);
-        }
+        refine_with_body(&mut a.recipients, &body);
         imply_statuses(&mut a.recipients);
         return Ok(a);
     }
@@ -648,6 +604,23 @@ pub fn analyze(raw: &[u8]) -> Result<MessageAnalysis, MessageError> {
     if is_bounce
         || auto.as_deref().is_some_and(|v| v.starts_with("auto-generated")) && !status_codes_in(&body).is_empty()
     {
+        // RFC 3464 fields written into the text itself (no delivery-status part).
+        let inline = parse_delivery_status(&body);
+        if inline
+            .recipients
+            .iter()
+            .any(|r| r.final_recipient.is_some() && r.status.is_some())
+        {
+            a.kind = MessageKind::Dsn;
+            a.reporting_mta = inline.reporting_mta.clone();
+            for r in inline.recipients.into_iter().filter(|r| r.final_recipient.is_some()) {
+                a.dsn_statuses.extend(r.status.clone());
+                a.recipients.push(dsn_recipient(r));
+            }
+            refine_with_body(&mut a.recipients, &body);
+            imply_statuses(&mut a.recipients);
+            return Ok(a);
+        }
         a.kind = MessageKind::FreeFormBounce;
         a.recipients = free_form(&body);
         imply_statuses(&mut a.recipients);
@@ -700,6 +673,78 @@ fn ses_recipient(r: crate::ses::SesRecipient) -> FailedRecipient {
         classified_by_mta: false,
         local_program: false,
         implied_status: None,
+    }
+}
+
+/// The failure code a diagnosis states. The first is usually the reporting MTA's own summary
+/// ("554 4.4.7 Message expired"); a later one the remote server's reply inside it ("<421 4.4.2
+/// Connection timed out>"), put forward where it says more ([`crate::bounce::preferred_status`]).
+fn best_code_in(text: &str) -> Option<String> {
+    let codes: Vec<String> = status_codes_in(text)
+        .into_iter()
+        .filter(|s| !s.starts_with("2."))
+        .collect();
+    codes.iter().skip(1).fold(codes.first().cloned(), |chosen, later| {
+        crate::bounce::preferred_status(chosen.as_deref(), Some(later), None)
+    })
+}
+
+/// One recipient of a delivery-status report: the status as written, the reply's code where it
+/// is the better evidence, and the reason from them and the diagnostic (or the reporting MTA's
+/// own category).
+fn dsn_recipient(r: crate::dsn::RecipientStatus) -> FailedRecipient {
+    let text = r.diagnostic_code.clone().unwrap_or_default();
+    let reply_code = first_reply_code(&text);
+    let stated = best_code_in(&text);
+    let preferred = crate::bounce::preferred_status(r.status.as_deref(), stated.as_deref(), reply_code);
+    let by_category = r.bounce_category.as_deref().and_then(crate::bounce::powermta_category);
+    let reason = by_category.unwrap_or_else(|| classify(preferred.as_deref(), &text));
+    FailedRecipient {
+        recipient: r.final_recipient.or(r.original_recipient),
+        action: r.action,
+        reply_code,
+        reply_status: preferred.filter(|p| Some(p) != r.status.as_ref()),
+        implied_status: None,
+        status: r.status,
+        remote_mta: r.remote_mta,
+        diagnostic: r.diagnostic_code,
+        reason,
+        classified_by_mta: by_category.is_some(),
+        local_program: r.diagnostic_type.as_deref() == Some("x-unix"),
+    }
+}
+
+/// The human-readable part of a DSN refines what its fields say: the diagnosis written under a
+/// recipient without a Diagnostic-Code, the text where the fields say nothing specific, the
+/// SMTP stage.
+fn refine_with_body(recipients: &mut [FailedRecipient], body: &str) {
+    let body = before_original(body);
+    // Some DSNs carry no diagnostic; the human-readable part often does.
+    let body_stage = crate::bounce::stage_in(body);
+    let body_lines: Vec<&str> = body.lines().take(2000).collect();
+    let blocks = recipient_blocks(&body_lines);
+    for r in recipients.iter_mut() {
+        if r.classified_by_mta {
+            continue;
+        }
+        diagnose_from_body(r, &blocks);
+        if r.reason == Reason::Undefined || r.reason == Reason::OnHold {
+            let better = classify(r.reply_status.as_deref().or(r.status.as_deref()), body);
+            if better != Reason::Undefined {
+                r.reason = better;
+            }
+        }
+        let diag = r.diagnostic.as_deref().unwrap_or("");
+        // RFC 3464 diagnostic type X-Unix: the local delivery program failed; unless it
+        // says the mailbox is full, that is a mailer error whatever the status says.
+        if r.local_program {
+            if r.reason != Reason::MailboxFull {
+                r.reason = Reason::MailerError;
+            }
+            continue;
+        }
+        let stage = crate::bounce::stage_in(diag).or(body_stage);
+        r.reason = crate::bounce::at_stage(r.reason, stage, r.reply_status.as_deref().or(r.status.as_deref()), diag);
     }
 }
 
