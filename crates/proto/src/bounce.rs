@@ -667,6 +667,8 @@ fn stage_phrase(t: &str) -> Option<Stage> {
         (">>> data", Stage::Data),
         ("in reply to the data command", Stage::Data),
         ("refused to talk to me", Stage::Connect),
+        // Exchange Online relaying a remote server's refusal of the recipient.
+        ("unknown recipient or mailbox unavailable ->", Stage::RcptTo),
         // qmail names the stage in its own words.
         ("does not like recipient", Stage::RcptTo),
         ("does not like sender", Stage::MailFrom),

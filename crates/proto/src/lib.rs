@@ -6,6 +6,7 @@
 pub mod addr;
 pub mod arc;
 pub mod bounce;
+pub mod bounce_vendor;
 pub mod dkim;
 pub mod dmarc;
 pub mod dnsbl;

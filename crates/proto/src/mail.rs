@@ -422,6 +422,7 @@ pub fn analyze(raw: &[u8]) -> Result<MessageAnalysis, MessageError> {
         return Err(MessageError::NotEmail);
     }
     let from = addr_of(&msg);
+    let vendor = crate::bounce_vendor::identify(|name| msg.header_raw(name).map(str::to_string));
     let subject = msg.subject().map(str::to_string);
     let mut a = MessageAnalysis {
         kind: MessageKind::Ordinary,
@@ -511,6 +512,7 @@ pub fn analyze(raw: &[u8]) -> Result<MessageAnalysis, MessageError> {
     }
     if a.kind == MessageKind::Dsn {
         refine_with_body(&mut a.recipients, &body);
+        in_vendor_words(&mut a.recipients, vendor, &body);
         imply_statuses(&mut a.recipients);
         return Ok(a);
     }
@@ -618,11 +620,13 @@ pub fn analyze(raw: &[u8]) -> Result<MessageAnalysis, MessageError> {
                 a.recipients.push(dsn_recipient(r));
             }
             refine_with_body(&mut a.recipients, &body);
+            in_vendor_words(&mut a.recipients, vendor, &body);
             imply_statuses(&mut a.recipients);
             return Ok(a);
         }
         a.kind = MessageKind::FreeFormBounce;
         a.recipients = free_form(&body);
+        in_vendor_words(&mut a.recipients, vendor, &body);
         imply_statuses(&mut a.recipients);
     }
     Ok(a)
@@ -745,6 +749,25 @@ fn refine_with_body(recipients: &mut [FailedRecipient], body: &str) {
         }
         let stage = crate::bounce::stage_in(diag).or(body_stage);
         r.reason = crate::bounce::at_stage(r.reason, stage, r.reply_status.as_deref().or(r.status.as_deref()), diag);
+    }
+}
+
+/// A bounce written by a known product ([`crate::bounce_vendor`]) means its own phrases its
+/// own way; where a recipient's diagnosis (or, without one, the bounce's text) uses them, that
+/// reason is final.
+fn in_vendor_words(
+    recipients: &mut [FailedRecipient],
+    vendor: Option<&'static crate::bounce_vendor::Vendor>,
+    body: &str,
+) {
+    let Some(vendor) = vendor else { return };
+    let body = before_original(body);
+    for r in recipients.iter_mut().filter(|r| !r.classified_by_mta) {
+        let text = r.diagnostic.as_deref().filter(|d| !d.trim().is_empty()).unwrap_or(body);
+        if let Some(reason) = vendor.reason(text) {
+            r.reason = reason;
+            r.classified_by_mta = true;
+        }
     }
 }
 
