@@ -200,6 +200,8 @@ const PHRASES: &[(Reason, &[&str])] = &[
             "5.7.64",
         ],
     ),
+    // SMTP AUTH, not SPF/DKIM: "Unauthenticated senders not allowed" asks the client to log in.
+    (Reason::SecurityError, &["unauthenticated senders not allowed"]),
     (
         Reason::AuthFailure,
         &[
@@ -251,6 +253,7 @@ const PHRASES: &[(Reason, &[&str])] = &[
     (
         Reason::BadReputation,
         &[
+            "[tss04]",
             "bad reputation",
             "low reputation",
             "ip reputation",
@@ -321,6 +324,7 @@ const PHRASES: &[(Reason, &[&str])] = &[
     (
         Reason::Rejected,
         &[
+            "does not exist e2110",
             "recipient addresses rejected : access denied",
             "unroutable sender address",
             "access denied (in reply to mail from command)",
@@ -429,6 +433,8 @@ const PHRASES: &[(Reason, &[&str])] = &[
             "prohibited by policy",
         ],
     ),
+    // Exchange Online's "Message expired, DNS query failed": the cause, not the queue timer.
+    (Reason::NetworkError, &["dns query failed"]),
     (
         Reason::Expired,
         &[
@@ -719,6 +725,14 @@ pub fn at_stage(reason: Reason, stage: Option<Stage>, status: Option<&str>, text
     match reason {
         Reason::UserUnknown if !names_unknown_user && !at_envelope && !directory_lookup(text) => Reason::Filtered,
         Reason::OnHold | Reason::Undefined if stage == Some(Stage::Connect) => Reason::Blocked,
+        // Refused at MAIL FROM: the sender address was not accepted, unless the text itself
+        // names a security requirement (log in first, TLS first).
+        Reason::OnHold | Reason::Undefined | Reason::SecurityError
+            if stage == Some(Stage::MailFrom)
+                && phrase_reason(&text.to_ascii_lowercase()) != Some(Reason::SecurityError) =>
+        {
+            Reason::Rejected
+        }
         r => r,
     }
 }
