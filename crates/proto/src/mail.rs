@@ -175,6 +175,7 @@ fn says_undelivered(body: &str) -> bool {
         "was not delivered to:",
         "delivery to the following recipient",
         "recipients returned permanent errors",
+        "error: invalid user address",
         "we had trouble delivering your message",
     ]
     .iter()
@@ -239,13 +240,19 @@ fn free_form(text: &str) -> Vec<FailedRecipient> {
             })
             .collect();
     }
-    // The first address mentioned near the top is usually the failed recipient.
+    // An address on a "RCPT TO:" line names the recipient; otherwise the first address
+    // mentioned near the top usually is it.
+    let address_in = |l: &&str| {
+        l.split(|c: char| c.is_whitespace() || c == '<' || c == '>' || c == '"' || c == ':' || c == ',')
+            .find(|w| w.contains('@') && w.contains('.') && w.len() < 200)
+            .map(|w| w.trim_matches(|c: char| !c.is_ascii_alphanumeric()).to_string())
+    };
     let recipient = blocks.into_iter().next().map(|(a, _)| a).or_else(|| {
-        lines.iter().take(200).find_map(|l| {
-            l.split(|c: char| c.is_whitespace() || c == '<' || c == '>' || c == '"' || c == ':' || c == ',')
-                .find(|w| w.contains('@') && w.contains('.') && w.len() < 200)
-                .map(|w| w.trim_matches(|c: char| !c.is_ascii_alphanumeric()).to_string())
-        })
+        let top = || lines.iter().take(200);
+        top()
+            .filter(|l| l.to_ascii_lowercase().contains("rcpt to:"))
+            .find_map(address_in)
+            .or_else(|| top().find_map(address_in))
     });
     vec![diagnose(recipient, &lines)]
 }
@@ -291,7 +298,8 @@ const MAX_FREE_FORM_RECIPIENTS: usize = 100;
 /// OpenSMTPD), or Sendmail's per-recipient line (`554 <user@example.com>... Host unknown`).
 /// Returns the address and the rest of the line.
 fn address_line(line: &str) -> Option<(String, String)> {
-    let t = line.trim();
+    // A bulleted list (`   * user@example.com`).
+    let t = line.trim().trim_start_matches(['*', '-', '•']).trim_start();
     // Sendmail: "NNN <addr>... text".
     let t = match t.get(..4) {
         Some(code) if code.as_bytes()[..3].iter().all(u8::is_ascii_digit) && code.ends_with(' ') => t[4..].trim_start(),
@@ -511,6 +519,10 @@ pub fn analyze(raw: &[u8]) -> Result<MessageAnalysis, MessageError> {
         body = raw_body_text(raw);
     }
     if a.kind == MessageKind::Dsn {
+        if a.recipients.is_empty() {
+            // A delivery-status part without recipient fields: the text names them.
+            a.recipients = free_form(&body);
+        }
         refine_with_body(&mut a.recipients, &body);
         in_vendor_words(&mut a.recipients, vendor, &body);
         imply_statuses(&mut a.recipients);
