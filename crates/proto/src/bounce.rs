@@ -304,6 +304,7 @@ const PHRASES: &[(Reason, &[&str])] = &[
     (
         Reason::HostUnknown,
         &[
+            "account or domain may not exist",
             "unrouteable address",
             "no such domain",
             "domain is not reachable",
@@ -324,6 +325,7 @@ const PHRASES: &[(Reason, &[&str])] = &[
     (
         Reason::Rejected,
         &[
+            "sending to/from an address that has been blacklisted",
             "does not exist e2110",
             "recipient addresses rejected : access denied",
             "unroutable sender address",

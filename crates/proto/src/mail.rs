@@ -368,7 +368,17 @@ fn recipient_blocks(lines: &[&str]) -> Vec<(String, Vec<String>)> {
         return blocks;
     }
     let mut out: Vec<(String, Vec<String>)> = Vec::new();
+    let mut previous = "";
     for l in lines {
+        // Exim names the sender first: "A message sent by\n  <sender@example.com>\ncould not be
+        // delivered"; that address is not a recipient.
+        let names_sender = previous.trim_end().to_ascii_lowercase().ends_with("sent by");
+        if !l.trim().is_empty() {
+            previous = l;
+        }
+        if names_sender {
+            continue;
+        }
         if let Some((a, rest)) = address_line(l)
             && !out.iter().any(|(x, _)| *x == a)
         {
@@ -382,15 +392,35 @@ fn recipient_blocks(lines: &[&str]) -> Vec<(String, Vec<String>)> {
     out
 }
 
+/// A reply line and the lines that continue it (Exim and others wrap a long reply onto
+/// following lines at the same indentation): up to a blank line, a less indented line or a new
+/// reply, at most five lines, joined by spaces. An unindented line stands alone.
+fn reply_with_continuation(lines: &[&str]) -> String {
+    let indent = |l: &str| l.len() - l.trim_start().len();
+    let first = lines[0];
+    let mut out = vec![first.trim()];
+    for l in lines.iter().skip(1).take(4) {
+        let t = l.trim();
+        let new_reply = first_reply_code(t).is_some_and(|c| c >= 400)
+            && t.get(..3).is_some_and(|p| p.bytes().all(|b| b.is_ascii_digit()));
+        // An unindented reply ends at its line (qmail goes on with its own sentences).
+        if t.is_empty() || indent(first) == 0 || indent(l) < indent(first) || new_reply || address_line(l).is_some() {
+            break;
+        }
+        out.push(t);
+    }
+    out.join(" ")
+}
+
 /// One recipient from the text written about it: status, reply, diagnostic line and reason.
 fn diagnose(recipient: Option<String>, lines: &[&str]) -> FailedRecipient {
-    let diag_line = lines
-        .iter()
-        .map(|l| l.trim())
-        .find(|l| first_reply_code(l).is_some_and(|c| c >= 400) && l.len() > 6 || !status_codes_in(l).is_empty());
+    let diag_at = lines.iter().position(|l| {
+        let l = l.trim();
+        first_reply_code(l).is_some_and(|c| c >= 400) && l.len() > 6 || !status_codes_in(l).is_empty()
+    });
     let all = lines.join("\n");
     let status = best_code_in(&all);
-    let diagnostic = diag_line.map(|s| s.to_string());
+    let diagnostic = diag_at.map(|i| reply_with_continuation(&lines[i..]));
     let basis = diagnostic.clone().unwrap_or_else(|| all.chars().take(4000).collect());
     let reason = classify(status.as_deref(), &basis);
     let reason = if reason == Reason::Undefined {
