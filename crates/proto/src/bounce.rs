@@ -301,6 +301,17 @@ const PHRASES: &[(Reason, &[&str])] = &[
         ],
     ),
     (Reason::Filtered, &["filtered", "content filter", "refuses to receive"]),
+    // Temporary name-service failures are the network's, not a missing host: Postfix's "Host
+    // not found, try again" is DNS TRY_AGAIN. A domain without MX is Yahoo's "not accepting".
+    (
+        Reason::NetworkError,
+        &[
+            "host not found, try again",
+            "host name lookup failure",
+            "network error on destination",
+        ],
+    ),
+    (Reason::NotAccept, &["no mx record found"]),
     (
         Reason::HostUnknown,
         &[
@@ -591,6 +602,11 @@ pub fn classify(status: Option<&str>, text: &str) -> Reason {
         Some(_) => Reason::Undefined,
         None => Reason::Undefined,
     }
+}
+
+/// The reason a text's phrases name, if any (any case).
+pub fn reason_in_words(text: &str) -> Option<Reason> {
+    phrase_reason(&text.to_ascii_lowercase())
 }
 
 /// The first reason whose phrases the (lower-case) text contains.

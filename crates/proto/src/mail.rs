@@ -414,10 +414,15 @@ fn reply_with_continuation(lines: &[&str]) -> String {
 
 /// One recipient from the text written about it: status, reply, diagnostic line and reason.
 fn diagnose(recipient: Option<String>, lines: &[&str]) -> FailedRecipient {
-    let diag_at = lines.iter().position(|l| {
-        let l = l.trim();
-        first_reply_code(l).is_some_and(|c| c >= 400) && l.len() > 6 || !status_codes_in(l).is_empty()
-    });
+    let diag_at = lines
+        .iter()
+        .position(|l| {
+            let l = l.trim();
+            first_reply_code(l).is_some_and(|c| c >= 400) && l.len() > 6 || !status_codes_in(l).is_empty()
+        })
+        // Without a reply: the first line in the words of a known failure ("Deferred: Name
+        // server: example.jp.: host name lookup failure").
+        .or_else(|| lines.iter().position(|l| crate::bounce::reason_in_words(l).is_some()));
     let all = lines.join("\n");
     let status = best_code_in(&all);
     let diagnostic = diag_at.map(|i| reply_with_continuation(&lines[i..]));
