@@ -131,6 +131,7 @@ const PHRASES: &[(Reason, &[&str])] = &[
     (
         Reason::MailboxFull,
         &[
+            "mailfolder is full",
             "mailbox exceeded the local limit",
             "mailbox full",
             "mailbox is full",
@@ -311,7 +312,7 @@ const PHRASES: &[(Reason, &[&str])] = &[
             "network error on destination",
         ],
     ),
-    (Reason::NotAccept, &["no mx record found"]),
+    (Reason::NotAccept, &["no mx record found", "no mx found for domain"]),
     (
         Reason::HostUnknown,
         &[
@@ -535,6 +536,7 @@ const PHRASES: &[(Reason, &[&str])] = &[
     (
         Reason::SystemError,
         &[
+            "does not support tls",
             "could not load drd",
             "service currently unavailable",
             "unable to contact ldap",
@@ -696,6 +698,7 @@ fn stage_phrase(t: &str) -> Option<Stage> {
         // qmail names the stage in its own words.
         ("does not like recipient", Stage::RcptTo),
         ("does not like sender", Stage::MailFrom),
+        ("but sender was rejected", Stage::MailFrom),
         ("failed on data command", Stage::Data),
         ("failed after i sent the message", Stage::Data),
         ("after initial connection", Stage::Connect),

@@ -785,6 +785,12 @@ fn refine_with_body(recipients: &mut [FailedRecipient], body: &str) {
                 r.reason = better;
             }
         }
+        // RFC 3464 Action: delayed, and nothing more specific: delivery is still being tried.
+        if matches!(r.reason, Reason::OnHold | Reason::Undefined)
+            && r.action.as_deref().is_some_and(|a| a.eq_ignore_ascii_case("delayed"))
+        {
+            r.reason = Reason::Expired;
+        }
         let diag = r.diagnostic.as_deref().unwrap_or("");
         // RFC 3464 diagnostic type X-Unix: the local delivery program failed; unless it
         // says the mailbox is full, that is a mailer error whatever the status says.
