@@ -273,6 +273,8 @@ const PHRASES: &[(Reason, &[&str])] = &[
             "this user doesn't have a",
             "recipient address rejected.",
             "not listed in domino directory",
+            "ディレクトリのリストにありません",
+            "ディレクトリには見つかりません",
             "recipient name is not recognized",
             "invalid final delivery userid",
             "no such recipient",
@@ -770,6 +772,10 @@ fn directory_lookup(text: &str) -> bool {
         "no valid recipients",
         "recipientnotfound",
         "recipient not found by smtp address lookup",
+        // Lotus Notes and Domino in Japanese: "not in the directory list", "not found in the
+        // Domino directory".
+        "ディレクトリのリストにありません",
+        "ディレクトリには見つかりません",
     ];
     let t = text.to_ascii_lowercase();
     LOOKUPS.iter().any(|l| t.contains(l))

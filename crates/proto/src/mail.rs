@@ -199,9 +199,19 @@ const ORIGINAL_MARKERS: &[&str] = &[
     "below is a copy of the original message",
 ];
 
-/// The text after a message's header (the first empty line), bounded; lossy UTF-8.
+/// Bytes as text: ISO-2022-JP where its escape sequences show it (Japanese MTAs write their
+/// Diagnostic-Code and notices so, whatever the part's charset says), else lossy UTF-8.
+fn text_of(bytes: &[u8]) -> String {
+    let iso_2022_jp = bytes.windows(3).any(|w| w == b"\x1b$B" || w == b"\x1b$@");
+    match mail_parser::decoders::charsets::map::charset_decoder(b"iso-2022-jp") {
+        Some(decode) if iso_2022_jp => decode(bytes),
+        _ => String::from_utf8_lossy(bytes).into_owned(),
+    }
+}
+
+/// The text after a message's header (the first empty line), bounded.
 fn raw_body_text(raw: &[u8]) -> String {
-    let text = String::from_utf8_lossy(&raw[..raw.len().min(1 << 20)]).replace("\r\n", "\n");
+    let text = text_of(&raw[..raw.len().min(1 << 20)]).replace("\r\n", "\n");
     text.split_once("\n\n").map(|(_, b)| b.to_string()).unwrap_or_default()
 }
 
@@ -505,7 +515,7 @@ pub fn analyze(raw: &[u8]) -> Result<MessageAnalysis, MessageError> {
             .unwrap_or_default();
         match (t.as_str(), st.as_str()) {
             ("message", "delivery-status") | ("message", "global-delivery-status") | ("text", "delivery-status") => {
-                let body = String::from_utf8_lossy(part.contents()).into_owned();
+                let body = text_of(part.contents());
                 let ds = parse_delivery_status(&body);
                 a.kind = MessageKind::Dsn;
                 a.reporting_mta = ds.reporting_mta.clone();
