@@ -164,6 +164,7 @@ const PHRASES: &[(Reason, &[&str])] = &[
     (
         Reason::Suspend,
         &[
+            "account is disabled",
             "temporary locked",
             "temporarily locked",
             "account that you tried to reach is disabled",
@@ -546,7 +547,6 @@ const PHRASES: &[(Reason, &[&str])] = &[
             "internal error",
             "local error",
             "transaction failed",
-            "temporary failure",
             "4.3.0",
             "5.3.0",
         ],
@@ -613,13 +613,39 @@ pub fn reason_in_words(text: &str) -> Option<Reason> {
     phrase_reason(&text.to_ascii_lowercase())
 }
 
-/// The first reason whose phrases the (lower-case) text contains.
+/// The first reason whose phrases the (lower-case) text contains. "X does not exist" where X
+/// is a host name (no `@`) is an unknown host, checked before the table's last resort (a bare
+/// "does not exist").
 fn phrase_reason(t: &str) -> Option<Reason> {
     let t = &without_continuation_codes(t);
-    PHRASES
-        .iter()
-        .find(|(_, phrases)| phrases.iter().any(|p| t.contains(p)))
-        .map(|(r, _)| *r)
+    let (last_resort, table) = PHRASES.split_last()?;
+    let found = |entries: &[(Reason, &[&str])]| {
+        entries
+            .iter()
+            .find(|(_, phrases)| phrases.iter().any(|p| t.contains(p)))
+            .map(|(r, _)| *r)
+    };
+    found(table)
+        .or_else(|| host_does_not_exist(t).then_some(Reason::HostUnknown))
+        .or_else(|| found(std::slice::from_ref(last_resort)))
+}
+
+/// "553 mail.example.com does not exist": the word before "does not exist" is a domain name.
+fn host_does_not_exist(t: &str) -> bool {
+    let Some(i) = t.find(" does not exist") else {
+        return false;
+    };
+    let word = t[..i].rsplit(char::is_whitespace).next().unwrap_or("");
+    let word = word.trim_matches(|c: char| matches!(c, '<' | '>' | '"' | '\'' | ':' | ','));
+    word.contains('.')
+        && !word.contains('@')
+        && word
+            .split('.')
+            .all(|l| !l.is_empty() && l.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-'))
+        && word
+            .rsplit('.')
+            .next()
+            .is_some_and(|tld| tld.bytes().any(|b| b.is_ascii_alphabetic()))
 }
 
 /// A multi-line SMTP reply joined into one line repeats its codes in the middle of the text
@@ -829,7 +855,7 @@ pub fn status_reason(s: &str) -> Option<Reason> {
         ("2", "2") => MailboxFull,
         ("2", "3") => ExceedLimit,
         ("2", "4") => Filtered,
-        ("3", "0") if !temporary => SystemError,
+        ("3", "0") => SystemError,
         ("3", "1") => SystemFull,
         ("3", "2") => NotAccept,
         ("3", "3" | "5") => SystemError,
