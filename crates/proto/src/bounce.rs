@@ -995,7 +995,9 @@ pub fn status_codes_in(text: &str) -> Vec<String> {
             c.is_ascii_digit() && word.len() > 5 && word.as_bytes().get(3) == Some(&b'-')
         });
         // qmail writes its status as `(#4.4.1)`.
-        let w = w.trim_start_matches(['-', '#']).trim_end_matches(['.', ':']);
+        let w = w
+            .trim_start_matches(['-', '#', '\''])
+            .trim_end_matches(['.', ':', '\'']);
         let parts: Vec<&str> = w.split('.').collect();
         if parts.len() == 3
             && matches!(parts[0], "2" | "4" | "5")

@@ -125,11 +125,21 @@ pub enum MessageError {
     NotEmail,
 }
 
+/// The first SMTP reply code (4xx, 5xx) in a text: three digits standing alone, followed by
+/// a space, a hyphen (a multi-line reply) or the end; never digits inside a word or an id
+/// (`4e479ce6`, `1417217587540`).
 fn first_reply_code(text: &str) -> Option<u16> {
-    text.split(|c: char| !c.is_ascii_digit())
-        .filter(|w| w.len() == 3)
-        .filter_map(|w| w.parse::<u16>().ok())
-        .find(|c| (400..600).contains(c))
+    let b = text.as_bytes();
+    (0..b.len().saturating_sub(2)).find_map(|i| {
+        let code = &b[i..i + 3];
+        let before_ok = i == 0 || !b[i - 1].is_ascii_alphanumeric() && b[i - 1] != b'.';
+        let after_ok = matches!(
+            b.get(i + 3),
+            None | Some(b' ' | b'-' | b'\t' | b':' | b';' | b')' | b',')
+        );
+        let n = std::str::from_utf8(code).ok()?.parse::<u16>().ok()?;
+        (code.iter().all(u8::is_ascii_digit) && before_ok && after_ok && (400..600).contains(&n)).then_some(n)
+    })
 }
 
 fn addr_of(m: &mail_parser::Message<'_>) -> Option<String> {
