@@ -141,6 +141,6 @@ fn agreement_with_sisimai_expected() {
     println!("every disagreement:\n{}", lines.join("\n"));
     // Issue 9's target is 95% for both; these floors are today's figures, so a change that
     // makes the agreement worse fails here. Raise them as the classifier improves.
-    assert!(reason_ok >= 467, "reason agreement fell below 467 of {total}");
+    assert!(reason_ok >= 469, "reason agreement fell below 469 of {total}");
     assert!(status_ok >= 467, "status agreement fell below 467 of {total}");
 }

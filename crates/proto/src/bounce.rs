@@ -340,6 +340,7 @@ const PHRASES: &[(Reason, &[&str])] = &[
     (
         Reason::Rejected,
         &[
+            "please provide a valid from",
             "sending to/from an address that has been blacklisted",
             "does not exist e2110",
             "recipient addresses rejected : access denied",

@@ -434,12 +434,15 @@ fn reply_with_continuation(lines: &[&str]) -> String {
 
 /// One recipient from the text written about it: status, reply, diagnostic line and reason.
 fn diagnose(recipient: Option<String>, lines: &[&str]) -> FailedRecipient {
+    let has_reply = |l: &&str| first_reply_code(l.trim()).is_some();
+    let has_status = |l: &&str| !status_codes_in(l).is_empty();
+    // The remote server's reply: a line with a reply code and a status code, else either (a
+    // line that only mentions a status, like "see DSN 5.1.10 Errors in ...", comes last).
     let diag_at = lines
         .iter()
-        .position(|l| {
-            let l = l.trim();
-            first_reply_code(l).is_some_and(|c| c >= 400) && l.len() > 6 || !status_codes_in(l).is_empty()
-        })
+        .position(|l| has_reply(l) && has_status(l))
+        .or_else(|| lines.iter().position(|l| has_reply(l) && l.trim().len() > 6))
+        .or_else(|| lines.iter().position(has_status))
         // Without a reply: the first line in the words of a known failure ("Deferred: Name
         // server: example.jp.: host name lookup failure").
         .or_else(|| lines.iter().position(|l| crate::bounce::reason_in_words(l).is_some()));
