@@ -474,6 +474,13 @@ fn diagnose(recipient: Option<String>, lines: &[&str]) -> FailedRecipient {
 
 /// Looks at a raw message.
 pub fn analyze(raw: &[u8]) -> Result<MessageAnalysis, MessageError> {
+    analyze_at(raw, 0)
+}
+
+/// How deep a report attached to a report is followed (a bounce of a forwarded bounce).
+const MAX_NESTED_REPORTS: usize = 1;
+
+fn analyze_at(raw: &[u8], depth: usize) -> Result<MessageAnalysis, MessageError> {
     if raw.len() > MAX_MESSAGE {
         return Err(MessageError::TooLarge { size: raw.len() });
     }
@@ -507,6 +514,8 @@ pub fn analyze(raw: &[u8]) -> Result<MessageAnalysis, MessageError> {
         feedback: None,
     };
     let mut texts: Vec<String> = Vec::new();
+    // A delivery report attached whole (a gateway that wraps the bounce it received).
+    let mut attached_report: Option<Vec<u8>> = None;
     let report_type = msg
         .root_part()
         .content_type()
@@ -547,6 +556,13 @@ pub fn analyze(raw: &[u8]) -> Result<MessageAnalysis, MessageError> {
                 if let PartType::Message(inner) = &part.body {
                     a.original_subject = inner.subject().map(str::to_string);
                     a.original_message_id = inner.message_id().map(str::to_string);
+                    let is_report = inner.root_part().content_type().is_some_and(|ct| {
+                        ct.ctype().eq_ignore_ascii_case("multipart")
+                            && ct.subtype().is_some_and(|s| s.eq_ignore_ascii_case("report"))
+                    });
+                    if is_report {
+                        attached_report.get_or_insert_with(|| inner.raw_message().to_vec());
+                    }
                 } else if let Ok(inner_text) = std::str::from_utf8(part.contents()) {
                     for l in inner_text.lines().take(200) {
                         if let Some(v) = l.strip_prefix("Subject:") {
@@ -566,6 +582,15 @@ pub fn analyze(raw: &[u8]) -> Result<MessageAnalysis, MessageError> {
             }
             _ => {}
         }
+    }
+    if a.kind != MessageKind::Dsn
+        && depth < MAX_NESTED_REPORTS
+        && let Some(inner) = attached_report
+        && let Ok(inner) = analyze_at(&inner, depth + 1)
+        && inner.kind == MessageKind::Dsn
+        && !inner.recipients.is_empty()
+    {
+        return Ok(inner);
     }
     if report_type.as_deref() == Some("feedback-report") {
         a.kind = MessageKind::Feedback;
