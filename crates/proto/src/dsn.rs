@@ -93,7 +93,10 @@ pub fn parse_delivery_status(body: &str) -> DeliveryStatus {
                 final_recipient: get("final-recipient").map(|v| typed_value(&v)),
                 original_recipient: get("original-recipient").map(|v| typed_value(&v)),
                 action: get("action").map(|v| v.to_ascii_lowercase()),
-                status: get("status").map(|v| v.split_whitespace().next().unwrap_or("").to_string()),
+                // An empty `Status:` is no status.
+                status: get("status")
+                    .and_then(|v| v.split_whitespace().next().map(str::to_string))
+                    .filter(|v| !v.is_empty()),
                 remote_mta: get("remote-mta").map(|v| typed_value(&v)),
                 diagnostic_code: get("diagnostic-code").map(|v| typed_value(&v)),
                 diagnostic_type: get("diagnostic-code").and_then(|v| type_of(&v)),

@@ -876,6 +876,11 @@ fn in_vendor_words(
 /// implies, kept apart from the written one.
 fn imply_statuses(recipients: &mut [FailedRecipient]) {
     for r in recipients {
+        // A diagnosis was written but says nothing we recognise: on hold (read the
+        // diagnostic), not undefined (nothing said at all).
+        if r.reason == Reason::Undefined && r.diagnostic.as_deref().is_some_and(|d| !d.trim().is_empty()) {
+            r.reason = Reason::OnHold;
+        }
         let written = r.reply_status.as_deref().or(r.status.as_deref()).unwrap_or("");
         let generic = written.is_empty() || written.ends_with(".0.0");
         if generic {
@@ -910,7 +915,14 @@ fn says_temporary(reply: Option<u16>, diagnostic: &str) -> bool {
     match reply {
         Some(400..=499) => true,
         Some(500..=599) => false,
-        _ => d.contains(" temporar") || d.contains(" persistent"),
+        // Without a reply code: the words of a temporary failure, or of an MTA that gave up
+        // retrying one (Exim's "retry timeout exceeded": every attempt failed temporarily).
+        _ => {
+            d.contains(" temporar")
+                || d.contains(" persistent")
+                || d.contains("retry timeout exceeded")
+                || d.contains("have been failing for a long time")
+        }
     }
 }
 
