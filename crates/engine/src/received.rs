@@ -186,6 +186,7 @@ async fn dkim_step<'x>(
         dkim.status = dns_timed_out("DKIM key lookups");
         return (dkim, Vec::new(), Vec::new());
     };
+    let outputs = body_length_reverified(ctx, auth, m, outputs).await;
     let (found, usable) = crate::dkimsig::findings(ctx, &facts.dkim_signatures, outputs).await;
     let passing = found
         .iter()
@@ -194,6 +195,62 @@ async fn dkim_step<'x>(
         .collect();
     dkim.findings = found;
     (dkim, passing, usable)
+}
+
+/// mail-auth 0.13 cuts the raw body at `l=` bytes before canonicalising it; RFC 6376 section
+/// 3.4.5 counts `l=` in canonicalised octets. Under relaxed canonicalisation a body whose white
+/// space shrinks is then hashed short and a valid signature fails on its body hash. For such a
+/// signature the message is verified once more with its body replaced by the canonical body
+/// cut at `l=`: canonicalisation is idempotent, so mail-auth's cut then falls where the RFC's
+/// does. The header fields and the signature are the message's own; only a pass replaces the
+/// first answer.
+async fn body_length_reverified<'x>(
+    ctx: &Context,
+    auth: &MessageAuthenticator,
+    m: &'x AuthenticatedMessage<'x>,
+    mut outputs: Vec<mail_auth::DkimOutput<'x>>,
+) -> Vec<mail_auth::DkimOutput<'x>> {
+    use mail_auth::common::headers::Writable;
+    use mail_auth::dkim::DkimError;
+    for output in outputs.iter_mut() {
+        let body_hash_failed = matches!(
+            output.result(),
+            mail_auth::DkimResult::Fail(e) | mail_auth::DkimResult::Neutral(e) | mail_auth::DkimResult::PermError(e)
+                if *e == mail_auth::Error::Dkim(DkimError::FailedBodyHashMatch)
+        );
+        let Some(b) = output
+            .signature()
+            .filter(|s| s.l > 0 && body_hash_failed)
+            .map(|s| s.b.clone())
+        else {
+            continue;
+        };
+        // The same signature, borrowed from the message itself (so it lives as long as it).
+        let Some(sig) = m.dkim_headers.iter().map(|h| &h.header).find(|s| s.b == b) else {
+            continue;
+        };
+        let body_at = (m.body_offset as usize).min(m.raw_message.len());
+        let mut canonical: Vec<u8> = Vec::new();
+        sig.cb
+            .canonical_body(&m.raw_message[body_at..], 0)
+            .write(&mut canonical);
+        canonical.truncate(usize::try_from(sig.l).unwrap_or(usize::MAX));
+        let mut rebuilt = m.raw_message[..body_at].to_vec();
+        rebuilt.extend_from_slice(&canonical);
+        let Some(again) = AuthenticatedMessage::parse_with_opts(&rebuilt, None, false) else {
+            continue;
+        };
+        let Ok(results) = tokio::time::timeout(ctx.timeout, auth.verify_dkim(&again)).await else {
+            continue;
+        };
+        let passed = results
+            .iter()
+            .any(|o| o.result() == &mail_auth::DkimResult::Pass && o.signature().is_some_and(|s| s.b == b));
+        if passed {
+            *output = mail_auth::DkimOutput::pass().with_signature(sig);
+        }
+    }
+    outputs
 }
 
 /// SPF for the client that handed the message to the receiving system.
