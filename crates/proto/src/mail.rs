@@ -876,9 +876,17 @@ fn in_vendor_words(
 /// implies, kept apart from the written one.
 fn imply_statuses(recipients: &mut [FailedRecipient]) {
     for r in recipients {
-        // A diagnosis was written but says nothing we recognise: on hold (read the
-        // diagnostic), not undefined (nothing said at all).
-        if r.reason == Reason::Undefined && r.diagnostic.as_deref().is_some_and(|d| !d.trim().is_empty()) {
+        // A temporary failure whose diagnosis says nothing we recognise is on hold (the server
+        // keeps trying); a permanent one stays undefined: "on hold" must never tell the user to
+        // wait for a delivery that has been given up.
+        let temporary = r
+            .reply_status
+            .as_deref()
+            .or(r.status.as_deref())
+            .is_some_and(|s| s.starts_with('4'))
+            || r.action.as_deref().is_some_and(|a| a.eq_ignore_ascii_case("delayed"))
+            || r.reply_code.is_some_and(|c| (400..500).contains(&c));
+        if r.reason == Reason::Undefined && temporary && r.diagnostic.as_deref().is_some_and(|d| !d.trim().is_empty()) {
             r.reason = Reason::OnHold;
         }
         let written = r.reply_status.as_deref().or(r.status.as_deref()).unwrap_or("");
