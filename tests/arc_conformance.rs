@@ -12,15 +12,11 @@
 //! - [`DISAGREEMENTS`] lists the cases where our answer differs from the suite's, each with the
 //!   reason. Any other difference fails the test.
 
-use std::sync::Arc;
-use std::time::Duration;
+mod common;
 
-use hickory_proto::rr::rdata::TXT;
-use hickory_proto::rr::{Name, RData, Record};
+use hickory_proto::rr::{Name, Record};
 use mxdoctor_engine::Context;
 use mxdoctor_engine::received::ReceivedRequest;
-use mxdoctor_net::tls::TlsSettings;
-use mxdoctor_net::{AddressMap, Connector, Dns, DnsConfig};
 use yaml_rust2::{Yaml, YamlLoader};
 
 /// Cases where we answer differently from the draft suite, and why.
@@ -46,17 +42,11 @@ fn txt_records(doc: &Yaml) -> Vec<Record> {
             let (Some(owner), Some(text)) = (k.as_str(), v.as_str()) else {
                 continue;
             };
-            let Ok(name) = Name::from_ascii(format!("{}.", owner.trim_end_matches('.'))) else {
+            if Name::from_ascii(format!("{}.", owner.trim_end_matches('.'))).is_err() {
                 continue;
-            };
-            // TXT strings are at most 255 bytes each; a DKIM key is split and joined back.
+            }
             let text: String = text.split_whitespace().collect::<Vec<_>>().join("");
-            let chunks: Vec<String> = text
-                .as_bytes()
-                .chunks(255)
-                .map(|c| String::from_utf8_lossy(c).into_owned())
-                .collect();
-            out.push(Record::from_rdata(name, 300, RData::TXT(TXT::new(chunks))));
+            out.push(common::txt_record(owner, &text));
         }
     }
     out
@@ -114,21 +104,7 @@ async fn arc_draft_validation_suite() {
         let server = mxdoctor_lab::serve_records(txt_records(doc), vec![])
             .await
             .expect("lab DNS");
-        let timeout = Duration::from_secs(3);
-        let clock = mxdoctor_net::clock::system();
-        let ctx = Context {
-            dns: Dns::new(&DnsConfig {
-                servers: vec![server.addr()],
-                timeout,
-                attempts: 1,
-            })
-            .unwrap(),
-            connector: Connector::Lab(Arc::new(AddressMap::default())),
-            tls: TlsSettings::webpki_roots(clock.clone(), timeout),
-            clock,
-            timeout,
-            ehlo_name: "mxdoctor.invalid".into(),
-        };
+        let ctx = common::dns_only_context(server.addr());
         let Yaml::Hash(tests) = &doc["tests"] else { continue };
         for (name, t) in tests {
             let name = name.as_str().unwrap_or("?").to_string();

@@ -11,15 +11,10 @@
 //!
 //! Needs python3 with dkimpy and PyNaCl, and openssl (scripts/install-test-deps.sh).
 
-use std::sync::Arc;
-use std::time::Duration;
+mod common;
 
-use hickory_proto::rr::rdata::TXT;
-use hickory_proto::rr::{Name, RData, Record, RecordType};
-use mxdoctor_engine::Context;
+use hickory_proto::rr::{Name, Record, RecordType};
 use mxdoctor_engine::received::ReceivedRequest;
-use mxdoctor_net::tls::TlsSettings;
-use mxdoctor_net::{AddressMap, Connector, Dns, DnsConfig};
 
 /// Cases where dkimpy 1.1 and the RFCs part: it accepts rsa-sha1 (RFC 8301 section 3.1 says a
 /// verifier must not) and does not apply a key's `h=` list (RFC 6376 section 3.6.1).
@@ -93,38 +88,11 @@ fn generate() -> Vec<Case> {
         .collect()
 }
 
-/// TXT records, split into strings of at most 255 bytes as DNS requires.
 fn txt_records(case: &Case) -> Vec<Record> {
     case.records
         .iter()
-        .map(|(owner, text)| {
-            let chunks: Vec<String> = text
-                .as_bytes()
-                .chunks(255)
-                .map(|c| String::from_utf8_lossy(c).into_owned())
-                .collect();
-            let name = Name::from_ascii(format!("{owner}.")).expect("owner name");
-            Record::from_rdata(name, 300, RData::TXT(TXT::new(chunks)))
-        })
+        .map(|(owner, text)| common::txt_record(owner, text))
         .collect()
-}
-
-fn context(dns: std::net::SocketAddr) -> Context {
-    let timeout = Duration::from_secs(3);
-    let clock = mxdoctor_net::clock::system();
-    Context {
-        dns: Dns::new(&DnsConfig {
-            servers: vec![dns],
-            timeout,
-            attempts: 1,
-        })
-        .unwrap(),
-        connector: Connector::Lab(Arc::new(AddressMap::default())),
-        tls: TlsSettings::webpki_roots(clock.clone(), timeout),
-        clock,
-        timeout,
-        ehlo_name: "mxdoctor.invalid".into(),
-    }
 }
 
 /// The result of each DKIM finding, in the order of the fields (evidence `result`).
@@ -138,7 +106,7 @@ async fn our_results(case: &Case) -> Vec<String> {
         .await
         .expect("lab DNS");
     let raw = std::fs::read(&case.file).unwrap();
-    let ctx = context(server.addr());
+    let ctx = common::dns_only_context(server.addr());
     let checks = mxdoctor_engine::received::checks(&ctx, &raw, &ReceivedRequest::default(), &case.name).await;
     checks
         .iter()

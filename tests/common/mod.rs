@@ -99,3 +99,37 @@ pub fn plain_text(report: &Report, lang: mxdoctor_explain::Lang) -> String {
         },
     )
 }
+
+/// A TXT record for a DNS-only lab server (`mxdoctor_lab::serve_records`), split into strings of
+/// at most 255 bytes as DNS requires (a DKIM key is split and joined back by the reader).
+pub fn txt_record(owner: &str, text: &str) -> hickory_proto::rr::Record {
+    use hickory_proto::rr::{Name, RData, Record, rdata::TXT};
+    let chunks: Vec<String> = text
+        .as_bytes()
+        .chunks(255)
+        .map(|c| String::from_utf8_lossy(c).into_owned())
+        .collect();
+    let name = Name::from_ascii(format!("{}.", owner.trim_end_matches('.'))).expect("owner name");
+    Record::from_rdata(name, 300, RData::TXT(TXT::new(chunks)))
+}
+
+/// A run context that asks only the given DNS server (a `serve_records` server), system clock,
+/// no address map: for data-driven suites that need DNS answers and nothing else.
+pub fn dns_only_context(dns: std::net::SocketAddr) -> mxdoctor_engine::Context {
+    use std::sync::Arc;
+    let timeout = Duration::from_secs(3);
+    let clock = clock::system();
+    mxdoctor_engine::Context {
+        dns: mxdoctor_net::Dns::new(&mxdoctor_net::DnsConfig {
+            servers: vec![dns],
+            timeout,
+            attempts: 1,
+        })
+        .expect("resolver"),
+        connector: mxdoctor_net::Connector::Lab(Arc::new(mxdoctor_net::AddressMap::default())),
+        tls: mxdoctor_net::tls::TlsSettings::webpki_roots(clock.clone(), timeout),
+        clock,
+        timeout,
+        ehlo_name: "mxdoctor.invalid".into(),
+    }
+}

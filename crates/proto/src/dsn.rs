@@ -32,7 +32,7 @@ pub struct DeliveryStatus {
 }
 
 /// Splits `Type; value` (`rfc822; user@example.com`, `smtp; 550 ...`) and returns the value.
-fn typed_value(v: &str) -> String {
+pub fn typed_value(v: &str) -> String {
     match v.split_once(';') {
         Some((t, rest)) if !t.contains(' ') && t.len() < 20 => rest.trim().to_string(),
         _ => v.trim().to_string(),

@@ -6,6 +6,7 @@
 use serde_json::Value;
 
 use crate::bounce::{Reason, classify, status_codes_in};
+use crate::dsn::typed_value;
 
 /// One recipient of an SES notification, as the bounce reader reports it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -58,16 +59,8 @@ fn text(v: &Value) -> Option<String> {
     v.as_str().map(str::trim).filter(|s| !s.is_empty()).map(str::to_string)
 }
 
-/// `"smtp; 550 5.1.1 user unknown"` and `"dsn; a27-23.smtp-out..."`: the value after the type.
-fn untyped(s: String) -> String {
-    match s.split_once(';') {
-        Some((t, rest)) if !t.contains(' ') && t.len() < 20 => rest.trim().to_string(),
-        _ => s,
-    }
-}
-
 fn bounced(b: &Value) -> Vec<SesRecipient> {
-    let reporting_mta = text(&b["reportingMTA"]).map(untyped);
+    let reporting_mta = text(&b["reportingMTA"]).map(|v| typed_value(&v));
     let suppressed = b["bounceSubType"].as_str() == Some("Suppressed");
     b["bouncedRecipients"]
         .as_array()
@@ -76,7 +69,7 @@ fn bounced(b: &Value) -> Vec<SesRecipient> {
         .iter()
         .filter_map(|r| {
             let address = text(&r["emailAddress"])?;
-            let diagnostic = text(&r["diagnosticCode"]).map(untyped);
+            let diagnostic = text(&r["diagnosticCode"]).map(|v| typed_value(&v));
             let status = text(&r["status"]).or_else(|| {
                 diagnostic
                     .as_deref()
