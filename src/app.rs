@@ -50,10 +50,14 @@ pub async fn run(cli: Cli) -> Result<i32, RunError> {
         Command::Check(args) => check_cmd(args).await,
         Command::Message(args) => message_cmd(args).await,
         Command::Lab(args) => crate::labcmd::lab_cmd(args).await,
+        Command::Serve(args) => crate::servecmd::serve_cmd(args).await,
+        Command::Completions(args) => Ok(crate::servecmd::completions(args.shell)),
+        Command::Manpage => crate::servecmd::manpage(),
     }
 }
 
 /// Where the network settings come from.
+#[derive(Clone)]
 pub struct LabEnv {
     pub resolver: SocketAddr,
     pub map: AddressMap,
@@ -496,5 +500,6 @@ pub fn received_request(args: &MessageArgs) -> Result<mxdoctor_engine::received:
         mail_from: args.mail_from.clone(),
         helo: args.helo.clone(),
         bulk: args.bulk,
+        arrival: None,
     })
 }

@@ -44,6 +44,73 @@ pub enum Command {
     Message(MessageArgs),
     /// Run a lab world (real DNS and mail servers on loopback) in the foreground.
     Lab(LabArgs),
+    /// Serve the web page, the JSON API (/api/v1/), a test address to send mail to, and Prometheus metrics.
+    Serve(ServeArgs),
+    /// Print a shell completion script (bash, zsh, fish, elvish, powershell).
+    Completions(CompletionsArgs),
+    /// Print the man page (roff), e.g. `mxdoctor manpage > mxdoctor.1`.
+    Manpage,
+}
+
+#[derive(Debug, Args)]
+pub struct CompletionsArgs {
+    /// The shell.
+    pub shell: clap_complete::Shell,
+}
+
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// Address and port of the web page and API.
+    #[arg(long, default_value = "127.0.0.1:8080", value_name = "ADDR:PORT")]
+    pub listen: String,
+    /// Keep reports in this SQLite file (default: in memory, gone at exit).
+    #[arg(long, value_name = "FILE.sqlite")]
+    pub store: Option<PathBuf>,
+    /// Language of the page when the browser asks for neither English nor Japanese.
+    #[arg(long, value_enum, default_value_t = LangArg::En)]
+    pub lang_default: LangArg,
+    /// Days reports and test messages are kept.
+    #[arg(long, default_value_t = 7, value_name = "DAYS")]
+    pub retention: u32,
+    /// Serve against a built-in lab world (real DNS and mail servers on loopback) instead of the Internet.
+    #[arg(long, value_name = "NAME")]
+    pub scenario: Option<String>,
+    /// Also dial loopback, private, link-local and other non-public addresses (a lab, a page only you can reach).
+    /// Without it every address actually dialled must be public.
+    #[arg(long)]
+    pub allow_private: bool,
+    /// Checks one client address may start per minute.
+    #[arg(long, default_value_t = 30, value_name = "N")]
+    pub rate: u32,
+    /// Checks running at once, all clients together.
+    #[arg(long, default_value_t = 32, value_name = "N")]
+    pub max_in_flight: usize,
+    /// Seconds a check may run before it is stopped.
+    #[arg(long, default_value_t = 120, value_name = "SECONDS")]
+    pub check_timeout: u64,
+    /// The test address: where its SMTP listener listens (a public deployment: port 25, with an MX record for --test-domain).
+    #[arg(long, value_name = "ADDR:PORT", requires = "test_domain")]
+    pub smtp_listen: Option<String>,
+    /// The domain of the test addresses (t-<token>@DOMAIN).
+    #[arg(long, value_name = "DOMAIN", requires = "smtp_listen")]
+    pub test_domain: Option<String>,
+    /// Certificate chain (PEM) for the test address's STARTTLS (default: self-signed for --test-domain).
+    #[arg(long, value_name = "FILE", requires = "smtp_tls_key")]
+    pub smtp_tls_cert: Option<PathBuf>,
+    /// Private key (PEM) for --smtp-tls-cert.
+    #[arg(long, value_name = "FILE", requires = "smtp_tls_cert")]
+    pub smtp_tls_key: Option<PathBuf>,
+    /// Largest test message accepted, in bytes.
+    #[arg(long, default_value_t = 10 * 1024 * 1024, value_name = "BYTES")]
+    pub smtp_max_size: usize,
+    /// Minutes a test address stays live.
+    #[arg(long, default_value_t = 60, value_name = "MINUTES")]
+    pub token_minutes: u64,
+    /// Honour XCLIENT on the test address (the lab's MTA uses it to play a world address). Never on a public listener.
+    #[arg(long)]
+    pub smtp_trust_xclient: bool,
+    #[command(flatten)]
+    pub common: Common,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 pub const SCHEMA_VERSION: u32 = 1;
 
 /// How bad a finding is. Ordered: `Pass < Info < Notice < Warning < Fail`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum Severity {
     Pass,
@@ -34,7 +34,7 @@ impl Severity {
 }
 
 /// One observation about a subject, keyed by a stable dotted id (`tls.cert.name-mismatch`).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Finding {
     pub id: String,
     pub severity: Severity,
@@ -73,7 +73,7 @@ impl Finding {
 }
 
 /// Why a check could not run to the end. Each cause has catalogue text under `error.<cause>`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "kebab-case")]
 pub enum ErrorCause {
     /// DNS: SERVFAIL, REFUSED or another error answer.
@@ -86,6 +86,8 @@ pub enum ErrorCause {
     Timeout,
     /// Lab mode: the address is not in the lab's map, so it was not dialled.
     Unmapped,
+    /// A public deployment refused to dial a non-public address (SSRF guard).
+    NotPublic,
     /// The server broke the protocol (garbage, over-long lines, reset).
     Protocol,
     /// Other I/O failure.
@@ -104,6 +106,7 @@ impl ErrorCause {
             ErrorCause::Refused => "refused",
             ErrorCause::Timeout => "timeout",
             ErrorCause::Unmapped => "unmapped",
+            ErrorCause::NotPublic => "not-public",
             ErrorCause::Protocol => "protocol",
             ErrorCause::Io => "io",
             ErrorCause::ListRefused => "list-refused",
@@ -129,7 +132,7 @@ impl ErrorCause {
 }
 
 /// Whether a check ran. Never a pass or a fail by itself: that is what findings are for.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(tag = "state", rename_all = "lowercase")]
 pub enum CheckStatus {
     Ran,
@@ -155,7 +158,7 @@ impl CheckStatus {
 }
 
 /// The result of one check on one subject.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct CheckResult {
     /// Stable check id (`sendas.tls`, `dns.host`...).
     pub check: String,
@@ -199,7 +202,7 @@ pub fn unknowns(checks: &[CheckResult], depends_on: &[&str]) -> Vec<String> {
 }
 
 /// Evidence kept as data: `{"kind": "smtp-transcript", "data": [...]}`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(tag = "kind", content = "data", rename_all = "kebab-case")]
 pub enum Evidence {
     Dns(serde_json::Value),
@@ -212,7 +215,7 @@ pub enum Evidence {
 }
 
 /// What the receiving side (Gmail) will do, derived from the findings.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Verdict {
     /// Catalogue id of the verdict sentence (`verdict.sendas.accept`, `verdict.sendas.refuse`...).
     pub id: String,
@@ -225,7 +228,7 @@ pub struct Verdict {
 }
 
 /// One run of one command.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Report {
     pub schema_version: u32,
     pub tool: String,

@@ -34,6 +34,31 @@ pub struct ReceivedRequest {
     pub helo: Option<String>,
     /// Judge by the bulk-sender rules (>= 5000 messages a day to Gmail).
     pub bulk: bool,
+    /// The message came to our own SMTP listener (the test address): what it saw.
+    pub arrival: Option<Arrival>,
+}
+
+/// How a message reached mxdoctor's own SMTP listener (the web page's test address): facts seen
+/// on the connection, not what Received fields claim. They override the header's story.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize, schemars::JsonSchema)]
+pub struct Arrival {
+    /// The client's address (in the lab: the world address its XCLIENT named).
+    pub ip: IpAddr,
+    pub helo: String,
+    /// The envelope sender; empty for a null reverse-path.
+    pub mail_from: String,
+    /// The TLS session, when the client used STARTTLS.
+    pub tls: Option<ArrivalTls>,
+    /// Our listener's host name.
+    pub by: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize, schemars::JsonSchema)]
+pub struct ArrivalTls {
+    /// `TLSv1.3`, `TLSv1.2`.
+    pub version: String,
+    /// The IANA cipher suite name.
+    pub cipher: String,
 }
 
 /// Everything the verdict needs, beside the findings.
@@ -88,6 +113,14 @@ impl Envelope {
         // MAIL FROM: given, else the Return-Path the final MTA wrote. Without either (a
         // message saved from the sender's side), the From address is the usual envelope
         // sender: assumed, and the finding says so.
+        if let Some(a) = &req.arrival {
+            return Self {
+                ip: Some(a.ip),
+                helo: Some(a.helo.clone()),
+                mail_from: Some(a.mail_from.clone()).filter(|m| !m.is_empty()),
+                mail_from_assumed: false,
+            };
+        }
         let given = req.mail_from.clone().or_else(|| facts.return_path.clone());
         Self {
             ip: req.ip.or(entry.and_then(|h| h.ip)),
@@ -151,6 +184,9 @@ pub async fn checks(ctx: &Context, raw: &[u8], req: &ReceivedRequest, subject: &
     }
     out.push(dmarc);
     out.extend(arc);
+    if let Some(a) = &req.arrival {
+        out.push(arrival_check(a));
+    }
     out.push(path_check(&facts, subject));
     out.push(header_check(&facts, req, &outcome, subject));
     if let Some(c) = receiver_results(&facts, &outcome, subject) {
@@ -629,6 +665,27 @@ fn path_check(facts: &HeaderFacts, subject: &str) -> CheckResult {
     c
 }
 
+/// Gmail's transport rule for every sender, judged on the connection itself: a message that
+/// does not arrive over TLS gets `421 4.7.29` (the sender retries). `check` cannot see this (it
+/// never watches the sender send); the test address does.
+fn arrival_check(a: &Arrival) -> CheckResult {
+    let mut c = CheckResult::ran("message.arrival", a.ip.to_string());
+    let finding = match &a.tls {
+        Some(t) => Finding::new("msg.arrival.tls", Severity::Pass, a.ip.to_string())
+            .arg("version", &t.version)
+            .arg("cipher", &t.cipher),
+        None => Finding::new("msg.arrival.no-tls", Severity::Fail, a.ip.to_string()),
+    };
+    c.findings.push(
+        finding
+            .arg("ip", a.ip)
+            .arg("helo", &a.helo)
+            .arg("by", &a.by)
+            .evidence(json!({ "ip": a.ip, "helo": a.helo, "mail_from": a.mail_from, "tls": a.tls })),
+    );
+    c
+}
+
 /// Gmail's and Yahoo's header rules.
 fn header_check(facts: &HeaderFacts, req: &ReceivedRequest, o: &Outcome, subject: &str) -> CheckResult {
     let mut c = CheckResult::ran("message.headers", subject);
@@ -824,12 +881,11 @@ pub fn verdict(checks: &[CheckResult]) -> Verdict {
         return make("verdict.message.received-defer", Severity::Warning, temporary);
     }
     // Received without TLS: Gmail answers 421 4.7.29 and the sender retries (over TLS, or not).
-    if fail("msg.path.no-tls") {
-        return make(
-            "verdict.message.received-defer",
-            Severity::Warning,
-            vec!["msg.path.no-tls".into()],
-        );
+    // Seen on our own connection (the test address) or told by the entry hop's Received field.
+    for id in ["msg.arrival.no-tls", "msg.path.no-tls"] {
+        if fail(id) {
+            return make("verdict.message.received-defer", Severity::Warning, vec![id.into()]);
+        }
     }
     // 4. What sends mail to spam. A failing signature or SPF result next to an aligned pass
     // (DMARC pass) is information, not a broken rule: the message is authenticated.

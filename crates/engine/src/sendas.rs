@@ -544,6 +544,7 @@ fn cause_of(e: &SmtpError) -> ErrorCause {
         SmtpError::Connect(ConnectError::Refused { .. }) => ErrorCause::Refused,
         SmtpError::Connect(ConnectError::Timeout { .. }) => ErrorCause::Timeout,
         SmtpError::Connect(ConnectError::Unmapped { .. }) => ErrorCause::Unmapped,
+        SmtpError::Connect(ConnectError::NotPublic { .. }) => ErrorCause::NotPublic,
         SmtpError::Connect(_) => ErrorCause::Io,
         SmtpError::Timeout { .. } => ErrorCause::Timeout,
         SmtpError::Io { .. } => ErrorCause::Io,

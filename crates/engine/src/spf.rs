@@ -93,7 +93,7 @@ fn walk<'a>(
     depth: usize,
     seen: BTreeSet<String>,
     w: &'a mut Walk,
-) -> std::pin::Pin<Box<dyn std::future::Future<Output = SpfNode> + 'a>> {
+) -> std::pin::Pin<Box<dyn std::future::Future<Output = SpfNode> + Send + 'a>> {
     Box::pin(async move {
         let mut node = SpfNode {
             domain: domain.clone(),

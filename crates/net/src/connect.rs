@@ -69,6 +69,8 @@ pub enum ConnectError {
     Unmapped { addr: SocketAddr },
     #[error("address map target {target} is not a loopback address")]
     NotLoopback { target: SocketAddr },
+    #[error("{addr} is in a non-public range ({range}); a public deployment never dials it")]
+    NotPublic { addr: SocketAddr, range: String },
     #[error("connection to {addr} refused")]
     Refused { addr: SocketAddr },
     #[error("connection to {addr} timed out after {after:?}")]
@@ -84,6 +86,10 @@ pub enum Connector {
     Direct,
     /// Lab: dial only through the map.
     Lab(Arc<AddressMap>),
+    /// A public deployment (`mxdoctor serve`): the inner route, for public addresses only.
+    /// Under a lab, the documentation ranges are the lab's Internet and count as public;
+    /// every other special-purpose range is still refused.
+    PublicOnly(Box<Connector>),
 }
 
 impl Connector {
@@ -92,11 +98,33 @@ impl Connector {
         match self {
             Connector::Direct => Ok(addr),
             Connector::Lab(map) => map.get(&addr).ok_or(ConnectError::Unmapped { addr }),
+            Connector::PublicOnly(inner) => {
+                let lab_internet = inner.is_lab() && crate::public::is_documentation(addr.ip());
+                match crate::public::non_public_range(addr.ip()) {
+                    Some(range) if !lab_internet => Err(ConnectError::NotPublic {
+                        addr,
+                        range: range.to_string(),
+                    }),
+                    _ => inner.route(addr),
+                }
+            }
+        }
+    }
+
+    /// The same route, refusing every non-public address (see [`Connector::PublicOnly`]).
+    pub fn public_only(self) -> Connector {
+        match self {
+            already @ Connector::PublicOnly(_) => already,
+            inner => Connector::PublicOnly(Box::new(inner)),
         }
     }
 
     pub fn is_lab(&self) -> bool {
-        matches!(self, Connector::Lab(_))
+        match self {
+            Connector::Lab(_) => true,
+            Connector::PublicOnly(inner) => inner.is_lab(),
+            Connector::Direct => false,
+        }
     }
 
     /// Opens a TCP connection to the world address `addr` within `timeout`.

@@ -190,9 +190,10 @@ impl Dns {
     /// chain) are kept in the evidence and in the returned list. Asked once per run.
     pub async fn lookup(&self, name: &str, rtype: RecordType) -> Result<Vec<DnsRecord>, DnsError> {
         let key = (absolute(name).to_ascii_lowercase(), rtype);
-        let cell = match self.cache.lock() {
-            Ok(mut c) => c.entry(key).or_default().clone(),
-            Err(_) => return self.lookup_uncached(name, rtype).await,
+        // The guard is dropped before any await (the future stays Send).
+        let cell = self.cache.lock().ok().map(|mut c| c.entry(key).or_default().clone());
+        let Some(cell) = cell else {
+            return self.lookup_uncached(name, rtype).await;
         };
         cell.get_or_init(|| self.lookup_uncached(name, rtype)).await.clone()
     }

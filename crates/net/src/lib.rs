@@ -8,6 +8,7 @@ pub mod connect;
 pub mod dns;
 pub mod http;
 pub mod legacy;
+pub mod public;
 pub mod smtp;
 pub mod tls;
 

@@ -52,6 +52,11 @@ impl ReportId {
             .then(|| ReportId(s.to_string()))
     }
 
+    /// A new random id (for a report that is still being made: its permalink is known first).
+    pub fn generate() -> Result<ReportId, StoreError> {
+        ReportId::random()
+    }
+
     fn random() -> Result<ReportId, StoreError> {
         let mut bytes = [0u8; 16];
         ring::rand::SecureRandom::fill(&ring::rand::SystemRandom::new(), &mut bytes).map_err(|_| StoreError::Random)?;
@@ -142,12 +147,18 @@ impl Store {
 
     /// Keeps a report; returns its new id.
     pub fn save(&self, report: &NewReport<'_>) -> Result<ReportId, StoreError> {
+        let id = ReportId::random()?;
+        self.save_as(&id, report)?;
+        Ok(id)
+    }
+
+    /// Keeps a report under an id given out before it was made ([`ReportId::generate`]).
+    pub fn save_as(&self, id: &ReportId, report: &NewReport<'_>) -> Result<(), StoreError> {
         if report.json.len() > MAX_REPORT_BYTES {
             return Err(StoreError::TooLarge {
                 size: report.json.len(),
             });
         }
-        let id = ReportId::random()?;
         self.conn.execute(
             "INSERT INTO reports (id, created_at, command, target, verdict, json) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
             params![
@@ -159,7 +170,7 @@ impl Store {
                 report.json
             ],
         )?;
-        Ok(id)
+        Ok(())
     }
 
     /// The report with this id, if kept.

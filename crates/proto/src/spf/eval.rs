@@ -61,14 +61,15 @@ pub enum SpfDnsError {
 }
 
 /// The DNS the evaluator asks; injected so the evaluator itself does no I/O.
-#[allow(async_fn_in_trait)]
-pub trait SpfDns {
-    async fn txt(&self, name: &str) -> Result<Vec<String>, SpfDnsError>;
-    async fn a(&self, name: &str) -> Result<Vec<Ipv4Addr>, SpfDnsError>;
-    async fn aaaa(&self, name: &str) -> Result<Vec<Ipv6Addr>, SpfDnsError>;
+/// Its futures are `Send`, so an evaluation can run on any thread of a server's runtime;
+/// implementations may still be written with `async fn`.
+pub trait SpfDns: Sync {
+    fn txt(&self, name: &str) -> impl Future<Output = Result<Vec<String>, SpfDnsError>> + Send;
+    fn a(&self, name: &str) -> impl Future<Output = Result<Vec<Ipv4Addr>, SpfDnsError>> + Send;
+    fn aaaa(&self, name: &str) -> impl Future<Output = Result<Vec<Ipv6Addr>, SpfDnsError>> + Send;
     /// Exchanges, in preference order.
-    async fn mx(&self, name: &str) -> Result<Vec<String>, SpfDnsError>;
-    async fn ptr(&self, ip: IpAddr) -> Result<Vec<String>, SpfDnsError>;
+    fn mx(&self, name: &str) -> impl Future<Output = Result<Vec<String>, SpfDnsError>> + Send;
+    fn ptr(&self, ip: IpAddr) -> impl Future<Output = Result<Vec<String>, SpfDnsError>> + Send;
 }
 
 #[derive(Debug, Clone)]
@@ -232,7 +233,7 @@ pub async fn check_host<D: SpfDns>(dns: &D, input: &SpfInput) -> SpfOutcome {
     }
 }
 
-type BoxStep<'f> = Pin<Box<dyn Future<Output = Step> + 'f>>;
+type BoxStep<'f> = Pin<Box<dyn Future<Output = Step> + Send + 'f>>;
 
 enum Lookup<T> {
     Found(T),
