@@ -540,6 +540,7 @@ async fn over_real_smtp_through_the_lab_mx() {
         helo: "mail.sender.example",
         mail_from: "bounce@sender.example",
         recipients: &["taro@gmail.example", "nobody@gmail.example"],
+        starttls: true,
     };
     let out = mta::send(socket, "mx.receiver.example", lab.ca_pem(), &env, &signed)
         .await

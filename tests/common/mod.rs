@@ -133,3 +133,57 @@ pub fn dns_only_context(dns: std::net::SocketAddr) -> mxdoctor_engine::Context {
         ehlo_name: "mxdoctor.invalid".into(),
     }
 }
+
+/// The web server's state against a running lab: each check gets a fresh lab context with the
+/// clock at [`NOW`], behind the public-only connector a deployment uses (the lab's
+/// documentation ranges play the public Internet).
+pub fn web_state(
+    lab: &Lab,
+    limits: mxdoctor_web::limits::Limits,
+    test_address: Option<mxdoctor_web::testaddr::TestAddressConfig>,
+) -> mxdoctor_web::AppState {
+    use std::sync::Arc;
+    let env = env(lab);
+    let context: mxdoctor_web::ContextFactory = Arc::new(move || {
+        let mut ctx = lab_context(&env, clock::fixed(NOW), Duration::from_secs(5)).map_err(|e| e.0)?;
+        ctx.connector = ctx.connector.public_only();
+        Ok(ctx)
+    });
+    mxdoctor_web::AppState::new(mxdoctor_web::Config {
+        lang_default: mxdoctor_explain::Lang::En,
+        store: None,
+        context,
+        clock: clock::fixed(NOW),
+        limits,
+        retention: Duration::from_secs(7 * 86_400),
+        test_address,
+    })
+    .expect("web state")
+}
+
+/// One request through the router: status, headers, body.
+pub async fn call(
+    router: &axum::Router,
+    req: axum::http::Request<axum::body::Body>,
+) -> (axum::http::StatusCode, axum::http::HeaderMap, Vec<u8>) {
+    use http_body_util::BodyExt;
+    use tower::ServiceExt;
+    let resp = router.clone().oneshot(req).await.expect("the router answers");
+    let (parts, body) = resp.into_parts();
+    let bytes = body.collect().await.expect("body").to_bytes().to_vec();
+    (parts.status, parts.headers, bytes)
+}
+
+/// A JSON POST.
+pub fn post_json(path: &str, body: &str) -> axum::http::Request<axum::body::Body> {
+    axum::http::Request::post(path)
+        .header("content-type", "application/json")
+        .body(axum::body::Body::from(body.to_string()))
+        .expect("request")
+}
+
+pub fn get(path: &str) -> axum::http::Request<axum::body::Body> {
+    axum::http::Request::get(path)
+        .body(axum::body::Body::empty())
+        .expect("request")
+}

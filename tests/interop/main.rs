@@ -401,6 +401,7 @@ async fn through_postfix(w: &World, port: u16, client: (&str, &str), message: &[
         helo: client.1,
         mail_from: "bounce@sender.example",
         recipients: &["taro@receiver.example"],
+        starttls: true,
     };
     let sent = mxdoctor_lab::mta::send(
         format!("127.0.0.1:{port}").parse().expect("addr"),

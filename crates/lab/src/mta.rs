@@ -218,6 +218,9 @@ pub struct Envelope<'a> {
     pub helo: &'a str,
     pub mail_from: &'a str,
     pub recipients: &'a [&'a str],
+    /// Use STARTTLS when the server offers it (a real MTA's `may` level); false plays a sender
+    /// that never encrypts.
+    pub starttls: bool,
 }
 
 /// What the receiving server answered: every reply line of the session, and the recipients it
@@ -291,7 +294,7 @@ pub async fn send(
     reply(&mut io, t).await.map_err(err)?;
     say(&mut io, t, &format!("EHLO {}", env.helo)).await.map_err(err)?;
     let (_, ehlo) = reply(&mut io, t).await.map_err(err)?;
-    if ehlo.contains("STARTTLS") {
+    if env.starttls && ehlo.contains("STARTTLS") {
         say(&mut io, t, "STARTTLS").await.map_err(err)?;
         let (code, _) = reply(&mut io, t).await.map_err(err)?;
         if code == 220 {

@@ -119,11 +119,47 @@ pub fn field<'a>(name: &'static str, value: &'a str) -> Result<&'a str, InputErr
     Ok(value.trim())
 }
 
+/// The writing system of a letter, for the look-alike rule.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Script {
+    Latin,
+    Greek,
+    Cyrillic,
+}
+
+fn script(c: char) -> Option<Script> {
+    match c {
+        'a'..='z' | 'A'..='Z' | '\u{00C0}'..='\u{024F}' => Some(Script::Latin),
+        '\u{0370}'..='\u{03FF}' => Some(Script::Greek),
+        '\u{0400}'..='\u{052F}' => Some(Script::Cyrillic),
+        _ => None,
+    }
+}
+
+/// A label that mixes Latin with Greek or Cyrillic letters is how look-alike names are made
+/// (`mаil` with a Cyrillic а): browsers show such names as punycode; we refuse them, naming the
+/// label, so the user types the name they meant.
+fn no_mixed_scripts(name: &'static str, v: &str) -> Result<(), InputError> {
+    for label in v.split('.') {
+        let mut seen: Option<Script> = None;
+        for s in label.chars().filter_map(script) {
+            match seen {
+                Some(prev) if prev != s => {
+                    return Err(InputError::new(name, "err.homograph").arg("value", label));
+                }
+                _ => seen = Some(s),
+            }
+        }
+    }
+    Ok(())
+}
+
 fn host(name: &'static str, value: &str) -> Result<Hostname, InputError> {
     let v = field(name, value)?;
     if v.is_empty() {
         return Err(InputError::new(name, "err.empty"));
     }
+    no_mixed_scripts(name, v)?;
     Hostname::parse(v).map_err(|e| InputError::new(name, "err.hostname").arg("value", v).arg("detail", e))
 }
 
@@ -134,6 +170,7 @@ fn domain(name: &'static str, value: &str) -> Result<Hostname, InputError> {
     }
     // What people paste: an address, a URL, a trailing dot.
     let v = v.rsplit('@').next().unwrap_or(v);
+    no_mixed_scripts(name, v)?;
     Hostname::parse_dns_name(v).map_err(|e| InputError::new(name, "err.hostname").arg("value", v).arg("detail", e))
 }
 
@@ -334,6 +371,33 @@ mod tests {
         .unwrap_err();
         assert_eq!(e.key, "err.hostname");
         assert!(e.message(Lang::Ja).contains("a"));
+    }
+
+    #[test]
+    fn look_alike_names_are_refused_and_single_script_idn_is_not() {
+        let e = SendasInput {
+            host: "m\u{0430}il.example.com".into(),
+            ..Default::default()
+        }
+        .request()
+        .unwrap_err();
+        assert_eq!(e.key, "err.homograph");
+        assert!(
+            CheckInput {
+                domain: "bücher.example".into(),
+                ..Default::default()
+            }
+            .request()
+            .is_ok()
+        );
+        assert!(
+            CheckInput {
+                domain: "пример.example".into(),
+                ..Default::default()
+            }
+            .request()
+            .is_ok()
+        );
     }
 
     #[test]

@@ -164,11 +164,7 @@ fn start(state: &AppState, client: std::net::IpAddr, lang: &PageLang, job: Job, 
                 Refusal::Busy => (StatusCode::SERVICE_UNAVAILABLE, "err.busy", "busy"),
             };
             state.metrics.error(cause);
-            return render(
-                &index_page(state, lang, vec![lang.ui.t(key)], form),
-                status,
-                lang,
-            );
+            return render(&index_page(state, lang, vec![lang.ui.t(key)], form), status, lang);
         }
     };
     match state.jobs.start(job, permit) {

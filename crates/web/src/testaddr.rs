@@ -692,9 +692,10 @@ async fn read_line<R: AsyncBufRead + Unpin>(r: &mut R, buf: &mut Vec<u8>, max: u
             None => (chunk.len(), false),
         };
         let room = max.saturating_sub(buf.len());
+        let truncated = take > room;
         buf.extend_from_slice(&chunk[..take.min(room)]);
         r.consume(take);
-        if buf.len() >= max && !done {
+        if truncated || (buf.len() >= max && !done) {
             return Ok(LineEnd::TooLong);
         }
         if done {
@@ -710,8 +711,8 @@ enum Data {
 }
 
 /// The DATA until the lone dot, dot-unstuffed (RFC 5321 4.5.2). Past `max` bytes the rest is
-/// read and dropped (so the reply lands after the client's dot), up to twice the limit; a
-/// client that goes on beyond that is cut off.
+/// read and dropped, so the 552 reply comes after the client's dot where it expects it, up to
+/// four times the limit; a client that goes on beyond that is cut off.
 async fn read_data<R: AsyncBufRead + Unpin>(r: &mut R, max: usize) -> std::io::Result<Data> {
     let mut out = Vec::new();
     let mut seen = 0usize;
@@ -726,7 +727,7 @@ async fn read_data<R: AsyncBufRead + Unpin>(r: &mut R, max: usize) -> std::io::R
             return Ok(if seen > max { Data::TooLarge } else { Data::Message(out) });
         }
         seen += line.len();
-        if seen > max.saturating_mul(2).max(max + MAX_TEXT_LINE) {
+        if seen > max.saturating_mul(4).max(max + MAX_TEXT_LINE) {
             return Ok(Data::Eof);
         }
         if seen <= max {
