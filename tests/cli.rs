@@ -62,6 +62,41 @@ fn bad_input_exits_2_with_a_clear_message() {
         ),
         (&["demo", "--scenario", "no-such-scenario"], "no built-in scenario"),
         (&["frobnicate"], "unrecognized subcommand"),
+        (&["serve", "--listen", "localhost"], "--listen"),
+        (
+            &["serve", "--listen", "127.0.0.1:0", "--test-domain", "t.example"],
+            "--smtp-listen",
+        ),
+        (
+            &[
+                "serve",
+                "--listen",
+                "127.0.0.1:0",
+                "--smtp-listen",
+                "x",
+                "--test-domain",
+                "t.example",
+            ],
+            "--smtp-listen x",
+        ),
+        (
+            &[
+                "serve",
+                "--listen",
+                "127.0.0.1:0",
+                "--smtp-listen",
+                "127.0.0.1:0",
+                "--test-domain",
+                "bad_name!.example",
+            ],
+            "--test-domain",
+        ),
+        (
+            &["serve", "--listen", "127.0.0.1:0", "--scenario", "nope"],
+            "no built-in scenario",
+        ),
+        (&["serve", "--listen", "127.0.0.1:0", "--retention", "0"], "--retention"),
+        (&["completions", "tcsh"], "invalid value"),
     ];
     for (args, needle) in cases {
         let o = mxdoctor(args);
@@ -72,6 +107,39 @@ fn bad_input_exits_2_with_a_clear_message() {
             stderr(&o)
         );
         assert!(!stderr(&o).contains("panicked"), "{args:?} panicked");
+    }
+}
+
+#[test]
+fn completions_and_the_man_page_come_from_the_command_line_definitions() {
+    for (shell, marker) in [
+        ("bash", "complete -F"),
+        ("zsh", "#compdef mxdoctor"),
+        ("fish", "complete -c mxdoctor"),
+    ] {
+        let o = mxdoctor(&["completions", shell]);
+        assert_eq!(o.status.code(), Some(0), "{shell}: {}", stderr(&o));
+        let out = stdout(&o);
+        assert!(out.contains(marker), "{shell}: no `{marker}`");
+        for sub in ["sendas", "check", "message", "serve"] {
+            assert!(out.contains(sub), "{shell}: {sub} is not completed");
+        }
+    }
+    let o = mxdoctor(&["manpage"]);
+    assert_eq!(o.status.code(), Some(0));
+    let man = stdout(&o);
+    assert!(
+        man.starts_with(".ie") || man.contains(".TH mxdoctor"),
+        "not roff: {}",
+        &man[..200.min(man.len())]
+    );
+    for section in [
+        "MXDOCTOR SENDAS",
+        "MXDOCTOR SERVE",
+        "\\-\\-test\\-domain",
+        "\\-\\-password\\-env",
+    ] {
+        assert!(man.contains(section), "the man page lacks {section}");
     }
 }
 

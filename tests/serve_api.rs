@@ -563,3 +563,21 @@ fn the_openapi_document_is_3_1_and_every_reference_resolves() {
         component_validator(name);
     }
 }
+
+#[tokio::test]
+async fn reports_past_the_retention_period_are_forgotten() {
+    let lab = start("seed").await;
+    let state = web_state(&lab, Limits::default(), None);
+    let r = router(state.clone());
+    let (_, headers, _) = call(
+        &r,
+        post_json("/api/v1/sendas", r#"{"host": "mail.hanako-shop.example"}"#),
+    )
+    .await;
+    let location = headers["location"].to_str().unwrap().to_string();
+    // Six days later it is still there; eight days later (retention: 7) it is gone.
+    assert_eq!(state.jobs.purge(NOW + time::Duration::days(6)).await, Ok(0));
+    assert_eq!(call(&r, get(&location)).await.0, StatusCode::OK);
+    assert_eq!(state.jobs.purge(NOW + time::Duration::days(8)).await, Ok(1));
+    assert_eq!(call(&r, get(&location)).await.0, StatusCode::NOT_FOUND);
+}

@@ -240,12 +240,12 @@ async fn sendas(
         None => mxdoctor::app::sendas_request(host, port, security, None, None),
     }
     .expect("request");
-    mxdoctor_engine::sendas::run(&ctx(w), &req).await
+    Box::pin(mxdoctor_engine::sendas::run(&ctx(w), &req)).await
 }
 
 async fn ip(w: &World, addr: &str) -> Report {
     let req = mxdoctor::app::ip_request(addr, None, &[], true).expect("request");
-    mxdoctor_engine::ip::run(&ctx(w), &req).await
+    Box::pin(mxdoctor_engine::ip::run(&ctx(w), &req)).await
 }
 
 fn find<'a>(r: &'a Report, id: &str) -> Option<&'a Finding> {
@@ -442,7 +442,15 @@ async fn delivered_through_postfix(w: &World, c: &mut Cases) {
         async move {
             let ctx = lab_context(lab_env, clock::fixed(NOW), Duration::from_secs(5)).expect("context");
             let a = mxdoctor_proto::mail::analyze(&raw).expect("a message");
-            mxdoctor_engine::message::run(&ctx, &raw, &a, "postfix.eml", &Default::default(), false).await
+            Box::pin(mxdoctor_engine::message::run(
+                &ctx,
+                &raw,
+                &a,
+                "postfix.eml",
+                &Default::default(),
+                false,
+            ))
+            .await
         }
     };
     let body = "From: Shop <info@sender.example>\r\nTo: taro@receiver.example\r\nSubject: Order\r\nDate: Mon, 23 Nov 2026 09:00:00 +0000\r\nMessage-ID: <p-1@sender.example>\r\n\r\nThank you for your order.\r\n";

@@ -96,6 +96,8 @@ fn args_of(id: &str) -> &'static [&'static str] {
         "msg.unauthenticated" => &["from"],
         a if a.starts_with("msg.arc.") => &["count", "sealers", "detail"],
         "msg.path.hops" => &["count", "path"],
+        "msg.arrival.tls" => &["ip", "helo", "by", "version", "cipher"],
+        "msg.arrival.no-tls" => &["ip", "helo", "by"],
         "msg.path.no-tls" => &["from", "ip", "by"],
         "msg.path.delay" => &["by", "seconds"],
         "msg.hdr.from-count" => &["count"],

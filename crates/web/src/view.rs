@@ -63,9 +63,10 @@ pub struct CheckView {
     pub state: &'static str,
     pub state_text: Option<String>,
     pub worst: &'static str,
-    /// Findings that need attention (warnings and failures, notices).
+    /// Findings shown open: failures, warnings, notices and information (the names to type,
+    /// what was not tried).
     pub problems: Vec<FindingView>,
-    /// Passes and information, folded away.
+    /// Passes, folded away.
     pub passed: Vec<FindingView>,
     pub evidence: Option<String>,
 }
@@ -147,7 +148,7 @@ pub fn report_view(r: &Report, lang: Lang) -> ReportView {
             let mut findings: Vec<&Finding> = c.findings.iter().collect();
             findings.sort_by_key(|f| std::cmp::Reverse(f.severity));
             let (problems, passed): (Vec<&Finding>, Vec<&Finding>) =
-                findings.into_iter().partition(|f| f.severity >= Severity::Notice);
+                findings.into_iter().partition(|f| f.severity > Severity::Pass);
             let (state, state_text) = match &c.status {
                 CheckStatus::Ran => ("ran", None),
                 CheckStatus::Skipped { reason } => (
