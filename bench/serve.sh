@@ -19,7 +19,10 @@ BIN=target/release/mxdoctor
 run_phase() {
   local name="$1"; shift
   local log; log=$(mktemp)
-  "$BIN" serve --scenario seed --listen 127.0.0.1:0 "$@" 2>"$log" &
+  # Reports go to an SQLite file, as in a deployment: in memory (no --store) they would grow
+  # the RSS by design, hiding a leak or faking one.
+  local store; store=$(mktemp -d)/reports.sqlite
+  "$BIN" serve --scenario seed --listen 127.0.0.1:0 --store "$store" "$@" 2>"$log" &
   local pid=$!
   local url=""
   for _ in $(seq 100); do

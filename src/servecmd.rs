@@ -93,7 +93,8 @@ fn config(args: &ServeArgs, lab_env: Option<LabEnv>) -> Result<Config, RunError>
         clock: make_clock(&args.common)?,
         limits: mxdoctor_web::limits::Limits {
             per_client_per_minute: args.rate.max(1),
-            per_client_burst: args.rate.clamp(1, 10),
+            // Ten at once, or a second's worth when the rate is higher than that.
+            per_client_burst: args.rate.clamp(1, 10).max(args.rate / 60),
             in_flight: args.max_in_flight.max(1),
             check_timeout: Duration::from_secs(args.check_timeout.clamp(5, 3600)),
             ..Default::default()

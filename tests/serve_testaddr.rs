@@ -124,6 +124,14 @@ async fn report_for(s: &Server, token: &str) -> Report {
 async fn signed_over_starttls_is_inbox_with_the_tls_rule_met() {
     let s = server(10 * 1024 * 1024).await;
     let (token, address) = new_address(&s).await;
+    // The page shows the address and waits (refreshing itself).
+    let (status, _, page) = call(&s.router, get(&format!("/t/{token}"))).await;
+    assert_eq!(status, StatusCode::OK);
+    let page = String::from_utf8(page).unwrap();
+    assert!(
+        page.contains(&address) && page.contains("http-equiv=\"refresh\""),
+        "{page}"
+    );
     let signed = Mta::new(s._lab.world())
         .sign("sender.example", &message("info@sender.example"))
         .unwrap();
@@ -131,6 +139,10 @@ async fn signed_over_starttls_is_inbox_with_the_tls_rule_met() {
     assert!(out.accepted, "{:#?}", out.transcript);
     assert!(out.transcript.iter().any(|l| l == "C: STARTTLS"));
     let r = report_for(&s, &token).await;
+    // Once the message is in, the page goes to the report.
+    let (status, headers, _) = call(&s.router, get(&format!("/t/{token}"))).await;
+    assert_eq!(status, StatusCode::SEE_OTHER);
+    assert!(headers["location"].to_str().unwrap().starts_with("/r/"));
     let tls = finding(&r, "msg.arrival.tls");
     assert_eq!(tls.args["version"], "TLSv1.3");
     assert_eq!(tls.args["ip"], "198.51.100.25", "the listener's fact, from XCLIENT");
