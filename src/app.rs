@@ -51,6 +51,9 @@ pub async fn run(cli: Cli) -> Result<i32, RunError> {
         Command::Message(args) => message_cmd(args).await,
         Command::Lab(args) => crate::labcmd::lab_cmd(args).await,
         Command::Serve(args) => crate::servecmd::serve_cmd(args).await,
+        Command::Scan(args) => crate::scancmd::scan_cmd(args).await,
+        Command::History(args) => crate::scancmd::history_cmd(args),
+        Command::Diff(args) => crate::scancmd::diff_cmd(args),
         Command::Completions(args) => Ok(crate::servecmd::completions(args.shell)),
         Command::Manpage => crate::servecmd::manpage(),
     }
@@ -198,13 +201,7 @@ pub fn print(report: &Report, common: &Common) -> i32 {
 /// on a check that could not run (an error cause among its reasons, e.g. a deferral because a
 /// DNS lookup failed). A definite failure found beside it still makes 1.
 pub fn exit_code(report: &Report) -> i32 {
-    let rests_on_error = report.verdict.because.iter().any(|b| b.starts_with("error."));
-    let code = report.exit_code();
-    if report.verdict.id.ends_with(".unknown") || (rests_on_error && code == 0) {
-        EXIT_USAGE
-    } else {
-        code
-    }
+    report.exit_status()
 }
 
 pub fn sendas_request(

@@ -46,10 +46,80 @@ pub enum Command {
     Lab(LabArgs),
     /// Serve the web page, the JSON API (/api/v1/), a test address to send mail to, and Prometheus metrics.
     Serve(ServeArgs),
+    /// The domain report for every domain of a list (one a line): JSONL, CSV, a summary, history.
+    #[command(after_help = EXIT_CODES)]
+    Scan(ScanArgs),
+    /// What changed for one domain across the scan runs kept in a store.
+    History(HistoryArgs),
+    /// What changed between two scan runs kept in a store.
+    Diff(DiffArgs),
     /// Print a shell completion script (bash, zsh, fish, elvish, powershell).
     Completions(CompletionsArgs),
     /// Print the man page (roff), e.g. `mxdoctor manpage > mxdoctor.1`.
     Manpage,
+}
+
+#[derive(Debug, Args)]
+pub struct ScanArgs {
+    /// The list: one domain a line, optionally `ips=IP,IP selectors=S,S submission=HOST[:PORT]`;
+    /// `#` comments; - for standard input. With --merge: the JSONL files to merge.
+    #[arg(required = true, num_args = 1..)]
+    pub files: Vec<PathBuf>,
+    /// Domains checked at once.
+    #[arg(long, default_value_t = 32, value_name = "N")]
+    pub concurrency: usize,
+    /// Scan only part K of N (K from 0): N machines or indexed-job pods split one list.
+    #[arg(long, value_name = "K/N")]
+    pub shard: Option<String>,
+    /// Skip the domains already in --out (after a crash or a kill).
+    #[arg(long, requires = "out")]
+    pub resume: bool,
+    /// One report a line (the JSON of `check`); default: standard output.
+    #[arg(long, value_name = "FILE.jsonl")]
+    pub out: Option<PathBuf>,
+    /// A row a domain: verdict, counts by severity, the state of each topic.
+    #[arg(long, value_name = "FILE.csv")]
+    pub csv: Option<PathBuf>,
+    /// Keep the run in this SQLite store (for `history` and `diff`).
+    #[arg(long, value_name = "FILE.sqlite")]
+    pub store: Option<PathBuf>,
+    /// The run's name in the store.
+    #[arg(long, default_value = "scan")]
+    pub label: String,
+    /// Merge the JSONL outputs of shards (the files given) into --out, each domain once.
+    #[arg(long, requires = "out")]
+    pub merge: bool,
+    /// Apply the bulk-sender rules to every domain.
+    #[arg(long)]
+    pub bulk: bool,
+    /// Do not ask the DNS blocklists.
+    #[arg(long)]
+    pub no_dnsbl: bool,
+    #[command(flatten)]
+    pub common: Common,
+}
+
+#[derive(Debug, Args)]
+pub struct HistoryArgs {
+    /// The domain.
+    pub domain: String,
+    /// The store the scans kept their runs in.
+    #[arg(long, value_name = "FILE.sqlite")]
+    pub store: PathBuf,
+    #[command(flatten)]
+    pub common: Common,
+}
+
+#[derive(Debug, Args)]
+pub struct DiffArgs {
+    /// The earlier run's number (see `mxdoctor history` or the scan's summary).
+    pub run_a: i64,
+    /// The later run's number.
+    pub run_b: i64,
+    #[arg(long, value_name = "FILE.sqlite")]
+    pub store: PathBuf,
+    #[command(flatten)]
+    pub common: Common,
 }
 
 #[derive(Debug, Args)]

@@ -3,4 +3,5 @@
 pub mod app;
 pub mod cli;
 pub mod labcmd;
+pub mod scancmd;
 pub mod servecmd;

@@ -278,6 +278,19 @@ impl Report {
         }
     }
 
+    /// The exit status of a command that printed this report: 2 when the verdict could not be
+    /// found out (an `.unknown` verdict, or a verdict resting on a check that could not run,
+    /// with nothing definite failing beside it), else [`Report::exit_code`].
+    pub fn exit_status(&self) -> i32 {
+        let rests_on_error = self.verdict.because.iter().any(|b| b.starts_with("error."));
+        let code = self.exit_code();
+        if self.verdict.id.ends_with(".unknown") || (rests_on_error && code == 0) {
+            2
+        } else {
+            code
+        }
+    }
+
     pub fn findings(&self) -> impl Iterator<Item = &Finding> {
         self.checks.iter().flat_map(|c| c.findings.iter())
     }

@@ -22,6 +22,17 @@ const MIGRATIONS: &[&str] = &[
     );
     CREATE INDEX reports_by_time ON reports (created_at);
     CREATE INDEX reports_by_target ON reports (target, created_at);",
+    // 2: scan runs (mxdoctor scan --store); a report may belong to one, with its findings as
+    // `id severity` lines so history and diff never parse the JSON.
+    "CREATE TABLE runs (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        started_at INTEGER NOT NULL,
+        finished_at INTEGER,
+        label TEXT NOT NULL
+    );
+    ALTER TABLE reports ADD COLUMN run_id INTEGER REFERENCES runs (id);
+    ALTER TABLE reports ADD COLUMN findings TEXT NOT NULL DEFAULT '';
+    CREATE INDEX reports_by_run ON reports (run_id, target);",
 ];
 
 /// Largest report kept (a report is a few KiB; this bounds a hostile or runaway one).
@@ -106,6 +117,15 @@ impl Store {
             path: path.display().to_string(),
             source,
         })?;
+        // A store from a newer mxdoctor is refused before anything is written to it (switching
+        // to WAL already changes the file's header).
+        let found: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
+        if found > MIGRATIONS.len() as i64 {
+            return Err(StoreError::NewerSchema {
+                found,
+                known: MIGRATIONS.len(),
+            });
+        }
         // WAL: readers (the page) never wait for the writer (a check finishing).
         conn.pragma_update(None, "journal_mode", "WAL")?;
         Store::prepared(conn)
@@ -205,6 +225,119 @@ impl Store {
     }
 }
 
+/// A scan run.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Run {
+    pub id: i64,
+    pub started_at: OffsetDateTime,
+    pub finished_at: Option<OffsetDateTime>,
+    pub label: String,
+    pub reports: i64,
+}
+
+/// One domain's result in a run, without its JSON: what history and diff compare.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RunResult {
+    pub run: i64,
+    pub target: String,
+    pub verdict: String,
+    /// `id severity` lines, sorted.
+    pub findings: String,
+}
+
+fn time_of(secs: i64) -> OffsetDateTime {
+    OffsetDateTime::from_unix_timestamp(secs).unwrap_or(OffsetDateTime::UNIX_EPOCH)
+}
+
+impl Store {
+    /// Starts a scan run; returns its number.
+    pub fn start_run(&self, label: &str, at: OffsetDateTime) -> Result<i64, StoreError> {
+        self.conn.execute(
+            "INSERT INTO runs (started_at, label) VALUES (?1, ?2)",
+            params![at.unix_timestamp(), label],
+        )?;
+        Ok(self.conn.last_insert_rowid())
+    }
+
+    pub fn finish_run(&self, run: i64, at: OffsetDateTime) -> Result<(), StoreError> {
+        self.conn.execute(
+            "UPDATE runs SET finished_at = ?1 WHERE id = ?2",
+            params![at.unix_timestamp(), run],
+        )?;
+        Ok(())
+    }
+
+    /// Keeps a report as part of `run`, with its findings summary.
+    pub fn save_in_run(&self, run: i64, report: &NewReport<'_>, findings: &str) -> Result<ReportId, StoreError> {
+        let id = self.save(report)?;
+        self.conn.execute(
+            "UPDATE reports SET run_id = ?1, findings = ?2 WHERE id = ?3",
+            params![run, findings, id.as_str()],
+        )?;
+        Ok(id)
+    }
+
+    /// Every run, oldest first, with its number of reports.
+    pub fn runs(&self) -> Result<Vec<Run>, StoreError> {
+        let mut stmt = self.conn.prepare(
+            "SELECT r.id, r.started_at, r.finished_at, r.label, (SELECT COUNT(*) FROM reports WHERE run_id = r.id)
+             FROM runs r ORDER BY r.id",
+        )?;
+        let rows = stmt.query_map([], |r| {
+            Ok(Run {
+                id: r.get(0)?,
+                started_at: time_of(r.get(1)?),
+                finished_at: r.get::<_, Option<i64>>(2)?.map(time_of),
+                label: r.get(3)?,
+                reports: r.get(4)?,
+            })
+        })?;
+        Ok(rows.collect::<Result<Vec<_>, _>>()?)
+    }
+
+    /// The results of one run, by target (a streaming callback: a run may hold 100,000).
+    pub fn for_each_result(&self, run: i64, mut f: impl FnMut(RunResult)) -> Result<(), StoreError> {
+        let mut stmt = self
+            .conn
+            .prepare("SELECT run_id, target, verdict, findings FROM reports WHERE run_id = ?1 ORDER BY target")?;
+        let mut rows = stmt.query(params![run])?;
+        while let Some(r) = rows.next()? {
+            f(RunResult {
+                run: r.get(0)?,
+                target: r.get(1)?,
+                verdict: r.get(2)?,
+                findings: r.get(3)?,
+            });
+        }
+        Ok(())
+    }
+
+    /// One target's results in every run, oldest first.
+    pub fn history(&self, target: &str) -> Result<Vec<(Run, RunResult)>, StoreError> {
+        let runs = self.runs()?;
+        let mut stmt = self.conn.prepare(
+            "SELECT run_id, target, verdict, findings FROM reports WHERE target = ?1 AND run_id IS NOT NULL
+             ORDER BY run_id, created_at",
+        )?;
+        let rows = stmt.query_map(params![target], |r| {
+            Ok(RunResult {
+                run: r.get(0)?,
+                target: r.get(1)?,
+                verdict: r.get(2)?,
+                findings: r.get(3)?,
+            })
+        })?;
+        let mut out = Vec::new();
+        for row in rows {
+            let row = row?;
+            if let Some(run) = runs.iter().find(|r| r.id == row.run) {
+                out.push((run.clone(), row));
+            }
+        }
+        Ok(out)
+    }
+}
+
 fn row_to_report(r: &rusqlite::Row<'_>) -> rusqlite::Result<StoredReport> {
     let at: i64 = r.get(1)?;
     Ok(StoredReport {
@@ -284,6 +417,38 @@ mod tests {
     }
 
     #[test]
+    fn runs_keep_results_for_history_and_diff() {
+        let store = Store::in_memory().unwrap();
+        let t0 = datetime!(2026-11-01 0:00 UTC);
+        let r1 = store.start_run("nightly", t0).unwrap();
+        store
+            .save_in_run(r1, &report("a.example", t0), "spf.valid pass")
+            .unwrap();
+        store
+            .save_in_run(r1, &report("b.example", t0), "dmarc.missing warning")
+            .unwrap();
+        store.finish_run(r1, t0).unwrap();
+        let r2 = store.start_run("nightly", t0 + time::Duration::days(1)).unwrap();
+        store
+            .save_in_run(r2, &report("a.example", t0), "spf.missing fail")
+            .unwrap();
+        let runs = store.runs().unwrap();
+        assert_eq!(runs.len(), 2);
+        assert_eq!((runs[0].reports, runs[0].finished_at.is_some()), (2, true));
+        assert_eq!((runs[1].reports, runs[1].finished_at), (1, None));
+        let mut seen = vec![];
+        store.for_each_result(r1, |r| seen.push(r.target)).unwrap();
+        assert_eq!(seen, ["a.example", "b.example"]);
+        let h = store.history("a.example").unwrap();
+        assert_eq!(
+            h.iter()
+                .map(|(run, r)| (run.id, r.findings.as_str()))
+                .collect::<Vec<_>>(),
+            [(r1, "spf.valid pass"), (r2, "spf.missing fail")]
+        );
+    }
+
+    #[test]
     fn a_newer_schema_is_refused_and_a_huge_report_too() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("future.sqlite");
@@ -291,10 +456,15 @@ mod tests {
             .unwrap()
             .pragma_update(None, "user_version", 99)
             .unwrap();
+        let before = std::fs::read(&path).unwrap();
         assert!(matches!(
             Store::open(&path),
             Err(StoreError::NewerSchema { found: 99, .. })
         ));
+        assert!(
+            std::fs::read(&path).unwrap() == before,
+            "the newer store was written to"
+        );
         let store = Store::in_memory().unwrap();
         let big = "x".repeat(MAX_REPORT_BYTES + 1);
         let mut r = report("a.example", OffsetDateTime::UNIX_EPOCH);

@@ -7,7 +7,8 @@
 //! ([`limits`]), and its report is kept in the store by an unguessable id (the permalink).
 
 pub mod api;
-pub mod input;
+/// Input validation lives in its own crate (the scanner uses it too).
+pub use mxdoctor_input as input;
 pub mod jobs;
 pub mod lang;
 pub mod limits;

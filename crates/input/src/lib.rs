@@ -1,6 +1,6 @@
-//! What a user or a program may ask, validated once at the edge into engine requests. Every
-//! refusal is an [`InputError`]: a catalogue key (`err.*`, English and Japanese) and the
-//! offending field, never a 500.
+//! What a user or a program may ask (a web form, an API body, a line of a scan list),
+//! validated once at the edge into engine requests. Every refusal is an [`InputError`]: a
+//! catalogue key (`err.*`, English and Japanese) and the offending field, never a 500.
 
 use std::collections::BTreeMap;
 use std::net::IpAddr;
