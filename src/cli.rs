@@ -374,4 +374,29 @@ pub struct LabArgs {
     /// Stop after this many seconds (default: until Ctrl-C).
     #[arg(long, value_name = "SECONDS")]
     pub duration: Option<u64>,
+    /// Hold every DNS answer and SMTP reply this long (e.g. 50ms, 0.2s): real round trips on
+    /// loopback, for benchmarks.
+    #[arg(long, value_name = "DURATION", value_parser = parse_latency)]
+    pub latency: Option<std::time::Duration>,
+}
+
+/// `50ms`, `0.2s`, `2s` or a bare number of milliseconds; at most 10 s.
+pub fn parse_latency(s: &str) -> Result<std::time::Duration, String> {
+    let t = s.trim();
+    let (num, scale) = if let Some(ms) = t.strip_suffix("ms") {
+        (ms, 0.001)
+    } else if let Some(sec) = t.strip_suffix('s') {
+        (sec, 1.0)
+    } else {
+        (t, 0.001)
+    };
+    let v: f64 = num
+        .trim()
+        .parse()
+        .map_err(|_| format!("`{s}`: expected e.g. 50ms or 0.2s"))?;
+    let secs = v * scale;
+    if !(0.0..=10.0).contains(&secs) {
+        return Err(format!("`{s}`: between 0 and 10 s"));
+    }
+    Ok(std::time::Duration::from_secs_f64(secs))
 }

@@ -27,7 +27,11 @@ pub async fn lab_cmd(args: LabArgs) -> Result<i32, RunError> {
         })?,
         (None, None) => World::builtin("seed").ok_or("the built-in seed scenario is missing")?,
     };
-    let lab = mxdoctor_lab::start(&world, LabOptions::default())
+    let opts = LabOptions {
+        latency: args.latency.unwrap_or_default(),
+        ..Default::default()
+    };
+    let lab = mxdoctor_lab::start(&world, opts)
         .await
         .map_err(|e| format!("could not start the lab: {e}"))?;
     let state_path = args.state.clone().unwrap_or_else(LabState::default_path);

@@ -27,9 +27,14 @@ pub async fn scan_cmd(args: ScanArgs) -> Result<i32, RunError> {
         .as_ref()
         .map(|p| crate::labcmd::read_state(p.as_deref()))
         .transpose()?;
-    build_context(&args.common, lab.clone())?;
-    let common = args.common.clone();
-    let context: mxdoctor_scan::ContextFactory = Arc::new(move || build_context(&common, lab.clone()).map_err(|e| e.0));
+    // One context for the scan; each domain gets a fresh run on its resolver (own evidence,
+    // shared TTL cache).
+    let base = build_context(&args.common, lab)?;
+    let context: mxdoctor_scan::ContextFactory = Arc::new(move || {
+        let mut ctx = base.clone();
+        ctx.dns = base.dns.next_run();
+        Ok(ctx)
+    });
     let stdin = file.as_os_str() == "-";
     let total_lines = if stdin { None } else { count_lines(file) };
     let progress = std::io::stderr().is_terminal();

@@ -27,9 +27,15 @@ pub async fn serve_cmd(args: ServeArgs) -> Result<i32, RunError> {
                 )
             })?;
             let now = make_clock(&args.common)?.now();
-            let lab = mxdoctor_lab::start(&world, mxdoctor_lab::LabOptions { now: Some(now) })
-                .await
-                .map_err(|e| format!("could not start the lab: {e}"))?;
+            let lab = mxdoctor_lab::start(
+                &world,
+                mxdoctor_lab::LabOptions {
+                    now: Some(now),
+                    ..Default::default()
+                },
+            )
+            .await
+            .map_err(|e| format!("could not start the lab: {e}"))?;
             let env = LabEnv {
                 resolver: lab.dns_addr(),
                 map: lab.address_map().clone(),

@@ -97,6 +97,8 @@ fn bad_input_exits_2_with_a_clear_message() {
         ),
         (&["serve", "--listen", "127.0.0.1:0", "--retention", "0"], "--retention"),
         (&["completions", "tcsh"], "invalid value"),
+        (&["lab", "--latency", "20s"], "between 0 and 10 s"),
+        (&["lab", "--latency", "fast"], "expected e.g. 50ms"),
     ];
     for (args, needle) in cases {
         let o = mxdoctor(args);

@@ -21,9 +21,15 @@ fn mxdoctor(args: &[&str]) -> Output {
 
 /// Starts `world` and writes its state file into `dir`.
 async fn lab_with_state(world: &mxdoctor_lab::World, dir: &Path) -> (mxdoctor_lab::Lab, PathBuf) {
-    let lab = mxdoctor_lab::start(world, mxdoctor_lab::LabOptions { now: Some(NOW) })
-        .await
-        .expect("lab");
+    let lab = mxdoctor_lab::start(
+        world,
+        mxdoctor_lab::LabOptions {
+            now: Some(NOW),
+            ..Default::default()
+        },
+    )
+    .await
+    .expect("lab");
     let state = dir.join("lab.json");
     lab.state().write(&state).unwrap();
     (lab, state)

@@ -20,9 +20,15 @@ pub async fn start(scenario: &str) -> Lab {
 
 pub async fn start_at(scenario: &str, now: OffsetDateTime) -> Lab {
     let world = World::builtin(scenario).unwrap_or_else(|| panic!("no built-in scenario {scenario}"));
-    mxdoctor_lab::start(&world, LabOptions { now: Some(now) })
-        .await
-        .unwrap_or_else(|e| panic!("lab {scenario} did not start: {e}"))
+    mxdoctor_lab::start(
+        &world,
+        LabOptions {
+            now: Some(now),
+            ..Default::default()
+        },
+    )
+    .await
+    .unwrap_or_else(|e| panic!("lab {scenario} did not start: {e}"))
 }
 
 pub fn env(lab: &Lab) -> LabEnv {

@@ -428,7 +428,10 @@ async fn through_postfix(w: &World, port: u16, client: (&str, &str), message: &[
 async fn delivered_through_postfix(w: &World, c: &mut Cases) {
     let lab = mxdoctor_lab::start(
         &mxdoctor_lab::World::builtin("messages").expect("messages world"),
-        mxdoctor_lab::LabOptions { now: Some(NOW) },
+        mxdoctor_lab::LabOptions {
+            now: Some(NOW),
+            ..Default::default()
+        },
     )
     .await
     .expect("lab");

@@ -52,13 +52,9 @@ pub async fn check(ctx: &Context, domain: &str, selectors: &[String]) -> CheckRe
         };
         let cname = records
             .iter()
-            .find(|r| r.rtype == "CNAME")
-            .map(|r| r.data.trim_end_matches('.').to_string());
-        let txts: Vec<String> = records
-            .into_iter()
-            .filter(|r| r.rtype == "TXT")
-            .map(|r| r.data)
-            .collect();
+            .find(|r| matches!(r.rdata, mxdoctor_net::Rdata::Cname(_)))
+            .and_then(|r| r.target().map(str::to_string));
+        let txts: Vec<String> = records.iter().filter_map(|r| r.txt()).collect();
         let Some(text) = txts.first() else { continue };
         found += 1;
         let subject = name.clone();

@@ -41,7 +41,7 @@ fn finding(id: &str, severity: Severity, domain: &str, selector: &str, detail: &
 async fn key_problem(ctx: &Context, sig: &SignatureTags) -> Option<(&'static str, Severity, String)> {
     let name = format!("{}._domainkey.{}", sig.selector, sig.domain);
     let txt = match ctx.dns.lookup(&name, RecordType::TXT).await {
-        Ok(records) => records.into_iter().filter(|r| r.rtype == "TXT").map(|r| r.data).next(),
+        Ok(records) => records.iter().find_map(|r| r.txt()),
         Err(e) if e.is_negative() => {
             return Some(("msg.dkim.no-key", Severity::Fail, format!("no key at {name}")));
         }

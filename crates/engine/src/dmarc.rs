@@ -16,12 +16,7 @@ pub async fn check(ctx: &Context, domain: &str) -> CheckResult {
     for name in walk_names(domain) {
         match ctx.dns.lookup(&name, RecordType::TXT).await {
             Ok(r) => {
-                let recs: Vec<String> = r
-                    .into_iter()
-                    .filter(|r| r.rtype == "TXT")
-                    .map(|r| r.data)
-                    .filter(|t| is_dmarc(t))
-                    .collect();
+                let recs: Vec<String> = r.iter().filter_map(|r| r.txt()).filter(|t| is_dmarc(t)).collect();
                 if !recs.is_empty() {
                     applied = Some((name, recs));
                     break;
@@ -119,7 +114,7 @@ pub async fn check(ctx: &Context, domain: &str) -> CheckResult {
                     .dns
                     .lookup(&auth, RecordType::TXT)
                     .await
-                    .map(|r| r.iter().any(|r| r.rtype == "TXT" && is_dmarc(&r.data)))
+                    .map(|r| r.iter().filter_map(|r| r.txt()).any(|t| is_dmarc(&t)))
                     .unwrap_or(false);
                 if !ok {
                     c.findings.push(

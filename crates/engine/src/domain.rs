@@ -56,9 +56,10 @@ async fn derive_ips(ctx: &Context, domain: &str) -> Vec<(IpAddr, String)> {
     if let Ok(txts) = ctx.dns.lookup(domain, RecordType::TXT).await {
         for t in txts
             .iter()
-            .filter(|r| r.rtype == "TXT" && mxdoctor_proto::spf::is_spf(&r.data))
+            .filter_map(|r| r.txt())
+            .filter(|t| mxdoctor_proto::spf::is_spf(t))
         {
-            if let Ok(rec) = parse_record(&t.data) {
+            if let Ok(rec) = parse_record(&t) {
                 for d in &rec.directives {
                     match &d.mechanism {
                         Mechanism::Ip4 { addr, cidr: 32 } => {

@@ -214,8 +214,10 @@ fn a_records(r: &Result<Vec<mxdoctor_net::DnsRecord>, DnsError>) -> Result<Vec<I
     match r {
         Ok(records) => Ok(records
             .iter()
-            .filter(|r| r.rtype == "A")
-            .filter_map(|r| r.data.parse().ok())
+            .filter_map(|r| match r.rdata {
+                mxdoctor_net::Rdata::A(v4) => Some(v4),
+                _ => None,
+            })
             .collect()),
         Err(e) if e.is_negative() => Ok(Vec::new()),
         Err(e) => Err(e.clone()),
@@ -306,13 +308,7 @@ async fn query_list(
                 .dns
                 .lookup(&q.name, RecordType::TXT)
                 .await
-                .map(|r| {
-                    r.into_iter()
-                        .filter(|r| r.rtype == "TXT")
-                        .map(|r| r.data)
-                        .collect::<Vec<_>>()
-                        .join(" ")
-                })
+                .map(|r| r.iter().filter_map(|r| r.txt()).collect::<Vec<_>>().join(" "))
                 .unwrap_or_default();
             check.findings.push(
                 listed(&codes)

@@ -25,23 +25,15 @@ pub struct MxRecord {
     pub exchange: String,
 }
 
-impl MxRecord {
-    /// From the presentation form `10 mx.example.` (the DNS layer's evidence format).
-    pub fn parse(data: &str) -> Option<Self> {
-        let (pref, host) = data.trim().split_once(' ')?;
-        Some(Self {
-            preference: pref.parse().ok()?,
-            exchange: host.trim().trim_end_matches('.').to_ascii_lowercase(),
-        })
-    }
-}
-
 /// The MX records among an answer's records, in preference order.
 pub fn mx_records(records: &[DnsRecord]) -> Vec<MxRecord> {
     let mut out: Vec<MxRecord> = records
         .iter()
-        .filter(|r| r.rtype == "MX")
-        .filter_map(|r| MxRecord::parse(&r.data))
+        .filter_map(|r| r.mx())
+        .map(|(preference, exchange)| MxRecord {
+            preference,
+            exchange: exchange.to_string(),
+        })
         .collect();
     out.sort_by(|a, b| (a.preference, &a.exchange).cmp(&(b.preference, &b.exchange)));
     out
@@ -110,11 +102,12 @@ async fn lookup(ctx: &Context, mx: MxRecord) -> Exchange {
         ctx.dns.lookup(&x.mx.exchange, RecordType::AAAA)
     );
     for r in [&a, &aaaa].into_iter().flatten().flatten() {
-        if r.rtype == "CNAME" && x.cname.is_none() {
-            x.cname = Some(r.data.trim_end_matches('.').to_string());
+        if let mxdoctor_net::Rdata::Cname(target) = &r.rdata
+            && x.cname.is_none()
+        {
+            x.cname = Some(target.clone());
         }
-        if (r.rtype == "A" || r.rtype == "AAAA")
-            && let Ok(ip) = r.data.parse::<IpAddr>()
+        if let Some(ip) = r.ip()
             && !x.addresses.contains(&ip)
         {
             x.addresses.push(ip);
@@ -210,13 +203,6 @@ mod tests {
 
     fn ids(f: &[Finding]) -> Vec<&str> {
         f.iter().map(|f| f.id.as_str()).collect()
-    }
-
-    #[test]
-    fn parse_presentation_form() {
-        assert_eq!(MxRecord::parse("10 MX.Example."), Some(rec(10, "mx.example")));
-        assert_eq!(MxRecord::parse("0 ."), Some(rec(0, "")));
-        assert_eq!(MxRecord::parse("x mx."), None);
     }
 
     #[test]

@@ -389,12 +389,13 @@ async fn own_policy_pass(
         .await
         .ok()?;
     let mut own = records
-        .into_iter()
-        .filter(|r| r.rtype == "TXT" && mxdoctor_proto::dmarc::is_dmarc(&r.data));
+        .iter()
+        .filter_map(|r| r.txt())
+        .filter(|t| mxdoctor_proto::dmarc::is_dmarc(t));
     let (record, None) = (own.next()?, own.next()) else {
         return None;
     };
-    let policy = match mxdoctor_proto::dmarc::parse_record(&record.data).ok()?.p? {
+    let policy = match mxdoctor_proto::dmarc::parse_record(&record).ok()?.p? {
         mxdoctor_proto::dmarc::Policy::None => Policy::None,
         mxdoctor_proto::dmarc::Policy::Quarantine => Policy::Quarantine,
         mxdoctor_proto::dmarc::Policy::Reject => Policy::Reject,

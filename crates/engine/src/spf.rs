@@ -66,7 +66,7 @@ pub async fn run(ctx: &Context, req: &SpfRequest) -> Report {
 async fn spf_records(ctx: &Context, domain: &str) -> Result<(Vec<String>, usize), mxdoctor_net::DnsError> {
     match ctx.dns.lookup(domain, mxdoctor_net::RecordType::TXT).await {
         Ok(r) => {
-            let txts: Vec<String> = r.into_iter().filter(|r| r.rtype == "TXT").map(|r| r.data).collect();
+            let txts: Vec<String> = r.iter().filter_map(|r| r.txt()).collect();
             let n = txts.len();
             Ok((txts.into_iter().filter(|t| spf::is_spf(t)).collect(), n))
         }
@@ -225,10 +225,8 @@ async fn suggest_missing(ctx: &Context, domain: &str, ips: &[IpAddr]) -> Suggest
     // a domain without MX it authorises nothing).
     let mut mx_ips = Vec::new();
     if let Ok(mx) = ctx.dns.lookup(domain, mxdoctor_net::RecordType::MX).await {
-        for r in mx.iter().filter(|r| r.rtype == "MX") {
-            if let Some((_, host)) = r.data.split_once(' ') {
-                mx_ips.extend(ctx.dns.lookup_ip(host.trim_end_matches('.')).await.unwrap_or_default());
-            }
+        for (_, host) in mx.iter().filter_map(|r| r.mx()) {
+            mx_ips.extend(ctx.dns.lookup_ip(host).await.unwrap_or_default());
         }
     }
     first_proven(ctx, domain, &["v=spf1 mx ~all".to_string()], &mx_ips).await
@@ -292,7 +290,7 @@ pub async fn check(ctx: &Context, req: &SpfRequest) -> CheckResult {
     };
     // RFC 7208 section 14.1 removed the SPF RR type (99); receivers ask only for TXT.
     if let Ok(r) = ctx.dns.lookup(&domain, mxdoctor_net::RecordType::Unknown(99)).await {
-        let old: Vec<String> = r.into_iter().filter(|r| r.rtype != "CNAME").map(|r| r.data).collect();
+        let old: Vec<String> = r.iter().filter_map(|r| r.txt()).collect();
         if !old.is_empty() {
             c.findings.push(
                 Finding::new("spf.deprecated-rr", Severity::Notice, subject.clone())

@@ -18,16 +18,19 @@ fn map_err(e: DnsError) -> SpfDnsError {
 }
 
 impl NetSpfDns<'_> {
-    async fn records(&self, name: &str, rtype: RecordType) -> Result<Vec<String>, SpfDnsError> {
-        let want = rtype.to_string();
-        let recs = self.0.lookup(name, rtype).await.map_err(map_err)?;
-        Ok(recs.into_iter().filter(|r| r.rtype == want).map(|r| r.data).collect())
+    async fn records(&self, name: &str, rtype: RecordType) -> Result<Vec<mxdoctor_net::DnsRecord>, SpfDnsError> {
+        self.0.lookup(name, rtype).await.map_err(map_err)
     }
 }
 
 impl SpfDns for NetSpfDns<'_> {
     async fn txt(&self, name: &str) -> Result<Vec<String>, SpfDnsError> {
-        self.records(name, RecordType::TXT).await
+        Ok(self
+            .records(name, RecordType::TXT)
+            .await?
+            .iter()
+            .filter_map(|r| r.txt())
+            .collect())
     }
 
     async fn a(&self, name: &str) -> Result<Vec<Ipv4Addr>, SpfDnsError> {
@@ -35,7 +38,10 @@ impl SpfDns for NetSpfDns<'_> {
             .records(name, RecordType::A)
             .await?
             .iter()
-            .filter_map(|s| s.parse().ok())
+            .filter_map(|r| match r.rdata {
+                mxdoctor_net::Rdata::A(v4) => Some(v4),
+                _ => None,
+            })
             .collect())
     }
 
@@ -44,7 +50,10 @@ impl SpfDns for NetSpfDns<'_> {
             .records(name, RecordType::AAAA)
             .await?
             .iter()
-            .filter_map(|s| s.parse().ok())
+            .filter_map(|r| match r.rdata {
+                mxdoctor_net::Rdata::Aaaa(v6) => Some(v6),
+                _ => None,
+            })
             .collect())
     }
 
@@ -53,10 +62,7 @@ impl SpfDns for NetSpfDns<'_> {
             .records(name, RecordType::MX)
             .await?
             .iter()
-            .filter_map(|s| {
-                let (pref, host) = s.split_once(' ')?;
-                Some((pref.parse().ok()?, host.trim_end_matches('.').to_string()))
-            })
+            .filter_map(|r| r.mx().map(|(pref, host)| (pref, host.to_string())))
             .collect();
         mx.sort();
         Ok(mx.into_iter().map(|(_, h)| h).collect())

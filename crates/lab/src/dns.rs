@@ -106,6 +106,8 @@ pub struct LabHandler {
     pub catalog: Catalog,
     pub servfail: HashMap<LowerName, HashSet<RecordType>>,
     pub faults: Faults,
+    /// Held before every answer (a round trip's worth on loopback).
+    pub latency: std::time::Duration,
 }
 
 impl LabHandler {
@@ -131,6 +133,9 @@ impl RequestHandler for LabHandler {
         request: &Request,
         mut response_handle: R,
     ) -> ResponseInfo {
+        if !self.latency.is_zero() {
+            tokio::time::sleep(self.latency).await;
+        }
         let rcode = match self.fault(request) {
             None => return self.catalog.handle_request::<R, T>(request, response_handle).await,
             Some(Fault::ServFail) => ResponseCode::ServFail,
@@ -192,6 +197,7 @@ pub async fn serve(catalog: Catalog) -> Result<(SocketAddr, Server<LabHandler>),
         catalog,
         servfail: HashMap::new(),
         faults: Faults::default(),
+        latency: std::time::Duration::ZERO,
     })
     .await
 }

@@ -61,6 +61,9 @@ pub fn builtin_names() -> Vec<&'static str> {
 pub struct LabOptions {
     /// "Now" for relative certificate dates (tests and snapshots fix it).
     pub now: Option<OffsetDateTime>,
+    /// Injected delay before every DNS answer and every SMTP reply (`mxdoctor lab --latency`),
+    /// so benchmarks on loopback see real round trips. A server's own `latency_ms` wins.
+    pub latency: std::time::Duration,
 }
 
 /// What another process needs to attach to a running lab (`--lab`).
@@ -219,6 +222,7 @@ pub async fn serve_records(
             .map(|(n, exempt)| (hickory_proto::rr::LowerName::from(&n), exempt.into_iter().collect()))
             .collect(),
         faults: Default::default(),
+        latency: std::time::Duration::ZERO,
     };
     let (addr, mut server) = dns::serve_with(handler).await?;
     let task = tokio::spawn(async move {
@@ -268,6 +272,7 @@ pub async fn start(world: &World, opts: LabOptions) -> Result<Lab, LabError> {
         catalog,
         servfail,
         faults: faults.clone(),
+        latency: opts.latency,
     })
     .await?;
     tasks.push(tokio::spawn(async move {
@@ -296,6 +301,10 @@ pub async fn start(world: &World, opts: LabOptions) -> Result<Lab, LabError> {
                 spec: l.clone(),
                 tls,
                 mailbox: mailbox.clone(),
+                latency: s
+                    .latency_ms
+                    .map(std::time::Duration::from_millis)
+                    .unwrap_or(opts.latency),
             });
             for addr in &s.addresses {
                 let listener = TcpListener::bind("127.0.0.1:0").await.map_err(io)?;

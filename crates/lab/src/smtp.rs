@@ -79,6 +79,8 @@ pub struct ListenerConfig {
     pub spec: ListenerSpec,
     pub tls: TlsSide,
     pub mailbox: Mailbox,
+    /// Held before every reply (`LabOptions::latency`, or the server's `latency_ms`).
+    pub latency: std::time::Duration,
 }
 
 /// Accepts connections until the returned task is aborted (connection tasks go with it),
@@ -183,6 +185,9 @@ impl Session {
     }
 
     async fn write(&mut self, text: &str) -> R<()> {
+        if !self.cfg.latency.is_zero() {
+            tokio::time::sleep(self.cfg.latency).await;
+        }
         let io = self.io()?;
         io.write_all(text.as_bytes()).await.map_err(|_| ())?;
         io.flush().await.map_err(|_| ())

@@ -183,6 +183,9 @@ pub struct ServerSpec {
     #[serde(default = "smtp_behaviour")]
     pub behaviour: Behaviour,
     pub banner: Option<String>,
+    /// Delay before each SMTP reply of this server (overrides `mxdoctor lab --latency`).
+    #[serde(default)]
+    pub latency_ms: Option<u64>,
     #[serde(default, rename = "listener")]
     pub listeners: Vec<ListenerSpec>,
 }

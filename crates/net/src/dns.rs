@@ -37,14 +37,81 @@ impl Default for DnsConfig {
     }
 }
 
-/// One record of an answer, in presentation form.
+/// One record of an answer: typed data for the checks ([`Rdata`], built once from hickory's
+/// RData), and the presentation form for the evidence. No check parses `data`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct DnsRecord {
     pub name: String,
     pub ttl: u32,
     #[serde(rename = "type")]
     pub rtype: String,
+    /// Presentation form, for people (evidence).
     pub data: String,
+    /// The same data, typed.
+    #[serde(skip)]
+    pub rdata: Rdata,
+}
+
+/// Record data as types. Names are absolute, lower case, without the final dot, kept as their
+/// raw labels (a name with bytes the presentation format escapes is asked for exactly as is).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub enum Rdata {
+    A(std::net::Ipv4Addr),
+    Aaaa(std::net::Ipv6Addr),
+    Mx {
+        preference: u16,
+        exchange: String,
+    },
+    /// TXT, and the removed SPF type (99) with the same wire format: the character-strings.
+    Txt(Vec<Vec<u8>>),
+    Ptr(String),
+    Cname(String),
+    Ns(String),
+    Tlsa {
+        usage: u8,
+        selector: u8,
+        matching: u8,
+        data: Vec<u8>,
+    },
+    /// A type no check reads (its presentation form is in `data`).
+    #[default]
+    Other,
+}
+
+impl DnsRecord {
+    /// The address of an A or AAAA record.
+    pub fn ip(&self) -> Option<IpAddr> {
+        match &self.rdata {
+            Rdata::A(v4) => Some(IpAddr::V4(*v4)),
+            Rdata::Aaaa(v6) => Some(IpAddr::V6(*v6)),
+            _ => None,
+        }
+    }
+
+    /// A TXT (or SPF-type) record's character-strings joined, as a receiver reads them
+    /// (RFC 7208 section 3.3, RFC 6376 section 3.6.2.2); lossy UTF-8.
+    pub fn txt(&self) -> Option<String> {
+        match &self.rdata {
+            Rdata::Txt(strings) => Some(String::from_utf8_lossy(&strings.concat()).into_owned()),
+            _ => None,
+        }
+    }
+
+    /// An MX record's preference and exchange.
+    pub fn mx(&self) -> Option<(u16, &str)> {
+        match &self.rdata {
+            Rdata::Mx { preference, exchange } => Some((*preference, exchange.as_str())),
+            _ => None,
+        }
+    }
+
+    /// The target of a PTR, CNAME or NS record.
+    pub fn target(&self) -> Option<&str> {
+        match &self.rdata {
+            Rdata::Ptr(n) | Rdata::Cname(n) | Rdata::Ns(n) => Some(n.as_str()),
+            _ => None,
+        }
+    }
 }
 
 /// One question and what came back.
@@ -165,6 +232,9 @@ impl Dns {
         opts.try_tcp_on_error = true;
         // Our own per-run log is the evidence; hickory's cache is fine to keep for speed.
         opts.preserve_intermediates = true;
+        // One resolver may serve a whole scan (`Dns::next_run`): the same `include:` or MX host
+        // is asked once for all domains while its TTL lasts; bounded in entries.
+        opts.cache_size = 20_000;
         let resolver = builder.build().map_err(|e| DnsError::Setup(e.to_string()))?;
         Ok(Self {
             resolver,
@@ -172,6 +242,17 @@ impl Dns {
             log: Arc::new(Mutex::new(Vec::new())),
             cache: Arc::new(Mutex::new(Default::default())),
         })
+    }
+
+    /// A client for the next run on the same resolver: a fresh log and per-run answers, but
+    /// hickory's TTL-honouring cache shared with every other run (a scan's shared work).
+    pub fn next_run(&self) -> Dns {
+        Dns {
+            resolver: self.resolver.clone(),
+            budget: self.budget,
+            log: Arc::new(Mutex::new(Vec::new())),
+            cache: Arc::new(Mutex::new(Default::default())),
+        }
     }
 
     /// The underlying resolver, for libraries that resolve for themselves (mail-auth's DKIM,
@@ -231,6 +312,7 @@ impl Dns {
                         ttl: r.ttl,
                         rtype: type_name(r.record_type()),
                         data: rdata_text(&r.data),
+                        rdata: typed(&r.data),
                     })
                     .collect();
                 let has_wanted = records.iter().any(|r| r.rtype == rtype_s);
@@ -283,11 +365,8 @@ impl Dns {
     pub async fn lookup_ip(&self, host: &str) -> Result<Vec<IpAddr>, DnsError> {
         let (a, aaaa) = tokio::join!(self.lookup(host, RecordType::A), self.lookup(host, RecordType::AAAA));
         let mut ips: Vec<IpAddr> = Vec::new();
-        for r in a.iter().chain(aaaa.iter()).flatten() {
-            if (r.rtype == "A" || r.rtype == "AAAA")
-                && let Ok(ip) = r.data.parse::<IpAddr>()
-                && !ips.contains(&ip)
-            {
+        for ip in a.iter().chain(aaaa.iter()).flatten().filter_map(DnsRecord::ip) {
+            if !ips.contains(&ip) {
                 ips.push(ip);
             }
         }
@@ -315,9 +394,9 @@ impl Dns {
         let name = Name::from(ip).to_string();
         let records = self.lookup(&name, RecordType::PTR).await?;
         Ok(records
-            .into_iter()
-            .filter(|r| r.rtype == "PTR")
-            .map(|r| r.data.trim_end_matches('.').to_ascii_lowercase())
+            .iter()
+            .filter(|r| matches!(r.rdata, Rdata::Ptr(_)))
+            .filter_map(|r| r.target().map(str::to_string))
             .collect())
     }
 }
@@ -345,6 +424,44 @@ fn absolute(name: &str) -> String {
         name.to_string()
     } else {
         format!("{name}.")
+    }
+}
+
+/// A name as the checks use it: raw labels, lower case, no final dot.
+fn name_of(n: &Name) -> String {
+    raw_name(n).trim_end_matches('.').to_ascii_lowercase()
+}
+
+/// The typed form of hickory's record data.
+fn typed(data: &RData) -> Rdata {
+    match data {
+        RData::A(a) => Rdata::A(a.0),
+        RData::AAAA(a) => Rdata::Aaaa(a.0),
+        RData::MX(mx) => Rdata::Mx {
+            preference: mx.preference,
+            exchange: name_of(&mx.exchange),
+        },
+        RData::TXT(txt) => Rdata::Txt(txt.txt_data.iter().map(|s| s.to_vec()).collect()),
+        RData::Unknown { code, rdata } if u16::from(*code) == 99 => {
+            let mut strings = Vec::new();
+            let mut rest = rdata.anything.as_slice();
+            while let Some((&len, tail)) = rest.split_first() {
+                let n = (len as usize).min(tail.len());
+                strings.push(tail[..n].to_vec());
+                rest = &tail[n..];
+            }
+            Rdata::Txt(strings)
+        }
+        RData::PTR(p) => Rdata::Ptr(name_of(&p.0)),
+        RData::CNAME(c) => Rdata::Cname(name_of(&c.0)),
+        RData::NS(n) => Rdata::Ns(name_of(&n.0)),
+        RData::TLSA(t) => Rdata::Tlsa {
+            usage: t.cert_usage.into(),
+            selector: t.selector.into(),
+            matching: t.matching.into(),
+            data: t.cert_data.clone(),
+        },
+        _ => Rdata::Other,
     }
 }
 
@@ -421,5 +538,44 @@ fn classify(name: &str, rtype: &str, e: &NetError) -> DnsError {
                 DnsError::Other { name, rtype, message }
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod typed_tests {
+    use super::*;
+    use hickory_resolver::proto::rr::rdata::{MX, TXT};
+
+    #[test]
+    fn record_data_is_typed_once() {
+        let mx = typed(&RData::MX(MX::new(10, Name::from_ascii("MX.Example.").unwrap())));
+        assert_eq!(
+            mx,
+            Rdata::Mx {
+                preference: 10,
+                exchange: "mx.example".into()
+            }
+        );
+        // RFC 7505 null MX: the root name is the empty exchange.
+        assert_eq!(
+            typed(&RData::MX(MX::new(0, Name::root()))),
+            Rdata::Mx {
+                preference: 0,
+                exchange: String::new()
+            }
+        );
+        let txt = DnsRecord {
+            name: "x.".into(),
+            ttl: 1,
+            rtype: "TXT".into(),
+            data: String::new(),
+            rdata: typed(&RData::TXT(TXT::new(vec!["v=spf1 ".into(), "-all".into()]))),
+        };
+        assert_eq!(
+            txt.txt().as_deref(),
+            Some("v=spf1 -all"),
+            "character-strings joined without a space"
+        );
+        assert_eq!(txt.ip(), None);
     }
 }

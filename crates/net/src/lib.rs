@@ -13,5 +13,5 @@ pub mod smtp;
 pub mod tls;
 
 pub use connect::{AddressMap, ConnectError, Connector};
-pub use dns::{Dns, DnsConfig, DnsError, DnsQuery, DnsRecord};
+pub use dns::{Dns, DnsConfig, DnsError, DnsQuery, DnsRecord, Rdata};
 pub use hickory_resolver::proto::rr::RecordType;
