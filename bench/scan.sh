@@ -29,27 +29,34 @@ ptr = ["$ORIGIN 2.0.192.in-addr.arpa.", "$TTL 3600",
 for h in range(20):
     ptr.append(f"{h + 10} IN PTR mx{h}.scan.example.")
 names = []
+# Domains live in buckets of 1,000 (one zone file each: the lab reads files of at most 1 MiB).
+buckets = {}
 for i in range(n):
+    b = i // 1000
+    zone = buckets.setdefault(b, [f"$ORIGIN b{b}.scan.example.", "$TTL 3600",
+        f"@ IN SOA ns1.scan.example. h.scan.example. ( 1 3600 900 604800 300 )", "@ IN NS ns1.scan.example."])
     name, kind, h = f"d{i}", i % 20, i % 20
-    names.append(f"{name}.scan.example")
+    names.append(f"{name}.b{b}.scan.example")
     if kind == 19:
         continue                                   # does not exist
     if kind != 18:
-        z.append(f"{name} IN MX 10 mx{h}.scan.example.")   # 18: no MX
+        zone.append(f"{name} IN MX 10 mx{h}.scan.example.")   # 18: no MX
     spf = {15: "v=spf1 include:_spf.scan.example ~all", 16: "v=spf1 +all",
            17: "v=spf1 include: -all"}.get(kind, "v=spf1 include:_spf.scan.example -all")
-    z.append(f'{name} IN TXT "{spf}"')
+    zone.append(f'{name} IN TXT "{spf}"')
     if kind not in (12, 13, 14):
-        z.append(f'_dmarc.{name} IN TXT "v=DMARC1; p=reject"')
+        zone.append(f'_dmarc.{name} IN TXT "v=DMARC1; p=reject"')
     if kind % 2 == 0:
-        z.append(f'default._domainkey.{name} IN TXT "v=DKIM1; k=rsa; p=MIIBIjANBgkqhkiG9w0BAQEFAAOCAQ8AMIIBCgKCAQEAwlT"')
+        zone.append(f'default._domainkey.{name} IN TXT "v=DKIM1; k=rsa; p=MIIBIjANBgkqhkiG9w0BAQEFAAOCAQ8AMIIBCgKCAQEAwlT"')
+for b, zone in buckets.items():
+    open(f"{d}/world/zones/b{b}.scan.example.zone", "w").write("\n".join(zone) + "\n")
 open(f"{d}/world/zones/scan.example.zone", "w").write("\n".join(z) + "\n")
 open(f"{d}/world/zones/2.0.192.in-addr.arpa.zone", "w").write("\n".join(ptr) + "\n")
 open(f"{d}/list.txt", "w").write("\n".join(names) + "\n")
 PY
   "$BIN" lab --world "$dir/world" --state "$dir/lab.json" > "$dir/lab.log" 2>&1 &
   lab=$!
-  for _ in $(seq 300); do [ -s "$dir/lab.json" ] && break; sleep 0.1; done
+  for _ in $(seq 600); do [ -s "$dir/lab.json" ] && break; sleep 0.5; done
   /usr/bin/time -v -o "$dir/time.txt" "$BIN" scan "$dir/list.txt" --lab "$dir/lab.json" --no-dnsbl \
       --concurrency 64 --out "$dir/out.jsonl" --csv "$dir/out.csv" > "$dir/summary.txt" || true
   kill "$lab" 2>/dev/null || true

@@ -111,26 +111,55 @@ async fn guess_submission(ctx: &Context, domain: &str) -> Option<Hostname> {
 
 pub async fn run(ctx: &Context, req: &DomainRequest) -> Report {
     let domain = req.domain.trim_end_matches('.').to_ascii_lowercase();
-    let (ips, derived): (Vec<IpAddr>, Vec<(IpAddr, String)>) = if req.ips.is_empty() {
-        let d = derive_ips(ctx, &domain).await;
-        (d.iter().map(|(ip, _)| *ip).collect(), d)
-    } else {
-        (req.ips.clone(), Vec::new())
+    // Everything that needs only the domain starts at once; SPF's evaluation, the sending IPs'
+    // checks and the submission server wait only for what they need (the derived IPs, the
+    // guessed host). The per-run DNS cache shares the TXT and MX answers between them, so no
+    // question is asked twice and no check waits on an unrelated answer.
+    let senders = async {
+        let ((ips, derived), submission) = tokio::join!(
+            async {
+                if req.ips.is_empty() {
+                    let d = derive_ips(ctx, &domain).await;
+                    (d.iter().map(|(ip, _)| *ip).collect::<Vec<IpAddr>>(), d)
+                } else {
+                    (req.ips.clone(), Vec::new())
+                }
+            },
+            async {
+                match (&req.submission, req.check_submission) {
+                    (_, false) => None,
+                    (Some(h), true) => Some(h.clone()),
+                    (None, true) => guess_submission(ctx, &domain).await.map(|h| (h, 587)),
+                }
+            }
+        );
+        let spf_req = SpfRequest {
+            domain: domain.clone(),
+            ips: ips.clone(),
+            sender: None,
+            helo: req.helo.as_ref().map(|h| h.to_string()),
+        };
+        let (spf, ip_checks, sendas) = tokio::join!(
+            crate::spf::check(ctx, &spf_req),
+            join_all(ips.iter().map(|ip| {
+                let r = IpRequest {
+                    ip: *ip,
+                    helo: req.helo.clone(),
+                    lists: req.lists.clone(),
+                };
+                async move { crate::ip::checks(ctx, &r).await }
+            })),
+            async {
+                match &submission {
+                    Some((h, port)) => Some(crate::sendas::run(ctx, &SendasRequest::new(h.clone(), *port)).await),
+                    None => None,
+                }
+            },
+        );
+        (ips, derived, spf, ip_checks, sendas)
     };
-    let submission = match (&req.submission, req.check_submission) {
-        (_, false) => None,
-        (Some(h), true) => Some(h.clone()),
-        (None, true) => guess_submission(ctx, &domain).await.map(|h| (h, 587)),
-    };
-    let spf_req = SpfRequest {
-        domain: domain.clone(),
-        ips: ips.clone(),
-        sender: None,
-        helo: req.helo.as_ref().map(|h| h.to_string()),
-    };
-    let (mx, spf, dkim, dmarc, domain_lists, ip_checks, sendas) = tokio::join!(
+    let (mx, dkim, dmarc, domain_lists, (ips, derived, spf, ip_checks, sendas)) = tokio::join!(
         crate::mx::check(ctx, &domain),
-        crate::spf::check(ctx, &spf_req),
         crate::dkim::check(ctx, &domain, &req.selectors),
         crate::dmarc::check(ctx, &domain),
         join_all(
@@ -138,20 +167,7 @@ pub async fn run(ctx: &Context, req: &DomainRequest) -> Report {
                 .iter()
                 .map(|l| crate::ip::domain_list_check(ctx, &domain, l))
         ),
-        join_all(ips.iter().map(|ip| {
-            let r = IpRequest {
-                ip: *ip,
-                helo: req.helo.clone(),
-                lists: req.lists.clone(),
-            };
-            async move { crate::ip::checks(ctx, &r).await }
-        })),
-        async {
-            match &submission {
-                Some((h, port)) => Some(crate::sendas::run(ctx, &SendasRequest::new(h.clone(), *port)).await),
-                None => None,
-            }
-        },
+        senders,
     );
     let mut checks = Vec::new();
     let mut sources = CheckResult::ran("domain.sending-ips", domain.clone());
