@@ -581,3 +581,43 @@ async fn reports_past_the_retention_period_are_forgotten() {
     assert_eq!(state.jobs.purge(NOW + time::Duration::days(8)).await, Ok(1));
     assert_eq!(call(&r, get(&location)).await.0, StatusCode::NOT_FOUND);
 }
+
+#[tokio::test]
+async fn a_check_that_panics_fails_its_job_and_the_server_goes_on() {
+    use std::sync::Arc;
+    let lab = start("seed").await;
+    let mut state = web_state(&lab, Limits::default(), None);
+    // A check that panics (a bug): its job fails, the permalink says so, the server answers on.
+    let mut config = (*state.config).clone();
+    config.context = Arc::new(|| panic!("a bug in a check"));
+    state = mxdoctor_web::AppState::new(config).unwrap();
+    let r = router(state);
+    let (status, _, body) = call(&r, post_json("/api/v1/check", r#"{"domain": "hanako-shop.example"}"#)).await;
+    assert_eq!(
+        status,
+        StatusCode::GATEWAY_TIMEOUT,
+        "{}",
+        String::from_utf8_lossy(&body)
+    );
+    let v = json(&body);
+    assert_eq!(v["error"]["code"], "err.check-failed");
+    assert!(v["error"]["message"].as_str().unwrap().contains("stopped unexpectedly"));
+    let (status, _, body) = call(
+        &r,
+        post_json("/api/v1/check?wait=false", r#"{"domain": "hanako-shop.example"}"#),
+    )
+    .await;
+    assert_eq!(status, StatusCode::ACCEPTED);
+    let id = json(&body)["id"].as_str().unwrap().to_string();
+    let mut last = StatusCode::ACCEPTED;
+    for _ in 0..200 {
+        last = call(&r, get(&format!("/api/v1/reports/{id}"))).await.0;
+        if last != StatusCode::ACCEPTED {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    assert_eq!(last, StatusCode::GATEWAY_TIMEOUT, "the permalink never stopped running");
+    let (_, _, m) = call(&r, get("/metrics")).await;
+    assert!(String::from_utf8_lossy(&m).contains("mxdoctor_errors_total{cause=\"check-crashed\"} 2"));
+}

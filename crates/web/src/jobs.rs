@@ -128,19 +128,12 @@ impl Jobs {
     async fn finish(&self, id: &ReportId, job: Job) -> Result<Report, String> {
         let started = Instant::now();
         let limit = self.config.limits.check_timeout;
-        let result = match tokio::time::timeout(limit, run_job(&self.config, job)).await {
-            Ok(Ok(report)) => {
+        let result = match run_isolated(self.config.clone(), job, limit).await {
+            Ok(report) => {
                 self.metrics.check(&report, started.elapsed());
                 self.keep(id, &report).await.map(|_| report)
             }
-            Ok(Err(e)) => Err(e),
-            Err(_) => {
-                self.metrics.error("check-timeout");
-                Err(format!(
-                    "the check took longer than {} s and was stopped",
-                    limit.as_secs()
-                ))
-            }
+            Err(e) => Err(self.failed_because(e, limit)),
         };
         if let Err(e) = &result {
             self.remember_failure(id, e.clone());
@@ -244,24 +237,56 @@ impl Jobs {
     pub async fn run_unkept(&self, job: Job) -> Result<Report, String> {
         let started = Instant::now();
         let limit = self.config.limits.check_timeout;
-        match tokio::time::timeout(limit, run_job(&self.config, job)).await {
-            Ok(Ok(report)) => {
+        match run_isolated(self.config.clone(), job, limit).await {
+            Ok(report) => {
                 self.metrics.check(&report, started.elapsed());
                 Ok(report)
             }
-            Ok(Err(e)) => Err(e),
-            Err(_) => {
+            Err(e) => Err(self.failed_because(e, limit)),
+        }
+    }
+
+    /// The failure in words, counted by cause.
+    fn failed_because(&self, e: JobFailure, limit: Duration) -> String {
+        match e {
+            JobFailure::Timeout => {
                 self.metrics.error("check-timeout");
-                Err(format!(
-                    "the check took longer than {} s and was stopped",
-                    limit.as_secs()
-                ))
+                format!("the check took longer than {} s and was stopped", limit.as_secs())
             }
+            JobFailure::Crashed(why) => {
+                self.metrics.error("check-crashed");
+                format!("the check stopped unexpectedly ({why})")
+            }
+            JobFailure::Setup(why) => why,
         }
     }
 
     pub fn running_count(&self) -> usize {
         self.running.lock().map(|r| r.len()).unwrap_or(0)
+    }
+}
+
+/// Why a job has no report.
+enum JobFailure {
+    Timeout,
+    /// The check's task panicked: a bug, reported as this job's failure, never the server's.
+    Crashed(String),
+    /// The engine context could not be built.
+    Setup(String),
+}
+
+/// Runs a job on its own task, so a panic in a check fails this job only (and its permalink
+/// says so instead of "running" for ever); past the limit the task is aborted, not left behind.
+async fn run_isolated(config: Arc<Config>, job: Job, limit: Duration) -> Result<Report, JobFailure> {
+    let mut task = tokio::spawn(async move { run_job(&config, job).await });
+    match tokio::time::timeout(limit, &mut task).await {
+        Ok(Ok(Ok(report))) => Ok(report),
+        Ok(Ok(Err(setup))) => Err(JobFailure::Setup(setup)),
+        Ok(Err(e)) => Err(JobFailure::Crashed(e.to_string())),
+        Err(_) => {
+            task.abort();
+            Err(JobFailure::Timeout)
+        }
     }
 }
 
