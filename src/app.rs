@@ -247,14 +247,23 @@ async fn sendas_cmd(args: SendasArgs) -> Result<i32, RunError> {
 }
 
 async fn demo_cmd(args: DemoArgs) -> Result<i32, RunError> {
-    let world = mxdoctor_lab::World::builtin(&args.scenario).ok_or_else(|| {
+    let (lab, env) = start_builtin_lab(&args.scenario, &args.common).await?;
+    let ctx = build_context(&args.common, Some(env))?;
+    let reports = demo_reports(&ctx, lab.world()).await?;
+    drop(lab);
+    Ok(print_all(&reports, &args.common))
+}
+
+/// Starts the built-in world `name` with the clock of `common` (`--now`), and the settings
+/// to attach to it. The lab runs until the returned handle is dropped.
+pub async fn start_builtin_lab(name: &str, common: &Common) -> Result<(mxdoctor_lab::Lab, LabEnv), RunError> {
+    let world = mxdoctor_lab::World::builtin(name).ok_or_else(|| {
         format!(
-            "no built-in scenario `{}`; available: {}",
-            args.scenario,
+            "no built-in scenario `{name}`; available: {}",
             mxdoctor_lab::builtin_names().join(", ")
         )
     })?;
-    let now = make_clock(&args.common)?.now();
+    let now = make_clock(common)?.now();
     let lab = mxdoctor_lab::start(
         &world,
         mxdoctor_lab::LabOptions {
@@ -269,10 +278,7 @@ async fn demo_cmd(args: DemoArgs) -> Result<i32, RunError> {
         map: lab.address_map().clone(),
         ca_pem: lab.ca_pem().to_string(),
     };
-    let ctx = build_context(&args.common, Some(env))?;
-    let reports = demo_reports(&ctx, &world).await?;
-    drop(lab);
-    Ok(print_all(&reports, &args.common))
+    Ok((lab, env))
 }
 
 /// What the demo diagnoses in a world: Send mail as for its `[demo]` host, then, when the world

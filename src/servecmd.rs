@@ -20,27 +20,7 @@ pub async fn serve_cmd(args: ServeArgs) -> Result<i32, RunError> {
     // A built-in world keeps running as long as the server does.
     let (lab, lab_env) = match &args.scenario {
         Some(name) => {
-            let world = mxdoctor_lab::World::builtin(name).ok_or_else(|| {
-                format!(
-                    "no built-in scenario `{name}`; available: {}",
-                    mxdoctor_lab::builtin_names().join(", ")
-                )
-            })?;
-            let now = make_clock(&args.common)?.now();
-            let lab = mxdoctor_lab::start(
-                &world,
-                mxdoctor_lab::LabOptions {
-                    now: Some(now),
-                    ..Default::default()
-                },
-            )
-            .await
-            .map_err(|e| format!("could not start the lab: {e}"))?;
-            let env = LabEnv {
-                resolver: lab.dns_addr(),
-                map: lab.address_map().clone(),
-                ca_pem: lab.ca_pem().to_string(),
-            };
+            let (lab, env) = crate::app::start_builtin_lab(name, &args.common).await?;
             (Some(lab), Some(env))
         }
         None => (None, None),

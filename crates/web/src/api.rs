@@ -63,15 +63,9 @@ impl ApiError {
     }
 
     pub fn refusal(r: Refusal, lang: Lang) -> Self {
-        match r {
-            Refusal::RateLimited { retry_after } => Self {
-                retry_after: Some(retry_after),
-                ..Self::plain(StatusCode::TOO_MANY_REQUESTS, "err.rate-limited", lang)
-            },
-            Refusal::Busy => Self {
-                retry_after: Some(5),
-                ..Self::plain(StatusCode::SERVICE_UNAVAILABLE, "err.busy", lang)
-            },
+        Self {
+            retry_after: Some(r.retry_after()),
+            ..Self::plain(r.status(), r.key(), lang)
         }
     }
 }
@@ -205,10 +199,7 @@ async fn launch(
     wait: bool,
 ) -> Result<Response, ApiError> {
     let permit = state.limiter.admit(client).map_err(|r| {
-        state.metrics.error(match r {
-            Refusal::RateLimited { .. } => "rate-limited",
-            Refusal::Busy => "busy",
-        });
+        state.metrics.error(r.cause());
         ApiError::refusal(r, lang)
     })?;
     if !wait {

@@ -260,10 +260,6 @@ impl Jobs {
             JobFailure::Setup(why) => why,
         }
     }
-
-    pub fn running_count(&self) -> usize {
-        self.running.lock().map(|r| r.len()).unwrap_or(0)
-    }
 }
 
 /// Why a job has no report.

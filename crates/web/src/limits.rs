@@ -53,6 +53,40 @@ pub enum Refusal {
     Busy,
 }
 
+impl Refusal {
+    /// The catalogue key of the message the client gets.
+    pub fn key(self) -> &'static str {
+        match self {
+            Refusal::RateLimited { .. } => "err.rate-limited",
+            Refusal::Busy => "err.busy",
+        }
+    }
+
+    /// The cause counted in `mxdoctor_errors_total`.
+    pub fn cause(self) -> &'static str {
+        match self {
+            Refusal::RateLimited { .. } => "rate-limited",
+            Refusal::Busy => "busy",
+        }
+    }
+
+    /// 429 for the client's own rate, 503 for the server's cap.
+    pub fn status(self) -> axum::http::StatusCode {
+        match self {
+            Refusal::RateLimited { .. } => axum::http::StatusCode::TOO_MANY_REQUESTS,
+            Refusal::Busy => axum::http::StatusCode::SERVICE_UNAVAILABLE,
+        }
+    }
+
+    /// Seconds to wait before trying again.
+    pub fn retry_after(self) -> u64 {
+        match self {
+            Refusal::RateLimited { retry_after } => retry_after,
+            Refusal::Busy => 5,
+        }
+    }
+}
+
 pub struct Limiter {
     rate_per_sec: f64,
     burst: f64,

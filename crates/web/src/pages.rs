@@ -13,13 +13,12 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use mxdoctor_engine::model::Report;
-use mxdoctor_explain::Lang;
 use serde::Deserialize;
 
 use crate::AppState;
 use crate::input::{CheckInput, InputError, SendasInput};
 use crate::jobs::{Job, JobState};
-use crate::limits::{ClientIp, Refusal};
+use crate::limits::ClientIp;
 use crate::testaddr::TokenState;
 use crate::view::{ReportView, Ui, report_view};
 
@@ -154,17 +153,28 @@ fn form_error(state: &AppState, lang: &PageLang, status: StatusCode, message: St
     render(&index_page(state, lang, vec![message], form), status, lang)
 }
 
+/// A form body that could not be read at all (not the form's encoding, broken multipart).
+fn unreadable_form(state: &AppState, lang: &PageLang) -> Response {
+    form_error(
+        state,
+        lang,
+        StatusCode::BAD_REQUEST,
+        lang.ui.t("err.query"),
+        FormValues::default(),
+    )
+}
+
 /// Starts the job under the limits and sends the browser to its permalink.
 fn start(state: &AppState, client: std::net::IpAddr, lang: &PageLang, job: Job, form: FormValues) -> Response {
     let permit = match state.limiter.admit(client) {
         Ok(p) => p,
         Err(r) => {
-            let (status, key, cause) = match r {
-                Refusal::RateLimited { .. } => (StatusCode::TOO_MANY_REQUESTS, "err.rate-limited", "rate-limited"),
-                Refusal::Busy => (StatusCode::SERVICE_UNAVAILABLE, "err.busy", "busy"),
-            };
-            state.metrics.error(cause);
-            return render(&index_page(state, lang, vec![lang.ui.t(key)], form), status, lang);
+            state.metrics.error(r.cause());
+            return render(
+                &index_page(state, lang, vec![lang.ui.t(r.key())], form),
+                r.status(),
+                lang,
+            );
         }
     };
     match state.jobs.start(job, permit) {
@@ -195,13 +205,7 @@ async fn check_form(
 ) -> Response {
     let lang = page_lang(&state, None, &headers);
     let Ok(Form(f)) = form else {
-        return form_error(
-            &state,
-            &lang,
-            StatusCode::BAD_REQUEST,
-            lang.ui.t("err.query"),
-            FormValues::default(),
-        );
+        return unreadable_form(&state, &lang);
     };
     let values = FormValues {
         domain: f.domain.chars().take(300).collect(),
@@ -247,13 +251,7 @@ async fn sendas_form(
 ) -> Response {
     let lang = page_lang(&state, None, &headers);
     let Ok(Form(f)) = form else {
-        return form_error(
-            &state,
-            &lang,
-            StatusCode::BAD_REQUEST,
-            lang.ui.t("err.query"),
-            FormValues::default(),
-        );
+        return unreadable_form(&state, &lang);
     };
     let port = if f.port.trim().is_empty() {
         Ok(587)
@@ -308,7 +306,7 @@ async fn message_form(
         form_error(&state, &lang, status, lang.ui.t(key), FormValues::default())
     };
     let Ok(mut multipart) = multipart else {
-        return bad("err.query", StatusCode::BAD_REQUEST);
+        return unreadable_form(&state, &lang);
     };
     let (mut pasted, mut file) = (Vec::new(), Vec::new());
     loop {
@@ -508,9 +506,4 @@ async fn css() -> Response {
 
 async fn js() -> Response {
     asset(include_str!("../static/app.js"), "text/javascript; charset=utf-8")
-}
-
-/// The language a page would speak (for tests of the negotiation through the router).
-pub fn lang_for(state: &AppState, query: Option<&str>, headers: &HeaderMap) -> Lang {
-    page_lang(state, query, headers).ui.lang
 }

@@ -170,10 +170,7 @@ pub async fn api_create(
 pub fn create(state: &AppState, client: IpAddr) -> Result<(String, String), &'static str> {
     let cfg = state.config.test_address.as_ref().ok_or("err.no-test-address")?;
     // A token costs no check slot until a message arrives; only the client's bucket.
-    drop(state.limiter.admit(client).map_err(|r| match r {
-        crate::limits::Refusal::RateLimited { .. } => "err.rate-limited",
-        crate::limits::Refusal::Busy => "err.busy",
-    })?);
+    drop(state.limiter.admit(client).map_err(|r| r.key())?);
     let token = state.tokens.issue(cfg.token_ttl).ok_or("err.busy")?;
     let address = format!("{token}@{}", cfg.domain);
     Ok((token, address))
