@@ -104,7 +104,7 @@ pub fn lab_context(lab: &LabEnv, clock: SharedClock, timeout: Duration) -> Resul
     .map_err(|e| e.to_string())?;
     Ok(Context {
         dns,
-        connector: Connector::Lab(Arc::new(lab.map.clone())),
+        connector: Connector::lab(lab.map.clone()),
         tls,
         clock,
         timeout,
@@ -141,13 +141,11 @@ pub fn build_context(common: &Common, lab: Option<LabEnv>) -> Result<Context, Ru
             servers.push(lab.resolver);
         }
         tls.add_pem(&lab.ca_pem, "lab CA")?;
-        Connector::Lab(Arc::new(lab.map.clone()))
+        Connector::lab(lab.map.clone())
     } else if let Some(pairs) = &common.connect_map {
-        Connector::Lab(Arc::new(
-            AddressMap::parse_pairs(pairs).map_err(|e| format!("--connect-map: {e}"))?,
-        ))
+        Connector::lab(AddressMap::parse_pairs(pairs).map_err(|e| format!("--connect-map: {e}"))?)
     } else {
-        Connector::Direct
+        Connector::direct()
     };
     if let Some(path) = &common.ca_file {
         let pem =
@@ -160,6 +158,8 @@ pub fn build_context(common: &Common, lab: Option<LabEnv>) -> Result<Context, Ru
         attempts: 2,
     })
     .map_err(|e| e.to_string())?;
+    let gate = mxdoctor_net::gate::Gate::new(common.per_ip.into(), common.per_net.into());
+    let connector = connector.with_gate(Some(Arc::new(gate)));
     Ok(Context {
         dns,
         connector,
@@ -176,6 +176,26 @@ pub fn lang_of(common: &Common) -> Lang {
         Some(LangArg::Ja) => Lang::Ja,
         None => Lang::from_env(),
     }
+}
+
+/// The context traced when `--timeline` asks for it.
+pub fn traced(ctx: Context, common: &Common) -> (Context, Option<mxdoctor_net::timeline::Timeline>) {
+    if common.timeline {
+        let (ctx, t) = ctx.traced();
+        (ctx, Some(t))
+    } else {
+        (ctx, None)
+    }
+}
+
+/// Ends a traced run and draws its timeline on stderr (stdout stays the report alone).
+pub fn show_timeline(timeline: Option<mxdoctor_net::timeline::Timeline>, ctx: &Context) {
+    let Some(t) = timeline else { return };
+    t.finish();
+    let per_ip = ctx.connector.gate().map(|g| g.per_ip()).unwrap_or(usize::MAX);
+    let (text, _) = mxdoctor_report::timeline::timeline_text(&t, per_ip);
+    let mut err = std::io::stderr().lock();
+    let _ = err.write_all(text.as_bytes());
 }
 
 /// Prints a report and returns its exit code.
@@ -241,8 +261,9 @@ async fn sendas_cmd(args: SendasArgs) -> Result<i32, RunError> {
         args.user.as_deref(),
         args.password_env.as_deref(),
     )?;
-    let ctx = build_context(&args.common, None)?;
+    let (ctx, timeline) = traced(build_context(&args.common, None)?, &args.common);
     let report = sendas::run(&ctx, &req).await;
+    show_timeline(timeline, &ctx);
     Ok(print(&report, &args.common))
 }
 
@@ -345,8 +366,9 @@ pub fn ip_request(ip: &str, helo: Option<&str>, dnsbl: &[String], no_dnsbl: bool
 
 async fn ip_cmd(args: IpArgs) -> Result<i32, RunError> {
     let req = ip_request(&args.ip, args.helo.as_deref(), &args.lists.dnsbl, args.lists.no_dnsbl)?;
-    let ctx = build_context(&args.common, None)?;
+    let (ctx, timeline) = traced(build_context(&args.common, None)?, &args.common);
     let report = mxdoctor_engine::ip::run(&ctx, &req).await;
+    show_timeline(timeline, &ctx);
     Ok(print(&report, &args.common))
 }
 
@@ -384,8 +406,9 @@ pub fn spf_request(
 
 async fn spf_cmd(args: SpfArgs) -> Result<i32, RunError> {
     let req = spf_request(&args.domain, &args.ips, args.sender.as_deref(), args.helo.as_deref())?;
-    let ctx = build_context(&args.common, None)?;
+    let (ctx, timeline) = traced(build_context(&args.common, None)?, &args.common);
     let report = mxdoctor_engine::spf::run(&ctx, &req).await;
+    show_timeline(timeline, &ctx);
     Ok(print(&report, &args.common))
 }
 
@@ -449,8 +472,9 @@ pub fn domain_request(args: &CheckArgs) -> Result<DomainRequest, RunError> {
 
 async fn check_cmd(args: CheckArgs) -> Result<i32, RunError> {
     let req = domain_request(&args)?;
-    let ctx = build_context(&args.common, None)?;
+    let (ctx, timeline) = traced(build_context(&args.common, None)?, &args.common);
     let report = mxdoctor_engine::domain::run(&ctx, &req).await;
+    show_timeline(timeline, &ctx);
     Ok(print(&report, &args.common))
 }
 
@@ -472,7 +496,7 @@ async fn message_cmd(args: MessageArgs) -> Result<i32, RunError> {
     let raw = read_message(&args.file)?;
     let analysis = mxdoctor_proto::mail::analyze(&raw).map_err(|e| format!("{}: {e}", args.file.display()))?;
     let req = received_request(&args)?;
-    let ctx = build_context(&args.common, None)?;
+    let (ctx, timeline) = traced(build_context(&args.common, None)?, &args.common);
     let report = mxdoctor_engine::message::run(
         &ctx,
         &raw,
@@ -482,6 +506,7 @@ async fn message_cmd(args: MessageArgs) -> Result<i32, RunError> {
         args.online,
     )
     .await;
+    show_timeline(timeline, &ctx);
     Ok(print(&report, &args.common))
 }
 

@@ -236,6 +236,18 @@ pub struct Common {
     /// Show the evidence of every check (SMTP transcript, DNS answers, certificates).
     #[arg(long, short, global = true)]
     pub verbose: bool,
+    /// After the report, draw every DNS question and connection on a time axis (to stderr),
+    /// with the critical path and the wall time against it.
+    #[arg(long, global = true)]
+    pub timeline: bool,
+    /// Connections at once to one server address (real servers limit connections per client).
+    #[arg(long, default_value_t = mxdoctor_net::gate::DEFAULT_PER_IP as u16, value_name = "N", global = true,
+          value_parser = clap::value_parser!(u16).range(1..=1000))]
+    pub per_ip: u16,
+    /// Connections at once to one /24 (IPv4) or /64 (IPv6).
+    #[arg(long, default_value_t = mxdoctor_net::gate::DEFAULT_PER_NET as u16, value_name = "N", global = true,
+          value_parser = clap::value_parser!(u16).range(1..=10000))]
+    pub per_net: u16,
 }
 
 #[derive(Debug, Args)]

@@ -4,7 +4,6 @@
 mod common;
 
 use std::net::SocketAddr;
-use std::sync::Arc;
 use std::time::Duration;
 
 use mxdoctor_net::{AddressMap, ConnectError, Connector};
@@ -16,7 +15,7 @@ async fn unmapped_documentation_address_is_refused_without_a_connection_attempt(
     let target = listener.local_addr().unwrap();
     let mut map = AddressMap::new();
     map.insert("192.0.2.25:587".parse().unwrap(), target).unwrap();
-    let connector = Connector::Lab(Arc::new(map));
+    let connector = Connector::lab(map);
 
     let unmapped: SocketAddr = "192.0.2.99:587".parse().unwrap();
     let err = connector.connect(unmapped, Duration::from_secs(2)).await.unwrap_err();

@@ -21,7 +21,7 @@ fn ctx() -> mxdoctor_engine::Context {
             attempts: 1,
         })
         .unwrap(),
-        connector: mxdoctor_net::Connector::Lab(Default::default()),
+        connector: mxdoctor_net::Connector::lab(Default::default()),
         tls: mxdoctor_net::tls::TlsSettings::webpki_roots(clock.clone(), timeout),
         clock,
         timeout,

@@ -63,10 +63,7 @@ async fn every_non_public_range_is_refused_before_a_socket_exists() {
     for a in &inside {
         map.insert(*a, target).unwrap();
     }
-    for connector in [
-        Connector::Direct.public_only(),
-        Connector::Lab(Arc::new(map)).public_only(),
-    ] {
+    for connector in [Connector::direct().public_only(), Connector::lab(map).public_only()] {
         for a in &inside {
             let err = connector.connect(*a, Duration::from_secs(2)).await.unwrap_err();
             assert!(matches!(err, ConnectError::NotPublic { .. }), "{a}: {err:?}");
@@ -95,7 +92,7 @@ fn a_record(owner: &str, ip: IpAddr) -> Record {
 
 fn context(dns: SocketAddr, map: AddressMap) -> mxdoctor_engine::Context {
     let mut ctx = dns_only_context(dns);
-    ctx.connector = Connector::Lab(Arc::new(map)).public_only();
+    ctx.connector = Connector::lab(map).public_only();
     ctx
 }
 

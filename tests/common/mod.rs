@@ -122,7 +122,6 @@ pub fn txt_record(owner: &str, text: &str) -> hickory_proto::rr::Record {
 /// A run context that asks only the given DNS server (a `serve_records` server), system clock,
 /// no address map: for data-driven suites that need DNS answers and nothing else.
 pub fn dns_only_context(dns: std::net::SocketAddr) -> mxdoctor_engine::Context {
-    use std::sync::Arc;
     let timeout = Duration::from_secs(3);
     let clock = clock::system();
     mxdoctor_engine::Context {
@@ -132,7 +131,7 @@ pub fn dns_only_context(dns: std::net::SocketAddr) -> mxdoctor_engine::Context {
             attempts: 1,
         })
         .expect("resolver"),
-        connector: mxdoctor_net::Connector::Lab(Arc::new(mxdoctor_net::AddressMap::default())),
+        connector: mxdoctor_net::Connector::lab(mxdoctor_net::AddressMap::default()),
         tls: mxdoctor_net::tls::TlsSettings::webpki_roots(clock.clone(), timeout),
         clock,
         timeout,

@@ -18,3 +18,14 @@ pub struct Context {
     /// The name we announce in EHLO.
     pub ehlo_name: String,
 }
+
+impl Context {
+    /// This context with every DNS question and connection recorded on a fresh timeline
+    /// (`--timeline`, the latency benchmark).
+    pub fn traced(mut self) -> (Context, mxdoctor_net::timeline::Timeline) {
+        let timeline = mxdoctor_net::timeline::Timeline::new();
+        self.dns = self.dns.traced(timeline.clone());
+        self.connector = self.connector.traced(timeline.clone());
+        (self, timeline)
+    }
+}

@@ -5,6 +5,7 @@
 use std::collections::BTreeMap;
 use std::net::IpAddr;
 
+use futures_util::FutureExt;
 use futures_util::future::join_all;
 use serde_json::json;
 
@@ -18,6 +19,9 @@ use crate::model::*;
 use crate::mx::mx_records;
 use crate::sendas::SendasRequest;
 use crate::spf::SpfRequest;
+
+/// A derived sending IP and where it came from (`SPF ip4:...`, `MX host`).
+type Derived = (IpAddr, String);
 
 /// The finding argument that marks a finding about a derived (probable) sending IP.
 pub const ASSUMED_SENDER: &str = "assumed_sender";
@@ -45,65 +49,85 @@ pub struct DomainRequest {
 }
 
 /// Sending IPs a domain's own DNS points at: single-address ip4:/ip6: terms of its SPF record,
-/// its `a`, and its MX hosts' addresses (small hosts usually send from their MX).
-async fn derive_ips(ctx: &Context, domain: &str) -> Vec<(IpAddr, String)> {
-    let mut out: Vec<(IpAddr, String)> = Vec::new();
-    let push = |ip: IpAddr, how: String, out: &mut Vec<(IpAddr, String)>| {
-        if !out.iter().any(|(i, _)| *i == ip) {
-            out.push((ip, how));
-        }
+/// its `a` (one answer away), and its MX hosts' addresses (two answers away; small hosts usually
+/// send from their MX). The two groups are found apart, so the checks of the first need not
+/// wait for the second.
+async fn derive_from_spf(ctx: &Context, domain: &str) -> Vec<Derived> {
+    let mut out: Vec<Derived> = Vec::new();
+    let Ok(txts) = ctx.dns.lookup(domain, RecordType::TXT).await else {
+        return out;
     };
-    if let Ok(txts) = ctx.dns.lookup(domain, RecordType::TXT).await {
-        for t in txts
-            .iter()
-            .filter_map(|r| r.txt())
-            .filter(|t| mxdoctor_proto::spf::is_spf(t))
-        {
-            if let Ok(rec) = parse_record(&t) {
-                for d in &rec.directives {
-                    match &d.mechanism {
-                        Mechanism::Ip4 { addr, cidr: 32 } => {
-                            push(IpAddr::V4(*addr), format!("SPF {}", d.text), &mut out)
-                        }
-                        Mechanism::Ip6 { addr, cidr: 128 } => {
-                            push(IpAddr::V6(*addr), format!("SPF {}", d.text), &mut out)
-                        }
-                        Mechanism::A { domain: None, .. } => {
-                            for ip in ctx.dns.lookup_ip(domain).await.unwrap_or_default() {
-                                push(ip, "SPF a".into(), &mut out);
-                            }
-                        }
-                        _ => {}
+    for t in txts
+        .iter()
+        .filter_map(|r| r.txt())
+        .filter(|t| mxdoctor_proto::spf::is_spf(t))
+    {
+        let Ok(rec) = parse_record(&t) else { continue };
+        for d in &rec.directives {
+            match &d.mechanism {
+                Mechanism::Ip4 { addr, cidr: 32 } => push_new(&mut out, IpAddr::V4(*addr), format!("SPF {}", d.text)),
+                Mechanism::Ip6 { addr, cidr: 128 } => push_new(&mut out, IpAddr::V6(*addr), format!("SPF {}", d.text)),
+                Mechanism::A { domain: None, .. } => {
+                    for ip in ctx.dns.lookup_ip(domain).await.unwrap_or_default() {
+                        push_new(&mut out, ip, "SPF a".into());
                     }
                 }
+                _ => {}
             }
         }
     }
-    if let Ok(mx) = ctx.dns.lookup(domain, RecordType::MX).await {
-        for r in mx_records(&mx).iter().filter(|r| !r.exchange.is_empty()) {
-            for ip in ctx.dns.lookup_ip(&r.exchange).await.unwrap_or_default() {
-                push(ip, format!("MX {}", r.exchange), &mut out);
-            }
-        }
-    }
-    out.truncate(MAX_DERIVED_IPS);
     out
 }
 
-/// The submission server to try: given, else mail./smtp. names or the first MX, whichever resolves.
-async fn guess_submission(ctx: &Context, domain: &str) -> Option<Hostname> {
-    let mut candidates = vec![format!("mail.{domain}"), format!("smtp.{domain}")];
-    if let Ok(mx) = ctx.dns.lookup(domain, RecordType::MX).await {
-        candidates.extend(
-            mx_records(&mx)
-                .into_iter()
-                .filter(|r| !r.exchange.is_empty())
-                .map(|r| r.exchange),
-        );
+async fn derive_from_mx(ctx: &Context, domain: &str) -> Vec<Derived> {
+    let mut out: Vec<Derived> = Vec::new();
+    let Ok(mx) = ctx.dns.lookup(domain, RecordType::MX).await else {
+        return out;
+    };
+    let hosts: Vec<String> = mx_records(&mx)
+        .into_iter()
+        .filter(|r| !r.exchange.is_empty())
+        .map(|r| r.exchange)
+        .collect();
+    let answers = join_all(hosts.iter().map(|h| ctx.dns.lookup_ip(h))).await;
+    for (host, ips) in hosts.iter().zip(answers) {
+        for ip in ips.unwrap_or_default() {
+            push_new(&mut out, ip, format!("MX {host}"));
+        }
     }
-    for c in candidates {
-        if ctx.dns.lookup_ip(&c).await.is_ok() {
-            return Hostname::parse(&c).ok();
+    out
+}
+
+fn push_new(out: &mut Vec<Derived>, ip: IpAddr, how: String) {
+    if !out.iter().any(|(i, _)| *i == ip) {
+        out.push((ip, how));
+    }
+}
+
+/// The derived sending IPs as two groups, SPF's first, at most [`MAX_DERIVED_IPS`] in all.
+fn cap_derived(from_spf: &[(IpAddr, String)], from_mx: &[(IpAddr, String)]) -> (Vec<Derived>, Vec<Derived>) {
+    let first: Vec<Derived> = from_spf.iter().take(MAX_DERIVED_IPS).cloned().collect();
+    let second: Vec<Derived> = from_mx
+        .iter()
+        .filter(|(ip, _)| !first.iter().any(|(i, _)| i == ip))
+        .take(MAX_DERIVED_IPS - first.len())
+        .cloned()
+        .collect();
+    (first, second)
+}
+
+/// The submission server to try: given, else mail./smtp. names or the first MX, whichever
+/// resolves. The two usual names are asked at once, without waiting for the MX answer.
+async fn guess_submission(ctx: &Context, domain: &str) -> Option<Hostname> {
+    let usual = [format!("mail.{domain}"), format!("smtp.{domain}")];
+    let answers = join_all(usual.iter().map(|n| ctx.dns.lookup_ip(n))).await;
+    if let Some((name, _)) = usual.iter().zip(&answers).find(|(_, a)| a.is_ok()) {
+        return Hostname::parse(name).ok();
+    }
+    let mx = ctx.dns.lookup(domain, RecordType::MX).await.ok()?;
+    for r in mx_records(&mx).into_iter().filter(|r| !r.exchange.is_empty()) {
+        if ctx.dns.lookup_ip(&r.exchange).await.is_ok() {
+            return Hostname::parse(&r.exchange).ok();
         }
     }
     None
@@ -115,47 +139,95 @@ pub async fn run(ctx: &Context, req: &DomainRequest) -> Report {
     // checks and the submission server wait only for what they need (the derived IPs, the
     // guessed host). The per-run DNS cache shares the TXT and MX answers between them, so no
     // question is asked twice and no check waits on an unrelated answer.
-    let senders = async {
-        let ((ips, derived), submission) = tokio::join!(
+    let ip_checks_of = |ips: Vec<IpAddr>| {
+        join_all(ips.into_iter().map(|ip| {
+            let r = IpRequest {
+                ip,
+                helo: req.helo.clone(),
+                lists: req.lists.clone(),
+            };
+            async move { crate::ip::checks(ctx, &r).await }
+        }))
+    };
+    let given = !req.ips.is_empty();
+    let from_spf = async {
+        if given {
+            Vec::new()
+        } else {
+            derive_from_spf(ctx, &domain).await
+        }
+    }
+    .shared();
+    let from_mx = async {
+        if given {
+            Vec::new()
+        } else {
+            derive_from_mx(ctx, &domain).await
+        }
+    }
+    .shared();
+    let derived = async { cap_derived(&from_spf.clone().await, &from_mx.clone().await) }.shared();
+    let ips = async {
+        if given {
+            return req.ips.clone();
+        }
+        let (first, second) = derived.clone().await;
+        first.iter().chain(&second).map(|(ip, _)| *ip).collect()
+    };
+    // The IP checks of each group start as soon as that group is known.
+    let ip_checks = async {
+        if given {
+            return ip_checks_of(req.ips.clone()).await;
+        }
+        let (mut first, second) = tokio::join!(
             async {
-                if req.ips.is_empty() {
-                    let d = derive_ips(ctx, &domain).await;
-                    (d.iter().map(|(ip, _)| *ip).collect::<Vec<IpAddr>>(), d)
-                } else {
-                    (req.ips.clone(), Vec::new())
-                }
+                let spf_ips: Vec<IpAddr> = from_spf
+                    .clone()
+                    .await
+                    .iter()
+                    .take(MAX_DERIVED_IPS)
+                    .map(|(ip, _)| *ip)
+                    .collect();
+                ip_checks_of(spf_ips).await
             },
             async {
-                match (&req.submission, req.check_submission) {
-                    (_, false) => None,
-                    (Some(h), true) => Some(h.clone()),
-                    (None, true) => guess_submission(ctx, &domain).await.map(|h| (h, 587)),
-                }
+                let (_, second) = derived.clone().await;
+                ip_checks_of(second.iter().map(|(ip, _)| *ip).collect()).await
             }
         );
-        let spf_req = SpfRequest {
-            domain: domain.clone(),
-            ips: ips.clone(),
-            sender: None,
-            helo: req.helo.as_ref().map(|h| h.to_string()),
+        first.extend(second);
+        first
+    };
+    let spf_req = SpfRequest {
+        domain: domain.clone(),
+        ips: Vec::new(),
+        sender: None,
+        helo: req.helo.as_ref().map(|h| h.to_string()),
+    };
+    let submission = async {
+        let target = match (&req.submission, req.check_submission) {
+            (_, false) => None,
+            (Some(h), true) => Some(h.clone()),
+            (None, true) => guess_submission(ctx, &domain).await.map(|h| (h, 587)),
         };
-        let (spf, ip_checks, sendas) = tokio::join!(
-            crate::spf::check(ctx, &spf_req),
-            join_all(ips.iter().map(|ip| {
-                let r = IpRequest {
-                    ip: *ip,
-                    helo: req.helo.clone(),
-                    lists: req.lists.clone(),
-                };
-                async move { crate::ip::checks(ctx, &r).await }
-            })),
-            async {
-                match &submission {
-                    Some((h, port)) => Some(crate::sendas::run(ctx, &SendasRequest::new(h.clone(), *port)).await),
-                    None => None,
-                }
-            },
+        match target {
+            Some((h, port)) => Some(crate::sendas::run(ctx, &SendasRequest::new(h, port)).await),
+            None => None,
+        }
+    };
+    let senders = async {
+        let (spf, ip_checks, sendas, (first, second)) = tokio::join!(
+            crate::spf::check_when(ctx, &spf_req, ips),
+            ip_checks,
+            submission,
+            derived.clone()
         );
+        let derived: Vec<Derived> = first.into_iter().chain(second).collect();
+        let ips: Vec<IpAddr> = if given {
+            req.ips.clone()
+        } else {
+            derived.iter().map(|(ip, _)| *ip).collect()
+        };
         (ips, derived, spf, ip_checks, sendas)
     };
     let (mx, dkim, dmarc, domain_lists, (ips, derived, spf, ip_checks, sendas)) = tokio::join!(
@@ -229,7 +301,7 @@ pub async fn run(ctx: &Context, req: &DomainRequest) -> Report {
     checklist.evidence.push(Evidence::Dns(json!(queries)));
     checks.push(checklist);
     let verdict = verdict(&checks, &domain);
-    Report::new(ctx, "check", domain, verdict, checks)
+    Report::new(ctx, "check", domain.clone(), verdict, checks)
 }
 
 /// Marks the findings about one derived IP (subject `ip`) as findings about a probable sender:

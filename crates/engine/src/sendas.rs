@@ -13,7 +13,7 @@ use serde_json::json;
 
 use mxdoctor_net::legacy::{LegacyResult, probe_version};
 use mxdoctor_net::smtp::{Credentials, NotSmtp, Security, SessionPlan, SessionReport, SmtpError, run_session};
-use mxdoctor_net::tls::{BOTH, ChainVerdict, DateVerdict, ONLY_12, ONLY_13, TlsFailure, TlsOutcome};
+use mxdoctor_net::tls::{BOTH, ChainVerdict, DateVerdict, ONLY_12, TlsFailure, TlsOutcome};
 use mxdoctor_net::{ConnectError, DnsError};
 use mxdoctor_proto::hostname::Hostname;
 use mxdoctor_proto::names::{covered_names, name_covers, verify_name};
@@ -184,8 +184,8 @@ pub async fn run(ctx: &Context, req: &SendasRequest) -> Report {
             }
         },
         async {
-            if session.tls.is_some() {
-                modern_versions(ctx, addr, req.security, &host).await
+            if let Some(tls) = &session.tls {
+                modern_versions(ctx, addr, req.security, &host, tls.version).await
             } else {
                 Vec::new()
             }
@@ -647,42 +647,53 @@ async fn wrong_security(ctx: &Context, session: &SessionReport, addr: SocketAddr
     }
 }
 
-async fn modern_versions(ctx: &Context, addr: SocketAddr, security: Security, host: &str) -> Vec<TlsVersion> {
-    let (v13, v12) = tokio::join!(
-        tls_only_versions(ctx, addr, security, host, true, ONLY_13),
-        tls_only_versions(ctx, addr, security, host, true, ONLY_12),
-    );
-    let mut out = Vec::new();
-    if v13.is_ok() {
-        out.push(TlsVersion::Tls13);
+/// TLS 1.3 and 1.2 support. The main session offered both, so its answer settles one of them
+/// without another connection: a server that chose 1.2 does not speak 1.3; one that chose 1.3
+/// is asked once more, offering 1.2 alone.
+async fn modern_versions(
+    ctx: &Context,
+    addr: SocketAddr,
+    security: Security,
+    host: &str,
+    negotiated: TlsVersion,
+) -> Vec<TlsVersion> {
+    if negotiated != TlsVersion::Tls13 {
+        return vec![negotiated];
     }
+    let v12 = tls_only_versions(ctx, addr, security, host, true, ONLY_12).await;
+    let mut out = vec![TlsVersion::Tls13];
     if v12.is_ok() {
         out.push(TlsVersion::Tls12);
     }
     out
 }
 
+/// TLS 1.1 and 1.0, in as few connections as the answers allow. A hello offering up to 1.1 is
+/// answered with 1.1, with 1.0 (the server's best), or refused; only when it is not refused is
+/// 1.0 offered on its own. A modern server that refuses both costs one connection, not two.
 async fn legacy_versions(ctx: &Context, addr: SocketAddr, security: Security, host: &str) -> Vec<LegacyResult> {
-    let (v11, v10) = tokio::join!(
+    let probe = |version| {
         probe_version(
             &ctx.connector,
             addr,
             security,
             Some(host),
             &ctx.ehlo_name,
-            TlsVersion::Tls11,
-            ctx.timeout
-        ),
-        probe_version(
-            &ctx.connector,
-            addr,
-            security,
-            Some(host),
-            &ctx.ehlo_name,
-            TlsVersion::Tls10,
-            ctx.timeout
-        ),
-    );
+            version,
+            ctx.timeout,
+        )
+    };
+    let v11 = probe(TlsVersion::Tls11).await;
+    let settles_v10 = match &v11 {
+        LegacyResult::Refused { .. } | LegacyResult::Closed => true,
+        LegacyResult::OtherVersion { answered, .. } => *answered > TlsVersion::Tls11,
+        LegacyResult::Accepted { .. } | LegacyResult::NotTested { .. } | LegacyResult::Covered { .. } => false,
+    };
+    let v10 = if settles_v10 {
+        LegacyResult::Covered { by: TlsVersion::Tls11 }
+    } else {
+        probe(TlsVersion::Tls10).await
+    };
     vec![v11, v10]
 }
 

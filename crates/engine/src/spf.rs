@@ -7,6 +7,7 @@
 use std::collections::BTreeSet;
 use std::net::IpAddr;
 
+use futures_util::future::join_all;
 use serde::Serialize;
 use serde_json::json;
 
@@ -84,17 +85,34 @@ fn has_macro(s: &str) -> bool {
     s.contains('%')
 }
 
+impl Walk {
+    /// Adds what a subtree found, after what this node found (the order of the record).
+    fn absorb(&mut self, other: Walk) {
+        self.nodes += other.nodes;
+        self.total_lookups += other.total_lookups;
+        self.void_targets.extend(other.void_targets);
+        self.without_spf.extend(other.without_spf);
+        self.loops.extend(other.loops);
+        self.temp_errors.extend(other.temp_errors);
+    }
+}
+
+type WalkFuture<'a> = std::pin::Pin<Box<dyn std::future::Future<Output = (SpfNode, Walk)> + Send + 'a>>;
+
 /// Walks includes and redirects without an IP, counting every DNS-querying term (the count
-/// a receiver may reach in the worst case).
+/// a receiver may reach in the worst case). A record's void checks and its includes are asked
+/// all at once (each is one round trip, not one after another); what they find is reported in
+/// the order of the record. `budget` counts the records visited in the whole tree.
 fn walk<'a>(
     ctx: &'a Context,
     domain: String,
     via: String,
     depth: usize,
     seen: BTreeSet<String>,
-    w: &'a mut Walk,
-) -> std::pin::Pin<Box<dyn std::future::Future<Output = SpfNode> + Send + 'a>> {
+    budget: &'a std::sync::atomic::AtomicUsize,
+) -> WalkFuture<'a> {
     Box::pin(async move {
+        let mut w = Walk::default();
         let mut node = SpfNode {
             domain: domain.clone(),
             via,
@@ -104,55 +122,49 @@ fn walk<'a>(
             children: vec![],
         };
         w.nodes += 1;
-        if w.nodes > MAX_NODES {
+        if budget.fetch_add(1, std::sync::atomic::Ordering::Relaxed) >= MAX_NODES {
             node.problem = Some(format!("not followed: more than {MAX_NODES} records in the tree"));
-            return node;
+            return (node, w);
         }
         let records = match spf_records(ctx, &domain).await {
             Ok((r, _)) => r,
             Err(e) => {
                 w.temp_errors.push(domain.clone());
                 node.problem = Some(e.to_string());
-                return node;
+                return (node, w);
             }
         };
         if records.is_empty() {
             w.without_spf.push(domain.clone());
             node.problem = Some("no SPF record".into());
-            return node;
+            return (node, w);
         }
         node.record = Some(records[0].clone());
         let Ok(rec) = parse_record(&records[0]) else {
             node.problem = Some("syntax error".into());
-            return node;
+            return (node, w);
         };
         node.lookups =
             rec.directives.iter().filter(|d| d.mechanism.queries_dns()).count() + rec.redirect.iter().count();
         w.total_lookups += node.lookups;
         if depth >= MAX_DEPTH {
             node.problem = Some("too deep".into());
-            return node;
+            return (node, w);
         }
         let mut targets: Vec<(String, String)> = Vec::new();
+        let mut void_checks = Vec::new();
         for d in &rec.directives {
             match &d.mechanism {
                 Mechanism::Include { domain: t } if !has_macro(t) => {
                     targets.push((t.trim_end_matches('.').to_ascii_lowercase(), d.text.clone()))
                 }
                 Mechanism::A { domain: Some(t), .. } | Mechanism::Exists { domain: t } if !has_macro(t) => {
-                    if let Err(e) = ctx.dns.lookup_ip(t).await
-                        && e.is_negative()
-                    {
-                        w.void_targets.push(t.clone());
-                    }
+                    void_checks.push(void_check(ctx, t.clone(), None));
                 }
                 Mechanism::Mx { domain, .. } => {
                     let t = domain.clone().unwrap_or_else(|| node.domain.clone());
-                    if !has_macro(&t)
-                        && let Err(e) = ctx.dns.lookup(&t, mxdoctor_net::RecordType::MX).await
-                        && e.is_negative()
-                    {
-                        w.void_targets.push(t.clone());
+                    if !has_macro(&t) {
+                        void_checks.push(void_check(ctx, t, Some(mxdoctor_net::RecordType::MX)));
                     }
                 }
                 _ => {}
@@ -163,26 +175,48 @@ fn walk<'a>(
         {
             targets.push((r.trim_end_matches('.').to_ascii_lowercase(), format!("redirect={r}")));
         }
-        for (t, via) in targets {
-            if seen.contains(&t) {
-                w.loops.push(t.clone());
-                node.children.push(SpfNode {
-                    domain: t,
-                    via,
-                    record: None,
-                    lookups: 0,
-                    problem: Some("loop".into()),
-                    children: vec![],
-                });
-                continue;
+        let children = targets.into_iter().map(|(t, via)| {
+            let seen = &seen;
+            async move {
+                if seen.contains(&t) {
+                    let mut w = Walk::default();
+                    w.loops.push(t.clone());
+                    let node = SpfNode {
+                        domain: t,
+                        via,
+                        record: None,
+                        lookups: 0,
+                        problem: Some("loop".into()),
+                        children: vec![],
+                    };
+                    return (node, w);
+                }
+                let mut seen2 = seen.clone();
+                seen2.insert(t.clone());
+                walk(ctx, t, via, depth + 1, seen2, budget).await
             }
-            let mut seen2 = seen.clone();
-            seen2.insert(t.clone());
-            let child = walk(ctx, t, via, depth + 1, seen2, w).await;
+        });
+        let (voids, children) = tokio::join!(join_all(void_checks), join_all(children));
+        w.void_targets.extend(voids.into_iter().flatten());
+        for (child, cw) in children {
             node.children.push(child);
+            w.absorb(cw);
         }
-        node
+        (node, w)
     })
+}
+
+/// A void lookup (RFC 7208 section 4.6.4): Some(name) when `name` has no address (or, for
+/// `mx`, no MX record).
+async fn void_check(ctx: &Context, name: String, rtype: Option<mxdoctor_net::RecordType>) -> Option<String> {
+    let result = match rtype {
+        Some(t) => ctx.dns.lookup(&name, t).await.map(|_| ()),
+        None => ctx.dns.lookup_ip(&name).await.map(|_| ()),
+    };
+    match result {
+        Err(e) if e.is_negative() => Some(name),
+        _ => None,
+    }
 }
 
 /// The record with an ip4:/ip6: term for each unauthorised IP, placed before the final `all`.
@@ -244,25 +278,65 @@ async fn suggest_added(ctx: &Context, domain: &str, record: &SpfRecord, text: &s
 }
 
 pub async fn check(ctx: &Context, req: &SpfRequest) -> CheckResult {
+    check_when(ctx, req, std::future::ready(req.ips.clone())).await
+}
+
+/// The SPF check with the sending IPs still being found: the record, its syntax and its
+/// include tree need only the domain and start at once; `check_host` for each IP runs as soon
+/// as `ips` yields them (the `ips` of `req` are ignored).
+pub async fn check_when(
+    ctx: &Context,
+    req: &SpfRequest,
+    ips: impl std::future::Future<Output = Vec<IpAddr>>,
+) -> CheckResult {
     let domain = req.domain.trim_end_matches('.').to_ascii_lowercase();
+    let (record, ips) = tokio::join!(record_checks(ctx, &domain), ips);
+    match record {
+        RecordChecks::Final(c) => c,
+        RecordChecks::Missing(mut c) => {
+            let suggestion = suggest_missing(ctx, &domain, &ips).await;
+            c.findings.push(
+                Finding::new("spf.missing", Severity::Fail, domain.clone())
+                    .arg("domain", &domain)
+                    .arg("suggested", &suggestion.record)
+                    .evidence(json!({ "suggestion": suggestion })),
+            );
+            c
+        }
+        RecordChecks::Tree(tree) => evaluate(ctx, req, &domain, tree, &ips).await,
+    }
+}
+
+/// What the record alone shows.
+enum RecordChecks {
+    /// Nothing more to find out (a lookup failed, several records, a syntax error).
+    Final(CheckResult),
+    /// No SPF record: the suggestion needs the sending IPs.
+    Missing(CheckResult),
+    Tree(Box<RecordTree>),
+}
+
+struct RecordTree {
+    c: CheckResult,
+    text: String,
+    record: SpfRecord,
+    tree: SpfNode,
+    walk: Walk,
+}
+
+async fn record_checks(ctx: &Context, domain: &str) -> RecordChecks {
+    let domain = domain.to_string();
     let mut c = CheckResult::ran("spf", domain.clone());
     let (records, _) = match spf_records(ctx, &domain).await {
         Ok(r) => r,
         Err(e) => {
             c.status = CheckStatus::dns(&e);
-            return c;
+            return RecordChecks::Final(c);
         }
     };
     let subject = domain.clone();
     if records.is_empty() {
-        let suggestion = suggest_missing(ctx, &domain, &req.ips).await;
-        c.findings.push(
-            Finding::new("spf.missing", Severity::Fail, subject)
-                .arg("domain", &domain)
-                .arg("suggested", &suggestion.record)
-                .evidence(json!({ "suggestion": suggestion })),
-        );
-        return c;
+        return RecordChecks::Missing(c);
     }
     if records.len() > 1 {
         c.findings.push(
@@ -271,7 +345,7 @@ pub async fn check(ctx: &Context, req: &SpfRequest) -> CheckResult {
                 .arg("count", records.len())
                 .evidence(json!({ "records": records })),
         );
-        return c;
+        return RecordChecks::Final(c);
     }
     let text = records[0].clone();
     let record = match parse_record(&text) {
@@ -285,11 +359,20 @@ pub async fn check(ctx: &Context, req: &SpfRequest) -> CheckResult {
                     .arg("position", e.position)
                     .evidence(json!({ "record": text })),
             );
-            return c;
+            return RecordChecks::Final(c);
         }
     };
+    // The include tree and the old SPF type's question go out together: neither needs the
+    // other's answer.
+    let mut seen = BTreeSet::new();
+    seen.insert(domain.clone());
+    let budget = std::sync::atomic::AtomicUsize::new(0);
+    let (old_type, (tree, w)) = tokio::join!(
+        ctx.dns.lookup(&domain, mxdoctor_net::RecordType::Unknown(99)),
+        walk(ctx, domain.clone(), "record".into(), 0, seen, &budget)
+    );
     // RFC 7208 section 14.1 removed the SPF RR type (99); receivers ask only for TXT.
-    if let Ok(r) = ctx.dns.lookup(&domain, mxdoctor_net::RecordType::Unknown(99)).await {
+    if let Ok(r) = old_type {
         let old: Vec<String> = r.iter().filter_map(|r| r.txt()).collect();
         if !old.is_empty() {
             c.findings.push(
@@ -329,11 +412,6 @@ pub async fn check(ctx: &Context, req: &SpfRequest) -> CheckResult {
         c.findings
             .push(Finding::new("spf.ptr-used", Severity::Notice, subject.clone()).arg("domain", &domain));
     }
-    // The include tree.
-    let mut w = Walk::default();
-    let mut seen = BTreeSet::new();
-    seen.insert(domain.clone());
-    let tree = walk(ctx, domain.clone(), "record".into(), 0, seen, &mut w).await;
     c.evidence
         .push(Evidence::Note(format!("SPF record of {domain}: {text}")));
     let tree_json = json!(tree);
@@ -380,10 +458,28 @@ pub async fn check(ctx: &Context, req: &SpfRequest) -> CheckResult {
                 .arg("target", t),
         );
     }
-    // check_host for each sending IP.
+    RecordChecks::Tree(Box::new(RecordTree {
+        c,
+        text,
+        record,
+        tree,
+        walk: w,
+    }))
+}
+
+/// `check_host` for each sending IP, at once, reported in the order given.
+async fn evaluate(ctx: &Context, req: &SpfRequest, domain: &str, t: Box<RecordTree>, ips: &[IpAddr]) -> CheckResult {
+    let RecordTree {
+        mut c,
+        text,
+        record,
+        tree,
+        walk: w,
+    } = *t;
+    let domain = domain.to_string();
+    let subject = domain.clone();
     let dns = NetSpfDns(&ctx.dns);
-    let mut unauthorised = Vec::new();
-    for ip in &req.ips {
+    let outcomes = futures_util::future::join_all(ips.iter().map(|ip| {
         let input = SpfInput {
             ip: *ip,
             mail_from: req.sender.clone().unwrap_or_else(|| format!("postmaster@{domain}")),
@@ -391,7 +487,12 @@ pub async fn check(ctx: &Context, req: &SpfRequest) -> CheckResult {
             receiver: "mx.google.com".into(),
             timestamp: ctx.clock.now().unix_timestamp().max(0) as u64,
         };
-        let out = check_host(&dns, &input).await;
+        let dns = &dns;
+        async move { check_host(dns, &input).await }
+    }))
+    .await;
+    let mut unauthorised = Vec::new();
+    for (ip, out) in ips.iter().zip(outcomes) {
         let ev = json!({ "result": out.result, "matched": out.matched, "reason": out.reason, "dns_terms": out.dns_terms, "void_lookups": out.void_lookups });
         // The step-by-step trace is check-level evidence (shown with --verbose and in JSON).
         c.evidence.push(Evidence::Spf(json!({ "ip": ip, "trace": out.trace })));

@@ -7,8 +7,15 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
+use std::pin::Pin;
+use std::task::{Context, Poll};
+
 use serde::{Deserialize, Serialize};
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::TcpStream;
+
+use crate::gate::{Gate, Permit};
+use crate::timeline::{ConnectionTrace, Timeline};
 
 /// World address and port -> loopback socket that plays it.
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, Eq)]
@@ -79,9 +86,9 @@ pub enum ConnectError {
     Other { addr: SocketAddr, message: String },
 }
 
-/// How the tool reaches servers.
+/// Where a connection goes.
 #[derive(Debug, Clone)]
-pub enum Connector {
+pub enum Route {
     /// Live Internet: dial the address as given.
     Direct,
     /// Lab: dial only through the map.
@@ -89,58 +96,177 @@ pub enum Connector {
     /// A public deployment (`mxdoctor serve`): the inner route, for public addresses only.
     /// Under a lab, the documentation ranges are the lab's Internet and count as public;
     /// every other special-purpose range is still refused.
-    PublicOnly(Box<Connector>),
+    PublicOnly(Box<Route>),
 }
 
-impl Connector {
-    /// Where a connection to `addr` would really go, without dialling.
-    pub fn route(&self, addr: SocketAddr) -> Result<SocketAddr, ConnectError> {
+impl Route {
+    fn resolve(&self, addr: SocketAddr) -> Result<SocketAddr, ConnectError> {
         match self {
-            Connector::Direct => Ok(addr),
-            Connector::Lab(map) => map.get(&addr).ok_or(ConnectError::Unmapped { addr }),
-            Connector::PublicOnly(inner) => {
+            Route::Direct => Ok(addr),
+            Route::Lab(map) => map.get(&addr).ok_or(ConnectError::Unmapped { addr }),
+            Route::PublicOnly(inner) => {
                 let lab_internet = inner.is_lab() && crate::public::is_documentation(addr.ip());
                 match crate::public::non_public_range(addr.ip()) {
                     Some(range) if !lab_internet => Err(ConnectError::NotPublic {
                         addr,
                         range: range.to_string(),
                     }),
-                    _ => inner.route(addr),
+                    _ => inner.resolve(addr),
                 }
             }
         }
     }
 
-    /// The same route, refusing every non-public address (see [`Connector::PublicOnly`]).
-    pub fn public_only(self) -> Connector {
+    fn is_lab(&self) -> bool {
         match self {
-            already @ Connector::PublicOnly(_) => already,
-            inner => Connector::PublicOnly(Box::new(inner)),
+            Route::Lab(_) => true,
+            Route::PublicOnly(inner) => inner.is_lab(),
+            Route::Direct => false,
         }
+    }
+}
+
+/// How the tool reaches servers: the route, the politeness gate shared by every run of the
+/// process, and (when a run is traced) the run's timeline. Every connection of every probe
+/// (SMTP, TLS, legacy TLS, HTTP) goes through [`Connector::connect`], so the limits and the
+/// record hold for all of them.
+#[derive(Debug, Clone)]
+pub struct Connector {
+    route: Route,
+    gate: Option<Arc<Gate>>,
+    timeline: Option<Timeline>,
+}
+
+impl Connector {
+    /// The live Internet, with the default politeness limits.
+    pub fn direct() -> Self {
+        Self::with_route(Route::Direct)
+    }
+
+    /// Only the lab's address map, with the default politeness limits.
+    pub fn lab(map: AddressMap) -> Self {
+        Self::with_route(Route::Lab(Arc::new(map)))
+    }
+
+    fn with_route(route: Route) -> Self {
+        Self {
+            route,
+            gate: Some(Arc::new(Gate::default())),
+            timeline: None,
+        }
+    }
+
+    /// Where a connection to `addr` would really go, without dialling.
+    pub fn route(&self, addr: SocketAddr) -> Result<SocketAddr, ConnectError> {
+        self.route.resolve(addr)
+    }
+
+    /// The same route, refusing every non-public address (see [`Route::PublicOnly`]).
+    pub fn public_only(mut self) -> Connector {
+        if !matches!(self.route, Route::PublicOnly(_)) {
+            self.route = Route::PublicOnly(Box::new(self.route));
+        }
+        self
+    }
+
+    /// The same connector with other politeness limits (None: unlimited).
+    pub fn with_gate(mut self, gate: Option<Arc<Gate>>) -> Connector {
+        self.gate = gate;
+        self
+    }
+
+    pub fn gate(&self) -> Option<&Arc<Gate>> {
+        self.gate.as_ref()
+    }
+
+    /// The same connector recording every connection on `timeline`.
+    pub fn traced(mut self, timeline: Timeline) -> Connector {
+        self.timeline = Some(timeline);
+        self
     }
 
     pub fn is_lab(&self) -> bool {
-        match self {
-            Connector::Lab(_) => true,
-            Connector::PublicOnly(inner) => inner.is_lab(),
-            Connector::Direct => false,
-        }
+        self.route.is_lab()
     }
 
-    /// Opens a TCP connection to the world address `addr` within `timeout`.
-    pub async fn connect(&self, addr: SocketAddr, timeout: Duration) -> Result<TcpStream, ConnectError> {
+    /// Opens a TCP connection to the world address `addr` within `timeout` (the wait for a
+    /// politeness slot comes before, and does not count against it).
+    pub async fn connect(&self, addr: SocketAddr, timeout: Duration) -> Result<Conn, ConnectError> {
         let target = self.route(addr)?;
-        match tokio::time::timeout(timeout, TcpStream::connect(target)).await {
+        let permit = match &self.gate {
+            Some(gate) => Some(gate.enter(addr.ip()).await),
+            None => None,
+        };
+        let queued = permit.as_ref().map(|p| p.waited).unwrap_or_default();
+        let trace = self.timeline.as_ref().map(|t| ConnectionTrace::begin(t, addr, queued));
+        let result = match tokio::time::timeout(timeout, TcpStream::connect(target)).await {
             Err(_) => Err(ConnectError::Timeout { addr, after: timeout }),
             Ok(Err(e)) if e.kind() == std::io::ErrorKind::ConnectionRefused => Err(ConnectError::Refused { addr }),
             Ok(Err(e)) => Err(ConnectError::Other {
                 addr,
                 message: e.to_string(),
             }),
-            Ok(Ok(stream)) => {
+            Ok(Ok(stream)) => Ok(stream),
+        };
+        match result {
+            Ok(stream) => {
                 let _ = stream.set_nodelay(true);
-                Ok(stream)
+                Ok(Conn {
+                    stream,
+                    _permit: permit,
+                    _trace: trace,
+                })
+            }
+            Err(e) => {
+                if let Some(t) = trace {
+                    t.fail(match &e {
+                        ConnectError::Timeout { .. } => "timeout",
+                        ConnectError::Refused { .. } => "refused",
+                        _ => "error",
+                    });
+                }
+                Err(e)
             }
         }
+    }
+}
+
+/// An open connection. It holds its politeness slot and its timeline step until dropped.
+#[derive(Debug)]
+pub struct Conn {
+    stream: TcpStream,
+    _permit: Option<Permit>,
+    _trace: Option<ConnectionTrace>,
+}
+
+impl AsyncRead for Conn {
+    fn poll_read(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &mut ReadBuf<'_>) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut self.get_mut().stream).poll_read(cx, buf)
+    }
+}
+
+impl AsyncWrite for Conn {
+    fn poll_write(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &[u8]) -> Poll<std::io::Result<usize>> {
+        Pin::new(&mut self.get_mut().stream).poll_write(cx, buf)
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut self.get_mut().stream).poll_flush(cx)
+    }
+
+    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut self.get_mut().stream).poll_shutdown(cx)
+    }
+
+    fn poll_write_vectored(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[std::io::IoSlice<'_>],
+    ) -> Poll<std::io::Result<usize>> {
+        Pin::new(&mut self.get_mut().stream).poll_write_vectored(cx, bufs)
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        self.stream.is_write_vectored()
     }
 }

@@ -16,6 +16,8 @@ use hickory_resolver::proto::op::ResponseCode;
 use hickory_resolver::proto::rr::{Name, RData, RecordType};
 use serde::{Deserialize, Serialize};
 
+use crate::timeline::{Step, StepKind, Timeline, dns_asks, spf_reveals};
+
 /// Where DNS questions go.
 #[derive(Debug, Clone)]
 pub struct DnsConfig {
@@ -193,6 +195,8 @@ pub struct Dns {
     budget: Duration,
     log: Arc<Mutex<Vec<DnsQuery>>>,
     cache: Arc<Mutex<std::collections::HashMap<(String, RecordType), Cell>>>,
+    /// When the run is traced (`--timeline`), every question sent.
+    timeline: Option<Timeline>,
 }
 
 impl std::fmt::Debug for Dns {
@@ -245,6 +249,7 @@ impl Dns {
             budget: config.timeout,
             log: Arc::new(Mutex::new(Vec::new())),
             cache: Arc::new(Mutex::new(Default::default())),
+            timeline: None,
         })
     }
 
@@ -256,7 +261,14 @@ impl Dns {
             budget: self.budget,
             log: Arc::new(Mutex::new(Vec::new())),
             cache: Arc::new(Mutex::new(Default::default())),
+            timeline: None,
         }
+    }
+
+    /// The same client recording every question it sends on `timeline`.
+    pub fn traced(mut self, timeline: Timeline) -> Dns {
+        self.timeline = Some(timeline);
+        self
     }
 
     /// The underlying resolver, for libraries that resolve for themselves (mail-auth's DKIM,
@@ -299,6 +311,7 @@ impl Dns {
             return Err(DnsError::SpecialUse { name: fqdn });
         }
         let started = Instant::now();
+        let step_start = self.timeline.as_ref().map(Timeline::now);
         // hickory bounds each attempt; this bounds the question as a whole, so `--timeout 2`
         // means two seconds whatever the number of servers and attempts.
         let result = match tokio::time::timeout(self.budget, self.resolver.lookup(parsed, rtype)).await {
@@ -358,6 +371,9 @@ impl Dns {
                 (q, Err(err))
             }
         };
+        if let (Some(t), Some(start)) = (&self.timeline, step_start) {
+            t.push(step_of(&entry, start, t.now()));
+        }
         if let Ok(mut log) = self.log.lock() {
             log.push(entry);
         }
@@ -402,6 +418,32 @@ impl Dns {
             .filter(|r| matches!(r.rdata, Rdata::Ptr(_)))
             .filter_map(|r| r.target().map(str::to_string))
             .collect())
+    }
+}
+
+/// A question as a timeline step: what it asked about and what its answer made known.
+fn step_of(q: &DnsQuery, start: Duration, end: Duration) -> Step {
+    let mut reveals = Vec::new();
+    for r in &q.records {
+        match &r.rdata {
+            Rdata::A(_) | Rdata::Aaaa(_) => reveals.extend(r.ip().map(|ip| ip.to_string())),
+            Rdata::Mx { exchange, .. } => reveals.push(exchange.clone()),
+            Rdata::Ptr(n) | Rdata::Cname(n) | Rdata::Ns(n) => reveals.push(n.clone()),
+            Rdata::Txt(_) => reveals.extend(r.txt().map(|t| spf_reveals(&t)).unwrap_or_default()),
+            _ => {}
+        }
+    }
+    Step {
+        kind: StepKind::Dns,
+        label: format!("{} {}", q.rtype, q.name.trim_end_matches('.')),
+        outcome: q.rcode.clone(),
+        peer: None,
+        asks: dns_asks(&q.name),
+        reveals,
+        start,
+        end,
+        queued: Duration::ZERO,
+        is_address_answer: matches!(q.rtype.as_str(), "A" | "AAAA"),
     }
 }
 

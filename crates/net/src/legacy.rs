@@ -29,6 +29,10 @@ pub enum LegacyResult {
     Closed,
     /// Could not get as far as the ClientHello (SMTP problem, connect error, timeout).
     NotTested { reason: String },
+    /// Not offered on its own: the answer to a hello offering up to `by` settles it. A server
+    /// that accepts an older version answers a newer hello with it (RFC 5246 appendix E.1),
+    /// so one that refused `by` outright refuses this one too.
+    Covered { by: TlsVersion },
 }
 
 impl LegacyResult {

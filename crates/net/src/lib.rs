@@ -6,12 +6,14 @@ pub mod cert;
 pub mod clock;
 pub mod connect;
 pub mod dns;
+pub mod gate;
 pub mod http;
 pub mod legacy;
 pub mod public;
 pub mod smtp;
+pub mod timeline;
 pub mod tls;
 
-pub use connect::{AddressMap, ConnectError, Connector};
+pub use connect::{AddressMap, Conn, ConnectError, Connector, Route};
 pub use dns::{Dns, DnsConfig, DnsError, DnsQuery, DnsRecord, Rdata};
 pub use hickory_resolver::proto::rr::RecordType;

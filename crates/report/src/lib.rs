@@ -1,6 +1,8 @@
 //! Printers. Text puts the verdict first (what Gmail will do), then each problem with its cause,
 //! fix and evidence, then advice, then what passed. JSON is the report model as is.
 
+pub mod timeline;
+
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
