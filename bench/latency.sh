@@ -49,5 +49,6 @@ echo "check with ${LATENCY} per round trip, median of ${RUNS} runs:"
 measure "seed: check hanako-shop.example --ip 203.0.113.45" "$dir/seed.json" hanako-shop.example --ip 203.0.113.45
 measure "seed: check hanako-shop.example (IPs derived)" "$dir/seed.json" hanako-shop.example
 measure "good-domain: check good-mail.example" "$dir/good-domain.json" good-mail.example
+measure "good-domain: check good-mail.example --checks dns" "$dir/good-domain.json" good-mail.example --checks dns
 echo "The last timeline drawn:"
 cat "$dir/tl"

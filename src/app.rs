@@ -321,6 +321,7 @@ pub async fn demo_reports(ctx: &Context, world: &mxdoctor_lab::World) -> Result<
             check_submission: false,
             lists: IpRequest::new(std::net::Ipv4Addr::UNSPECIFIED.into()).lists,
             domain_lists: mxdoctor_proto::dnsbl::default_domain_lists(),
+            topics: mxdoctor_engine::topics::Topics::default(),
         };
         reports.push(mxdoctor_engine::domain::run(ctx, &req).await);
     }
@@ -467,6 +468,7 @@ pub fn domain_request(args: &CheckArgs) -> Result<DomainRequest, RunError> {
         } else {
             mxdoctor_proto::dnsbl::default_domain_lists()
         },
+        topics: args.checks,
     })
 }
 

@@ -65,6 +65,10 @@ pub struct ScanArgs {
     /// `#` comments; - for standard input. With --merge: the JSONL files to merge.
     #[arg(required = true, num_args = 1..)]
     pub files: Vec<PathBuf>,
+    /// Topics to check, comma-separated: mx, spf, dkim, dmarc, ptr, dnsbl, dbl, submission; `dns`
+    /// = all but submission (no connections); `all` (default). Left out: reported as not checked.
+    #[arg(long, value_name = "LIST", default_value = "all", value_parser = mxdoctor_engine::topics::Topics::parse)]
+    pub checks: mxdoctor_engine::topics::Topics,
     /// Domains checked at once.
     #[arg(long, default_value_t = 32, value_name = "N")]
     pub concurrency: usize,
@@ -307,6 +311,10 @@ pub struct CheckArgs {
     /// DKIM selector to check (repeatable); default: try common selectors.
     #[arg(long = "selector", value_name = "S")]
     pub selectors: Vec<String>,
+    /// Topics to check, comma-separated: mx, spf, dkim, dmarc, ptr, dnsbl, dbl, submission; `dns`
+    /// = all but submission (no connections); `all` (default). Left out: reported as not checked.
+    #[arg(long, value_name = "LIST", default_value = "all", value_parser = mxdoctor_engine::topics::Topics::parse)]
+    pub checks: mxdoctor_engine::topics::Topics,
     /// Apply the bulk-sender rules (5000 or more messages a day to Gmail).
     #[arg(long)]
     pub bulk: bool,

@@ -50,6 +50,7 @@ pub async fn scan_cmd(args: ScanArgs) -> Result<i32, RunError> {
         total_lines,
         bulk: args.bulk,
         no_dnsbl: args.no_dnsbl,
+        topics: args.checks,
     };
     let clock = make_clock(&args.common)?;
     let summary = if stdin {

@@ -229,3 +229,77 @@ async fn a_domain_without_derivable_ips_says_so() {
         "SPF missing and no DKIM: unauthenticated"
     );
 }
+
+/// `--checks`: a topic left out is reported as skipped (`skip.not-selected`), asks nothing, and
+/// the verdict that rests on it is "could not find out", never a pass.
+#[tokio::test]
+async fn checks_left_out_are_skipped_never_passed() {
+    use mxdoctor_engine::model::CheckStatus;
+    let lab = start("good-domain").await;
+    let full = check(&lab, "good-mail.example", &[]).await;
+    assert_eq!(full.verdict.id, "verdict.domain.accept", "{:?}", full.verdict);
+
+    let c = ctx(&lab);
+    let cli = <mxdoctor::cli::Cli as clap::Parser>::try_parse_from([
+        "mxdoctor",
+        "check",
+        "good-mail.example",
+        "--checks",
+        "spf,dkim",
+    ])
+    .unwrap();
+    let mxdoctor::cli::Command::Check(a) = cli.command else {
+        unreachable!()
+    };
+    let r = mxdoctor_engine::domain::run(&c, &mxdoctor::app::domain_request(&a).unwrap()).await;
+    assert_eq!(r.verdict.id, "verdict.domain.unknown");
+    assert!(r.verdict.because.contains(&"skip.not-selected".to_string()));
+    assert_eq!(r.exit_status(), 2);
+    for check in ["mx", "dmarc", "domain.dnsbl", "ip.ptr", "ip.dnsbl", "sendas.session"] {
+        let skipped = r
+            .checks
+            .iter()
+            .find(|x| x.check == check)
+            .unwrap_or_else(|| panic!("{check} missing"));
+        assert_eq!(
+            skipped.status,
+            CheckStatus::Skipped {
+                reason: "skip.not-selected".into()
+            },
+            "{check}"
+        );
+        assert!(skipped.findings.is_empty());
+    }
+    assert_has(&r, "spf.valid");
+    assert_has(&r, "dkim.key-found");
+    // Nothing of what was left out was asked: no DMARC, PTR or blocklist question.
+    let asked: Vec<String> = c.dns.queries().iter().map(|q| q.name.clone()).collect();
+    assert!(
+        !asked
+            .iter()
+            .any(|n| n.starts_with("_dmarc.") || n.contains("in-addr.arpa") || n.contains("spamhaus")),
+        "{asked:?}"
+    );
+
+    // `dns`: every topic but the submission server; no connection at all, a full verdict.
+    let c = ctx(&lab);
+    let (c, timeline) = c.traced();
+    let cli = <mxdoctor::cli::Cli as clap::Parser>::try_parse_from([
+        "mxdoctor",
+        "check",
+        "good-mail.example",
+        "--checks",
+        "dns",
+    ])
+    .unwrap();
+    let mxdoctor::cli::Command::Check(a) = cli.command else {
+        unreachable!()
+    };
+    let r = mxdoctor_engine::domain::run(&c, &mxdoctor::app::domain_request(&a).unwrap()).await;
+    assert_eq!(r.verdict.id, "verdict.domain.accept");
+    assert!(
+        timeline.steps().iter().all(|s| s.peer.is_none()),
+        "a DNS-only check connected somewhere"
+    );
+    assert!(!timeline.steps().is_empty());
+}

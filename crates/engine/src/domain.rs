@@ -19,6 +19,7 @@ use crate::model::*;
 use crate::mx::mx_records;
 use crate::sendas::SendasRequest;
 use crate::spf::SpfRequest;
+use crate::topics::{Topic, Topics};
 
 /// A derived sending IP and where it came from (`SPF ip4:...`, `MX host`).
 type Derived = (IpAddr, String);
@@ -46,6 +47,8 @@ pub struct DomainRequest {
     pub lists: Vec<mxdoctor_proto::dnsbl::Blocklist>,
     /// Domain blocklists (Spamhaus DBL) asked about the domain itself.
     pub domain_lists: Vec<mxdoctor_proto::dnsbl::Blocklist>,
+    /// The topics to check (`--checks`); the others are reported as not selected.
+    pub topics: Topics,
 }
 
 /// Sending IPs a domain's own DNS points at: single-address ip4:/ip6: terms of its SPF record,
@@ -139,14 +142,19 @@ pub async fn run(ctx: &Context, req: &DomainRequest) -> Report {
     // checks and the submission server wait only for what they need (the derived IPs, the
     // guessed host). The per-run DNS cache shares the TXT and MX answers between them, so no
     // question is asked twice and no check waits on an unrelated answer.
+    let topics = req.topics;
     let ip_checks_of = |ips: Vec<IpAddr>| {
         join_all(ips.into_iter().map(|ip| {
             let r = IpRequest {
                 ip,
                 helo: req.helo.clone(),
-                lists: req.lists.clone(),
+                lists: if topics.has(Topic::Dnsbl) {
+                    req.lists.clone()
+                } else {
+                    Vec::new()
+                },
             };
-            async move { crate::ip::checks(ctx, &r).await }
+            async move { crate::ip::checks_of(ctx, &r, topics.has(Topic::Ptr)).await }
         }))
     };
     let given = !req.ips.is_empty();
@@ -205,7 +213,8 @@ pub async fn run(ctx: &Context, req: &DomainRequest) -> Report {
         helo: req.helo.as_ref().map(|h| h.to_string()),
     };
     let submission = async {
-        let target = match (&req.submission, req.check_submission) {
+        let wanted = req.check_submission && topics.has(Topic::Submission);
+        let target = match (&req.submission, wanted) {
             (_, false) => None,
             (Some(h), true) => Some(h.clone()),
             (None, true) => guess_submission(ctx, &domain).await.map(|h| (h, 587)),
@@ -216,12 +225,13 @@ pub async fn run(ctx: &Context, req: &DomainRequest) -> Report {
         }
     };
     let senders = async {
-        let (spf, ip_checks, sendas, (first, second)) = tokio::join!(
-            crate::spf::check_when(ctx, &spf_req, ips),
-            ip_checks,
-            submission,
-            derived.clone()
-        );
+        let spf = async {
+            match topics.has(Topic::Spf) {
+                true => crate::spf::check_when(ctx, &spf_req, ips).await,
+                false => not_selected("spf", &domain, "spf"),
+            }
+        };
+        let (spf, ip_checks, sendas, (first, second)) = tokio::join!(spf, ip_checks, submission, derived.clone());
         let derived: Vec<Derived> = first.into_iter().chain(second).collect();
         let ips: Vec<IpAddr> = if given {
             req.ips.clone()
@@ -231,14 +241,37 @@ pub async fn run(ctx: &Context, req: &DomainRequest) -> Report {
         (ips, derived, spf, ip_checks, sendas)
     };
     let (mx, dkim, dmarc, domain_lists, (ips, derived, spf, ip_checks, sendas)) = tokio::join!(
-        crate::mx::check(ctx, &domain),
-        crate::dkim::check(ctx, &domain, &req.selectors),
-        crate::dmarc::check(ctx, &domain),
-        join_all(
-            req.domain_lists
-                .iter()
-                .map(|l| crate::ip::domain_list_check(ctx, &domain, l))
-        ),
+        async {
+            match topics.has(Topic::Mx) {
+                true => crate::mx::check(ctx, &domain).await,
+                false => not_selected("mx", &domain, "mx"),
+            }
+        },
+        async {
+            match topics.has(Topic::Dkim) {
+                true => crate::dkim::check(ctx, &domain, &req.selectors).await,
+                false => not_selected("dkim", &domain, "dkim"),
+            }
+        },
+        async {
+            match topics.has(Topic::Dmarc) {
+                true => crate::dmarc::check(ctx, &domain).await,
+                false => not_selected("dmarc", &domain, "dmarc"),
+            }
+        },
+        async {
+            match topics.has(Topic::Dbl) {
+                true => {
+                    join_all(
+                        req.domain_lists
+                            .iter()
+                            .map(|l| crate::ip::domain_list_check(ctx, &domain, l)),
+                    )
+                    .await
+                }
+                false => vec![not_selected("domain.dnsbl", &domain, "dbl")],
+            }
+        },
         senders,
     );
     let mut checks = Vec::new();
@@ -290,8 +323,15 @@ pub async fn run(ctx: &Context, req: &DomainRequest) -> Report {
     for c in ip_checks {
         checks.extend(c);
     }
+    for (topic, check) in [(Topic::Ptr, "ip.ptr"), (Topic::Dnsbl, "ip.dnsbl")] {
+        if !topics.has(topic) {
+            checks.push(not_selected(check, &domain, topic.name()));
+        }
+    }
     if let Some(s) = &sendas {
         checks.extend(s.checks.iter().cloned());
+    } else if req.check_submission && !topics.has(Topic::Submission) {
+        checks.push(not_selected("sendas.session", &domain, "submission"));
     }
     let mut checklist = checklist(&checks, req.bulk, &domain, !derived.is_empty());
     // Every DNS question of the run, once each, with its answer and time: the evidence behind

@@ -46,21 +46,31 @@ pub async fn run(ctx: &Context, req: &IpRequest) -> Report {
 
 /// The checks for one sending IP (also used by the domain report).
 pub async fn checks(ctx: &Context, req: &IpRequest) -> Vec<CheckResult> {
+    checks_of(ctx, req, true).await
+}
+
+/// The address's checks; its PTR and HELO only when `ptr` (`--checks` may leave them out).
+pub async fn checks_of(ctx: &Context, req: &IpRequest, ptr: bool) -> Vec<CheckResult> {
     if let Some(scope) = non_public(req.ip) {
         // Gmail never sees this address: its PTR and listings say nothing about the mail.
         return vec![scope_check(req.ip, scope)];
     }
     let (ptr, helo, lists) = tokio::join!(
-        ptr_check(ctx, req.ip),
         async {
-            match &req.helo {
-                Some(h) => Some(helo_check(ctx, req.ip, h).await),
-                None => None,
+            match ptr {
+                true => Some(ptr_check(ctx, req.ip).await),
+                false => None,
+            }
+        },
+        async {
+            match (&req.helo, ptr) {
+                (Some(h), true) => Some(helo_check(ctx, req.ip, h).await),
+                _ => None,
             }
         },
         join_all(req.lists.iter().map(|l| list_check(ctx, req.ip, l))),
     );
-    let mut out = vec![ptr];
+    let mut out: Vec<CheckResult> = ptr.into_iter().collect();
     out.extend(helo);
     let clean: Vec<String> = lists
         .iter()

@@ -17,6 +17,7 @@ pub mod sendas;
 pub mod spf;
 pub mod spfdns;
 pub mod suggest;
+pub mod topics;
 
 pub use context::Context;
 pub use model::*;

@@ -122,6 +122,7 @@ async fn run_steps(ctx: &Context, steps: Vec<NextStep>) -> Vec<CheckResult> {
                         check_submission: false,
                         lists: mxdoctor_proto::dnsbl::default_ip_lists(),
                         domain_lists: mxdoctor_proto::dnsbl::default_domain_lists(),
+                        topics: crate::topics::Topics::default(),
                     };
                     crate::domain::run(ctx, &req).await.checks
                 }

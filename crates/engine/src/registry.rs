@@ -218,6 +218,7 @@ pub static SKIP_REASONS: &[&str] = &[
     "skip.message.no-identity",
     "skip.message.from-count",
     "skip.message.no-received",
+    "skip.not-selected",
 ];
 
 /// Phrases the printers put around findings (not findings themselves).

@@ -223,6 +223,7 @@ impl CheckInput {
             check_submission: true,
             lists: IpRequest::new(std::net::Ipv4Addr::UNSPECIFIED.into()).lists,
             domain_lists: mxdoctor_proto::dnsbl::default_domain_lists(),
+            topics: mxdoctor_engine::topics::Topics::default(),
         })
     }
 }

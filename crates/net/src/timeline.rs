@@ -181,7 +181,11 @@ pub fn dns_asks(name: &str) -> Vec<String> {
     let labels: Vec<&str> = name.split('.').collect();
     let mut out = vec![name.clone()];
     // Nibble form first: its first four labels are digits too.
-    if labels.len() > 32 && labels[..32].iter().all(|l| l.len() == 1 && l.as_bytes()[0].is_ascii_hexdigit()) {
+    if labels.len() > 32
+        && labels[..32]
+            .iter()
+            .all(|l| l.len() == 1 && l.as_bytes()[0].is_ascii_hexdigit())
+    {
         let hex: String = labels[..32].iter().rev().copied().collect();
         if let Ok(v) = u128::from_str_radix(&hex, 16) {
             out.push(IpAddr::V6(v.into()).to_string());

@@ -82,6 +82,8 @@ pub struct ScanOptions {
     pub total_lines: Option<u64>,
     pub bulk: bool,
     pub no_dnsbl: bool,
+    /// `--checks`: the topics of every domain's report.
+    pub topics: mxdoctor_engine::topics::Topics,
 }
 
 impl Default for ScanOptions {
@@ -98,6 +100,7 @@ impl Default for ScanOptions {
             total_lines: None,
             bulk: false,
             no_dnsbl: false,
+            topics: Default::default(),
         }
     }
 }
@@ -274,6 +277,7 @@ pub async fn scan<R: AsyncBufRead + Unpin>(
         }
         let mut req = *req;
         req.bulk = opts.bulk;
+        req.topics = opts.topics;
         if opts.no_dnsbl {
             req.lists.clear();
             req.domain_lists.clear();

@@ -1,0 +1,160 @@
+//! `--checks LIST`: which topics of the domain report run. A topic not selected is reported
+//! as skipped (`skip.not-selected`), and a verdict or checklist row that rests on it says "not
+//! known", never pass or fail.
+
+use std::fmt;
+
+/// One topic of `check`, named as its checks are.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Topic {
+    Mx,
+    Spf,
+    Dkim,
+    Dmarc,
+    /// The sending IPs' PTR (forward-confirmed) and HELO name.
+    Ptr,
+    /// The sending IPs on IP blocklists.
+    Dnsbl,
+    /// The domain on domain blocklists.
+    Dbl,
+    /// The submission server as Gmail's "Send mail as" uses it (connections).
+    Submission,
+}
+
+impl Topic {
+    pub const ALL: [Topic; 8] = [
+        Topic::Mx,
+        Topic::Spf,
+        Topic::Dkim,
+        Topic::Dmarc,
+        Topic::Ptr,
+        Topic::Dnsbl,
+        Topic::Dbl,
+        Topic::Submission,
+    ];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Topic::Mx => "mx",
+            Topic::Spf => "spf",
+            Topic::Dkim => "dkim",
+            Topic::Dmarc => "dmarc",
+            Topic::Ptr => "ptr",
+            Topic::Dnsbl => "dnsbl",
+            Topic::Dbl => "dbl",
+            Topic::Submission => "submission",
+        }
+    }
+
+    /// The report's check names this topic produces.
+    pub fn checks(self) -> &'static [&'static str] {
+        match self {
+            Topic::Mx => &["mx"],
+            Topic::Spf => &["spf"],
+            Topic::Dkim => &["dkim"],
+            Topic::Dmarc => &["dmarc"],
+            Topic::Ptr => &["ip.ptr", "ip.helo"],
+            Topic::Dnsbl => &["ip.dnsbl"],
+            Topic::Dbl => &["domain.dnsbl"],
+            Topic::Submission => &["sendas.dns", "sendas.session", "sendas.tls-versions", "sendas.advice"],
+        }
+    }
+}
+
+impl fmt::Display for Topic {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// A set of topics.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Topics(u16);
+
+impl Default for Topics {
+    fn default() -> Self {
+        Self::all()
+    }
+}
+
+impl Topics {
+    pub fn all() -> Self {
+        Topics::of(&Topic::ALL)
+    }
+
+    /// Everything answered by DNS alone (no connection to a mail server).
+    pub fn dns() -> Self {
+        let mut t = Self::all();
+        t.0 &= !Self::bit(Topic::Submission);
+        t
+    }
+
+    pub fn of(topics: &[Topic]) -> Self {
+        Topics(topics.iter().fold(0, |acc, t| acc | Self::bit(*t)))
+    }
+
+    fn bit(t: Topic) -> u16 {
+        1 << (t as u16)
+    }
+
+    pub fn has(self, t: Topic) -> bool {
+        self.0 & Self::bit(t) != 0
+    }
+
+    pub fn iter(self) -> impl Iterator<Item = Topic> {
+        Topic::ALL.into_iter().filter(move |t| self.has(*t))
+    }
+
+    /// `mx,spf,dkim`, with `dns` (every topic but submission) and `all`; case and spaces are
+    /// ignored. An unknown name is an error that lists the known ones.
+    pub fn parse(list: &str) -> Result<Topics, String> {
+        let mut bits = 0u16;
+        for word in list
+            .split(',')
+            .map(|w| w.trim().to_ascii_lowercase())
+            .filter(|w| !w.is_empty())
+        {
+            bits |= match word.as_str() {
+                "all" => Topics::all().0,
+                "dns" => Topics::dns().0,
+                w => match Topic::ALL.iter().find(|t| t.name() == w) {
+                    Some(t) => Self::bit(*t),
+                    None => {
+                        return Err(format!(
+                            "unknown topic `{w}`; known: {}, dns (all but submission), all",
+                            Topic::ALL.map(Topic::name).join(", ")
+                        ));
+                    }
+                },
+            };
+        }
+        if bits == 0 {
+            return Err("no topic given; e.g. --checks spf,dkim,dmarc".into());
+        }
+        Ok(Topics(bits))
+    }
+}
+
+impl fmt::Display for Topics {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let names: Vec<&str> = self.iter().map(Topic::name).collect();
+        f.write_str(&names.join(","))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lists_groups_and_errors() {
+        let t = Topics::parse("SPF, dkim").unwrap();
+        assert!(t.has(Topic::Spf) && t.has(Topic::Dkim) && !t.has(Topic::Mx));
+        assert_eq!(t.to_string(), "spf,dkim");
+        let dns = Topics::parse("dns").unwrap();
+        assert!(!dns.has(Topic::Submission) && dns.has(Topic::Dbl));
+        assert_eq!(Topics::parse("all").unwrap(), Topics::all());
+        assert!(Topics::parse("spf,smtp").unwrap_err().contains("unknown topic `smtp`"));
+        assert!(Topics::parse(" , ").is_err());
+    }
+}
