@@ -54,9 +54,11 @@ fn config(args: &ServeArgs, lab_env: Option<LabEnv>) -> Result<Config, RunError>
         (None, Some(path)) => Some(crate::labcmd::read_state(path.as_deref())?),
         (None, None) => None,
     };
-    build_context(&common, lab_env.clone())?;
+    // One politeness gate for every check the server runs: the limits hold across users.
+    let gate = build_context(&common, lab_env.clone())?.connector.gate().cloned();
     let context: ContextFactory = Arc::new(move || {
         let mut ctx = build_context(&common, lab_env.clone()).map_err(|e| e.0)?;
+        ctx.connector = ctx.connector.with_gate(gate.clone());
         if !allow_private {
             ctx.connector = ctx.connector.public_only();
         }
