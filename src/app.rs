@@ -157,7 +157,8 @@ pub fn build_context(common: &Common, lab: Option<LabEnv>) -> Result<Context, Ru
         timeout,
         attempts: 2,
     })
-    .map_err(|e| e.to_string())?;
+    .map_err(|e| e.to_string())?
+    .with_limits(dns_limits(common));
     let gate = mxdoctor_net::gate::Gate::new(common.per_ip.into(), common.per_net.into());
     let connector = connector.with_gate(Some(Arc::new(gate)));
     Ok(Context {
@@ -176,6 +177,18 @@ pub fn lang_of(common: &Common) -> Lang {
         Some(LangArg::Ja) => Lang::Ja,
         None => Lang::from_env(),
     }
+}
+
+/// `--dns-rate`, and `--dnsbl-rate` / `--dnsbl-budget` for each built-in blocklist.
+fn dns_limits(common: &Common) -> mxdoctor_net::dnslimits::DnsLimits {
+    let mut limits = mxdoctor_net::dnslimits::DnsLimits::none().with_global_rate(common.dns_rate);
+    let lists = mxdoctor_proto::dnsbl::default_ip_lists()
+        .into_iter()
+        .chain(mxdoctor_proto::dnsbl::default_domain_lists());
+    for list in lists {
+        limits = limits.with_zone(&list.zone, common.dnsbl_rate, common.dnsbl_budget);
+    }
+    limits
 }
 
 /// The context traced when `--timeline` asks for it.

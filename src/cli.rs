@@ -248,6 +248,16 @@ pub struct Common {
     #[arg(long, default_value_t = mxdoctor_net::gate::DEFAULT_PER_IP as u16, value_name = "N", global = true,
           value_parser = clap::value_parser!(u16).range(1..=1000))]
     pub per_ip: u16,
+    /// At most N DNS questions a second in all (default: unlimited).
+    #[arg(long, value_name = "N", global = true, value_parser = clap::value_parser!(u32).range(1..))]
+    pub dns_rate: Option<u32>,
+    /// At most N questions a second to each built-in blocklist (default: unlimited).
+    #[arg(long, value_name = "N", global = true, value_parser = clap::value_parser!(u32).range(1..))]
+    pub dnsbl_rate: Option<u32>,
+    /// At most N questions in all to each built-in blocklist; past it, listings are reported as
+    /// not checked (free use of lists like Spamhaus is limited per day).
+    #[arg(long, value_name = "N", global = true)]
+    pub dnsbl_budget: Option<u64>,
     /// Connections at once to one /24 (IPv4) or /64 (IPv6).
     #[arg(long, default_value_t = mxdoctor_net::gate::DEFAULT_PER_NET as u16, value_name = "N", global = true,
           value_parser = clap::value_parser!(u16).range(1..=10000))]

@@ -222,3 +222,55 @@ async fn an_ipv4_only_list_is_not_answering_for_ipv6() {
     assert_eq!(list(&r), CheckStatus::Ran);
     assert!(finding(&r, "dnsbl.not-listed").args["lists"].contains("v4only"));
 }
+
+/// `--dnsbl-budget`: a blocklist question past the budget is not sent, and the listing it would
+/// have answered is "not checked" (error.budget), never "not listed".
+#[tokio::test]
+async fn a_spent_blocklist_budget_is_not_a_pass() {
+    let lab = start("ip-lists").await;
+    let run = |budget: &'static str| {
+        let lab_env = env(&lab);
+        async move {
+            let cli = <mxdoctor::cli::Cli as clap::Parser>::try_parse_from([
+                "mxdoctor",
+                "ip",
+                "198.51.100.20",
+                "--dnsbl-budget",
+                budget,
+                "--now",
+                "2026-11-23T00:00:00Z",
+            ])
+            .unwrap();
+            let mxdoctor::cli::Command::Ip(a) = cli.command else {
+                unreachable!()
+            };
+            let ctx = mxdoctor::app::build_context(&a.common, Some(lab_env)).unwrap();
+            let req = mxdoctor::app::ip_request(&a.ip, None, &[], false).unwrap();
+            mxdoctor_engine::ip::run(&ctx, &req).await
+        }
+    };
+    // Each list costs two questions (the address and the RFC 5782 test point).
+    let enough = run("2").await;
+    assert_eq!(
+        enough.verdict.id,
+        "verdict.ip.accept",
+        "{}",
+        mxdoctor_report::json(&enough)
+    );
+    assert_eq!(finding(&enough, "dnsbl.not-listed").args["count"], "6");
+
+    let spent = run("1").await;
+    assert!(
+        !spent.findings().any(|f| f.id == "dnsbl.not-listed"),
+        "{}",
+        mxdoctor_report::json(&spent)
+    );
+    let budget_errors = spent
+        .checks
+        .iter()
+        .filter(|c| matches!(&c.status, CheckStatus::Error { cause, .. } if cause.as_str() == "budget"))
+        .count();
+    assert_eq!(budget_errors, 6);
+    assert_eq!(spent.verdict.id, "verdict.ip.unknown");
+    assert_eq!(spent.exit_status(), 2);
+}

@@ -305,6 +305,11 @@ async fn query_list(
         Interpretation::NotListed => {
             // RFC 5782 section 5: a list that does not list its own test point is not answering
             // (through this resolver), so "not listed" would be a guess.
+            if let Err(e @ mxdoctor_net::DnsError::Budget { .. }) = &test_point {
+                // The test point was not asked: whether the list answers is unknown.
+                check.status = CheckStatus::dns(e);
+                return check;
+            }
             let tp = a_records(&test_point).unwrap_or_default();
             if tp.is_empty() {
                 check.status = CheckStatus::Error {

@@ -96,6 +96,8 @@ pub enum ErrorCause {
     ListRefused,
     /// A blocklist does not answer its RFC 5782 test point through this resolver.
     ListUnavailable,
+    /// Not asked: the query budget for a blocklist (`--dnsbl-budget`) was spent.
+    Budget,
 }
 
 impl ErrorCause {
@@ -111,6 +113,7 @@ impl ErrorCause {
             ErrorCause::Io => "io",
             ErrorCause::ListRefused => "list-refused",
             ErrorCause::ListUnavailable => "list-unavailable",
+            ErrorCause::Budget => "budget",
         }
     }
 
@@ -125,6 +128,8 @@ impl ErrorCause {
     pub fn of_dns(e: &mxdoctor_net::DnsError) -> Self {
         if e.is_timeout() {
             ErrorCause::DnsTimeout
+        } else if matches!(e, mxdoctor_net::DnsError::Budget { .. }) {
+            ErrorCause::Budget
         } else {
             ErrorCause::DnsFailure
         }

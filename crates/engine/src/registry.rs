@@ -235,6 +235,7 @@ pub static ERROR_CAUSES: &[ErrorCause] = &[
     ErrorCause::Io,
     ErrorCause::ListRefused,
     ErrorCause::ListUnavailable,
+    ErrorCause::Budget,
 ];
 
 /// Bounce findings: one id per reason of the sisimai taxonomy, `bounce.<reason>`.

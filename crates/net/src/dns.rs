@@ -16,6 +16,7 @@ use hickory_resolver::proto::op::ResponseCode;
 use hickory_resolver::proto::rr::{Name, RData, RecordType};
 use serde::{Deserialize, Serialize};
 
+use crate::dnslimits::DnsLimits;
 use crate::timeline::{Step, StepKind, Timeline, dns_asks, spf_reveals};
 
 /// Where DNS questions go.
@@ -151,6 +152,9 @@ pub enum DnsError {
     },
     #[error("could not set up the resolver: {0}")]
     Setup(String),
+    /// Not sent: the query budget of `zone` (`--dnsbl-budget`) is spent.
+    #[error("{name} was not asked: the query budget for {zone} is spent")]
+    Budget { name: String, zone: String },
     /// A special-use name (RFC 6761: `localhost`, `127.in-addr.arpa`, `::1`'s reverse name,
     /// `invalid`, `onion`) that a resolver library answers itself. It is never asked, so no
     /// invented answer can become evidence.
@@ -197,6 +201,8 @@ pub struct Dns {
     cache: Arc<Mutex<std::collections::HashMap<(String, RecordType), Cell>>>,
     /// When the run is traced (`--timeline`), every question sent.
     timeline: Option<Timeline>,
+    /// Rates and budgets, shared by every run of the process.
+    limits: Arc<DnsLimits>,
 }
 
 impl std::fmt::Debug for Dns {
@@ -250,7 +256,14 @@ impl Dns {
             log: Arc::new(Mutex::new(Vec::new())),
             cache: Arc::new(Mutex::new(Default::default())),
             timeline: None,
+            limits: Arc::new(DnsLimits::none()),
         })
+    }
+
+    /// The same client (and every later run of it) under `limits`.
+    pub fn with_limits(mut self, limits: DnsLimits) -> Dns {
+        self.limits = Arc::new(limits);
+        self
     }
 
     /// A client for the next run on the same resolver: a fresh log and per-run answers, but
@@ -262,6 +275,7 @@ impl Dns {
             log: Arc::new(Mutex::new(Vec::new())),
             cache: Arc::new(Mutex::new(Default::default())),
             timeline: None,
+            limits: self.limits.clone(),
         }
     }
 
@@ -309,6 +323,9 @@ impl Dns {
         let rtype_s = type_name(rtype);
         if is_special_use(&fqdn) {
             return Err(DnsError::SpecialUse { name: fqdn });
+        }
+        if let Err(zone) = self.limits.admit(&fqdn).await {
+            return Err(DnsError::Budget { name: fqdn, zone });
         }
         let started = Instant::now();
         let step_start = self.timeline.as_ref().map(Timeline::now);

@@ -6,6 +6,7 @@ pub mod cert;
 pub mod clock;
 pub mod connect;
 pub mod dns;
+pub mod dnslimits;
 pub mod gate;
 pub mod http;
 pub mod legacy;
