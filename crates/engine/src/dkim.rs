@@ -23,7 +23,12 @@ pub async fn check(ctx: &Context, domain: &str, selectors: &[String]) -> CheckRe
     } else {
         selectors.to_vec()
     };
-    let answers = join_all(list.iter().map(|sel| async move {
+    // RFC 8020: NXDOMAIN for `_domainkey.DOMAIN` means nothing exists below it, so no common
+    // selector can hold a key; one question instead of one per selector. Any other answer (an
+    // empty non-terminal answers NOERROR) or a failure: every selector is asked.
+    let nothing_below = guessed && nothing_below(ctx, domain).await;
+    let asked: &[String] = if nothing_below { &[] } else { &list };
+    let answers = join_all(asked.iter().map(|sel| async move {
         let name = format!("{sel}._domainkey.{domain}");
         (sel.clone(), name.clone(), ctx.dns.lookup(&name, RecordType::TXT).await)
     }))
@@ -133,9 +138,21 @@ pub async fn check(ctx: &Context, domain: &str, selectors: &[String]) -> CheckRe
                 Finding::new("dkim.not-found", Severity::Warning, domain.to_string())
                     .arg("domain", domain)
                     .arg("count", list.len())
-                    .evidence(json!({ "selectors": list })),
+                    .evidence(if nothing_below {
+                        json!({ "selectors": list, "rfc8020": format!("_domainkey.{domain} does not exist (NXDOMAIN), so no selector below it exists") })
+                    } else {
+                        json!({ "selectors": list })
+                    }),
             );
         }
     }
     c
+}
+
+/// Whether `_domainkey.DOMAIN` is NXDOMAIN (RFC 8020: then nothing below it exists).
+async fn nothing_below(ctx: &Context, domain: &str) -> bool {
+    matches!(
+        ctx.dns.lookup(&format!("_domainkey.{domain}"), RecordType::TXT).await,
+        Err(mxdoctor_net::DnsError::NxDomain { .. })
+    )
 }

@@ -202,13 +202,26 @@ pub async fn serve(catalog: Catalog) -> Result<(SocketAddr, Server<LabHandler>),
     .await
 }
 
+/// A loopback UDP socket with a receive buffer of up to 4 MiB (the kernel caps it at
+/// `net.core.rmem_max`). A scan sends thousands of questions at once; with the default buffer
+/// (about 200 KiB) the kernel drops the overflow and each lost question costs the client a
+/// retry timeout, so the lab would measure its own buffer, not the scanner.
+fn big_udp_socket() -> std::io::Result<UdpSocket> {
+    use socket2::{Domain, Protocol, Socket, Type};
+    let socket = Socket::new(Domain::IPV4, Type::DGRAM, Some(Protocol::UDP))?;
+    let _ = socket.set_recv_buffer_size(4 << 20);
+    socket.bind(&SocketAddr::from(([127, 0, 0, 1], 0)).into())?;
+    socket.set_nonblocking(true)?;
+    UdpSocket::from_std(socket.into())
+}
+
 /// Like [`serve`], with SERVFAIL names.
 pub async fn serve_with(handler: LabHandler) -> Result<(SocketAddr, Server<LabHandler>), LabError> {
     let io = |e: std::io::Error| LabError::Io(format!("DNS server: {e}"));
     // Find a port free for both UDP and TCP.
     let mut bound = None;
     for _ in 0..20 {
-        let udp = UdpSocket::bind("127.0.0.1:0").await.map_err(io)?;
+        let udp = big_udp_socket().map_err(io)?;
         let addr = udp.local_addr().map_err(io)?;
         if let Ok(tcp) = TcpListener::bind(addr).await {
             bound = Some((addr, udp, tcp));
