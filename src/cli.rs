@@ -408,6 +408,10 @@ pub struct LabArgs {
     /// loopback, for benchmarks.
     #[arg(long, value_name = "DURATION", value_parser = parse_latency)]
     pub latency: Option<std::time::Duration>,
+    /// Serve the lab's DNS on this loopback address (UDP and TCP), e.g. 127.0.0.53:53 for a
+    /// tool that asks port 53 only (default: 127.0.0.1, a free port).
+    #[arg(long, value_name = "ADDR:PORT")]
+    pub dns_listen: Option<std::net::SocketAddr>,
 }
 
 /// `50ms`, `0.2s`, `2s` or a bare number of milliseconds; at most 10 s.

@@ -29,6 +29,7 @@ pub async fn lab_cmd(args: LabArgs) -> Result<i32, RunError> {
     };
     let opts = LabOptions {
         latency: args.latency.unwrap_or_default(),
+        dns_addr: args.dns_listen,
         ..Default::default()
     };
     let lab = mxdoctor_lab::start(&world, opts)

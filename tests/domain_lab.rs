@@ -99,7 +99,9 @@ async fn dmarc_cases() {
         "partner.example authorised itself; reports.example did not"
     );
     assert_has(&r, "dmarc.report-uri-invalid");
+    assert!(!r.findings().any(|f| f.id == "dmarc.no-rua"), "loose has rua=");
     let r = dm("sub.parent.auth.example").await;
+    assert_eq!(finding(&r, "dmarc.no-rua").args["domain"], "parent.auth.example");
     assert_eq!(finding(&r, "dmarc.inherited").args["from"], "parent.auth.example");
     // Below the record's owner, sp= applies.
     assert_eq!(finding(&r, "dmarc.found").args["policy"], "reject");

@@ -28,6 +28,7 @@ async fn each_mx_case_has_its_finding() {
     );
     let cases = [
         ("none.mx.example", "mx.missing"),
+        ("nowhere.mx.example", "mx.domain-not-found"),
         ("null.mx.example", "mx.null"),
         ("mixed.mx.example", "mx.null-mixed"),
         ("literal.mx.example", "mx.ip-literal"),

@@ -97,6 +97,12 @@ pub async fn check(ctx: &Context, domain: &str) -> CheckResult {
         c.findings
             .push(Finding::new("dmarc.testing", Severity::Notice, name.clone()).arg("domain", &owner));
     }
+    // Without rua= no receiver sends aggregate reports: the owner cannot see who sends as the
+    // domain, or whether its own mail passes, before tightening the policy.
+    if rec.rua.is_empty() {
+        c.findings
+            .push(Finding::new("dmarc.no-rua", Severity::Notice, name.clone()).arg("domain", &owner));
+    }
     if !rec.removed_tags.is_empty() {
         c.findings.push(
             Finding::new("dmarc.removed-tags", Severity::Notice, name.clone())

@@ -65,6 +65,12 @@ pub async fn check(ctx: &Context, domain: &str) -> CheckResult {
     let mut c = CheckResult::ran("mx", domain.to_string());
     let records = match ctx.dns.lookup(domain, RecordType::MX).await {
         Ok(r) => mx_records(&r),
+        Err(DnsError::NxDomain { .. }) => {
+            // Not "no MX": the name itself does not exist, which explains every other absence.
+            c.findings
+                .push(Finding::new("mx.domain-not-found", Severity::Fail, domain).arg("domain", domain));
+            return c;
+        }
         Err(e) if e.is_negative() => Vec::new(),
         Err(e) => {
             c.status = CheckStatus::dns(&e);

@@ -206,28 +206,50 @@ pub async fn serve(catalog: Catalog) -> Result<(SocketAddr, Server<LabHandler>),
 /// `net.core.rmem_max`). A scan sends thousands of questions at once; with the default buffer
 /// (about 200 KiB) the kernel drops the overflow and each lost question costs the client a
 /// retry timeout, so the lab would measure its own buffer, not the scanner.
-fn big_udp_socket() -> std::io::Result<UdpSocket> {
+fn big_udp_socket(at: SocketAddr) -> std::io::Result<UdpSocket> {
     use socket2::{Domain, Protocol, Socket, Type};
-    let socket = Socket::new(Domain::IPV4, Type::DGRAM, Some(Protocol::UDP))?;
+    let socket = Socket::new(Domain::for_address(at), Type::DGRAM, Some(Protocol::UDP))?;
     let _ = socket.set_recv_buffer_size(4 << 20);
-    socket.bind(&SocketAddr::from(([127, 0, 0, 1], 0)).into())?;
+    socket.bind(&at.into())?;
     socket.set_nonblocking(true)?;
     UdpSocket::from_std(socket.into())
 }
 
 /// Like [`serve`], with SERVFAIL names.
 pub async fn serve_with(handler: LabHandler) -> Result<(SocketAddr, Server<LabHandler>), LabError> {
+    serve_on(handler, None).await
+}
+
+/// Like [`serve_with`], on `at` (UDP and TCP) when given: a loopback address only, e.g.
+/// 127.0.0.53:53 for a peer tool that asks port 53 alone.
+pub async fn serve_on(
+    handler: LabHandler,
+    at: Option<SocketAddr>,
+) -> Result<(SocketAddr, Server<LabHandler>), LabError> {
     let io = |e: std::io::Error| LabError::Io(format!("DNS server: {e}"));
-    // Find a port free for both UDP and TCP.
-    let mut bound = None;
-    for _ in 0..20 {
-        let udp = big_udp_socket().map_err(io)?;
-        let addr = udp.local_addr().map_err(io)?;
-        if let Ok(tcp) = TcpListener::bind(addr).await {
-            bound = Some((addr, udp, tcp));
-            break;
+    let bound = match at {
+        Some(addr) if !addr.ip().is_loopback() => {
+            return Err(LabError::Io(format!("DNS server: {addr} is not a loopback address")));
         }
-    }
+        Some(addr) => {
+            let udp = big_udp_socket(addr).map_err(io)?;
+            let tcp = TcpListener::bind(addr).await.map_err(io)?;
+            Some((addr, udp, tcp))
+        }
+        None => {
+            // Find a port free for both UDP and TCP.
+            let mut bound = None;
+            for _ in 0..20 {
+                let udp = big_udp_socket(SocketAddr::from(([127, 0, 0, 1], 0))).map_err(io)?;
+                let addr = udp.local_addr().map_err(io)?;
+                if let Ok(tcp) = TcpListener::bind(addr).await {
+                    bound = Some((addr, udp, tcp));
+                    break;
+                }
+            }
+            bound
+        }
+    };
     let (addr, udp, tcp) =
         bound.ok_or_else(|| LabError::Io("DNS server: no loopback port free for both UDP and TCP".into()))?;
     let mut server = Server::new(handler);

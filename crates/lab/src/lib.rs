@@ -64,6 +64,8 @@ pub struct LabOptions {
     /// Injected delay before every DNS answer and every SMTP reply (`mxdoctor lab --latency`),
     /// so benchmarks on loopback see real round trips. A server's own `latency_ms` wins.
     pub latency: std::time::Duration,
+    /// Where the DNS server listens (a loopback address; default 127.0.0.1 on a free port).
+    pub dns_addr: Option<SocketAddr>,
 }
 
 /// What another process needs to attach to a running lab (`--lab`).
@@ -268,12 +270,15 @@ pub async fn start(world: &World, opts: LabOptions) -> Result<Lab, LabError> {
         servfail.insert(hickory_proto::rr::LowerName::from(&name), Default::default());
     }
     let faults = dns::Faults::default();
-    let (dns_addr, mut server) = dns::serve_with(dns::LabHandler {
-        catalog,
-        servfail,
-        faults: faults.clone(),
-        latency: opts.latency,
-    })
+    let (dns_addr, mut server) = dns::serve_on(
+        dns::LabHandler {
+            catalog,
+            servfail,
+            faults: faults.clone(),
+            latency: opts.latency,
+        },
+        opts.dns_addr,
+    )
     .await?;
     tasks.push(tokio::spawn(async move {
         let _ = server.block_until_done().await;
