@@ -65,7 +65,7 @@ pub struct ScanArgs {
     /// `#` comments; - for standard input. With --merge: the JSONL files to merge.
     #[arg(required = true, num_args = 1..)]
     pub files: Vec<PathBuf>,
-    /// Topics to check, comma-separated: mx, spf, dkim, dmarc, ptr, dnsbl, dbl, submission; `dns`
+    /// Topics to check, comma-separated: mx, spf, dkim, dmarc, ptr, dnsbl, dbl, submission, tlsrpt; `dns`
     /// = all but submission (no connections); `all` (default). Left out: reported as not checked.
     #[arg(long, value_name = "LIST", default_value = "all", value_parser = mxdoctor_engine::topics::Topics::parse)]
     pub checks: mxdoctor_engine::topics::Topics,
@@ -321,7 +321,7 @@ pub struct CheckArgs {
     /// DKIM selector to check (repeatable); default: try common selectors.
     #[arg(long = "selector", value_name = "S")]
     pub selectors: Vec<String>,
-    /// Topics to check, comma-separated: mx, spf, dkim, dmarc, ptr, dnsbl, dbl, submission; `dns`
+    /// Topics to check, comma-separated: mx, spf, dkim, dmarc, ptr, dnsbl, dbl, submission, tlsrpt; `dns`
     /// = all but submission (no connections); `all` (default). Left out: reported as not checked.
     #[arg(long, value_name = "LIST", default_value = "all", value_parser = mxdoctor_engine::topics::Topics::parse)]
     pub checks: mxdoctor_engine::topics::Topics,

@@ -240,7 +240,7 @@ pub async fn run(ctx: &Context, req: &DomainRequest) -> Report {
         };
         (ips, derived, spf, ip_checks, sendas)
     };
-    let (mx, dkim, dmarc, domain_lists, (ips, derived, spf, ip_checks, sendas)) = tokio::join!(
+    let (mx, dkim, dmarc, tlsrpt, domain_lists, (ips, derived, spf, ip_checks, sendas)) = tokio::join!(
         async {
             match topics.has(Topic::Mx) {
                 true => crate::mx::check(ctx, &domain).await,
@@ -257,6 +257,12 @@ pub async fn run(ctx: &Context, req: &DomainRequest) -> Report {
             match topics.has(Topic::Dmarc) {
                 true => crate::dmarc::check(ctx, &domain).await,
                 false => not_selected("dmarc", &domain, "dmarc"),
+            }
+        },
+        async {
+            match topics.has(Topic::Tlsrpt) {
+                true => crate::tlsrpt::check(ctx, &domain).await,
+                false => not_selected("tlsrpt", &domain, "tlsrpt"),
             }
         },
         async {
@@ -319,6 +325,7 @@ pub async fn run(ctx: &Context, req: &DomainRequest) -> Report {
     checks.push(spf);
     checks.push(dkim);
     checks.push(dmarc);
+    checks.push(tlsrpt);
     checks.extend(domain_lists);
     for c in ip_checks {
         checks.extend(c);

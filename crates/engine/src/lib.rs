@@ -17,6 +17,7 @@ pub mod sendas;
 pub mod spf;
 pub mod spfdns;
 pub mod suggest;
+pub mod tlsrpt;
 pub mod topics;
 
 pub use context::Context;

@@ -121,6 +121,10 @@ pub static FINDINGS: &[FindingDef] = &[
     def("dmarc.report-unauthorized", Warning, "an external report destination has not authorised the domain"),
     // MX (RFC 5321 section 5.1, RFC 7505, RFC 2181 section 10.3).
     def("mx.found", Pass, "the MX hosts and their addresses"),
+    def("tlsrpt.missing", Info, "no TLS-RPT record: TLS failures of mail to the domain are not reported"),
+    def("tlsrpt.found", Pass, "a valid TLS-RPT record"),
+    def("tlsrpt.multiple", Warning, "several TLS-RPT records: senders treat the domain as having none"),
+    def("tlsrpt.syntax-error", Warning, "the TLS-RPT record is invalid: senders treat the domain as having none"),
     def("mx.domain-not-found", Fail, "the domain does not exist in the DNS (NXDOMAIN)"),
     def("mx.missing", Warning, "no MX record: mail goes to the domain's own address, if any"),
     def("mx.null", Warning, "Null MX (RFC 7505): the domain accepts no mail"),

@@ -19,10 +19,12 @@ pub enum Topic {
     Dbl,
     /// The submission server as Gmail's "Send mail as" uses it (connections).
     Submission,
+    /// TLS-RPT: where senders report TLS failures of mail to the domain.
+    Tlsrpt,
 }
 
 impl Topic {
-    pub const ALL: [Topic; 8] = [
+    pub const ALL: [Topic; 9] = [
         Topic::Mx,
         Topic::Spf,
         Topic::Dkim,
@@ -31,6 +33,7 @@ impl Topic {
         Topic::Dnsbl,
         Topic::Dbl,
         Topic::Submission,
+        Topic::Tlsrpt,
     ];
 
     pub fn name(self) -> &'static str {
@@ -43,6 +46,7 @@ impl Topic {
             Topic::Dnsbl => "dnsbl",
             Topic::Dbl => "dbl",
             Topic::Submission => "submission",
+            Topic::Tlsrpt => "tlsrpt",
         }
     }
 
@@ -57,6 +61,7 @@ impl Topic {
             Topic::Dnsbl => &["ip.dnsbl"],
             Topic::Dbl => &["domain.dnsbl"],
             Topic::Submission => &["sendas.dns", "sendas.session", "sendas.tls-versions", "sendas.advice"],
+            Topic::Tlsrpt => &["tlsrpt"],
         }
     }
 }

@@ -22,3 +22,4 @@ pub mod smtp;
 pub mod spf;
 pub mod tags;
 pub mod tls_hello;
+pub mod tlsrpt;
