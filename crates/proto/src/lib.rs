@@ -14,6 +14,7 @@ pub mod dsn;
 pub mod headers;
 pub mod hostname;
 pub mod mail;
+pub mod mtasts;
 pub mod names;
 pub mod ptr;
 pub mod received;
