@@ -206,7 +206,7 @@ pub fn show_timeline(timeline: Option<mxdoctor_net::timeline::Timeline>, ctx: &C
     let Some(t) = timeline else { return };
     t.finish();
     let per_ip = ctx.connector.gate().map(|g| g.per_ip()).unwrap_or(usize::MAX);
-    let (text, _) = mxdoctor_report::timeline::timeline_text(&t, per_ip);
+    let text = mxdoctor_report::timeline::timeline_text(&t, per_ip);
     let mut err = std::io::stderr().lock();
     let _ = err.write_all(text.as_bytes());
 }

@@ -31,15 +31,19 @@ fn wrap(c: mxdoctor_engine::model::CheckResult) -> Report {
     }
 }
 
-async fn check(lab: &mxdoctor_lab::Lab, domain: &str, extra: &[&str]) -> Report {
+/// The request `mxdoctor check DOMAIN EXTRA...` makes.
+fn request(domain: &str, extra: &[&str]) -> mxdoctor_engine::domain::DomainRequest {
     let mut args = vec!["mxdoctor", "check", domain];
     args.extend_from_slice(extra);
     let cli = <mxdoctor::cli::Cli as clap::Parser>::try_parse_from(args).unwrap();
     let mxdoctor::cli::Command::Check(a) = cli.command else {
         unreachable!()
     };
-    let req = mxdoctor::app::domain_request(&a).unwrap();
-    mxdoctor_engine::domain::run(&ctx(lab), &req).await
+    mxdoctor::app::domain_request(&a).unwrap()
+}
+
+async fn check(lab: &mxdoctor_lab::Lab, domain: &str, extra: &[&str]) -> Report {
+    mxdoctor_engine::domain::run(&ctx(lab), &request(domain, extra)).await
 }
 
 #[tokio::test]
@@ -242,18 +246,7 @@ async fn checks_left_out_are_skipped_never_passed() {
     assert_eq!(full.verdict.id, "verdict.domain.accept", "{:?}", full.verdict);
 
     let c = ctx(&lab);
-    let cli = <mxdoctor::cli::Cli as clap::Parser>::try_parse_from([
-        "mxdoctor",
-        "check",
-        "good-mail.example",
-        "--checks",
-        "spf,dkim",
-    ])
-    .unwrap();
-    let mxdoctor::cli::Command::Check(a) = cli.command else {
-        unreachable!()
-    };
-    let r = mxdoctor_engine::domain::run(&c, &mxdoctor::app::domain_request(&a).unwrap()).await;
+    let r = mxdoctor_engine::domain::run(&c, &request("good-mail.example", &["--checks", "spf,dkim"])).await;
     assert_eq!(r.verdict.id, "verdict.domain.unknown");
     assert!(r.verdict.because.contains(&"skip.not-selected".to_string()));
     assert_eq!(r.exit_status(), 2);
@@ -286,18 +279,7 @@ async fn checks_left_out_are_skipped_never_passed() {
     // `dns`: every topic but the submission server; no connection at all, a full verdict.
     let c = ctx(&lab);
     let (c, timeline) = c.traced();
-    let cli = <mxdoctor::cli::Cli as clap::Parser>::try_parse_from([
-        "mxdoctor",
-        "check",
-        "good-mail.example",
-        "--checks",
-        "dns",
-    ])
-    .unwrap();
-    let mxdoctor::cli::Command::Check(a) = cli.command else {
-        unreachable!()
-    };
-    let r = mxdoctor_engine::domain::run(&c, &mxdoctor::app::domain_request(&a).unwrap()).await;
+    let r = mxdoctor_engine::domain::run(&c, &request("good-mail.example", &["--checks", "dns"])).await;
     assert_eq!(r.verdict.id, "verdict.domain.accept");
     assert!(
         timeline.steps().iter().all(|s| s.peer.is_none()),

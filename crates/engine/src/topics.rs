@@ -49,21 +49,6 @@ impl Topic {
             Topic::Tlsrpt => "tlsrpt",
         }
     }
-
-    /// The report's check names this topic produces.
-    pub fn checks(self) -> &'static [&'static str] {
-        match self {
-            Topic::Mx => &["mx"],
-            Topic::Spf => &["spf"],
-            Topic::Dkim => &["dkim"],
-            Topic::Dmarc => &["dmarc"],
-            Topic::Ptr => &["ip.ptr", "ip.helo"],
-            Topic::Dnsbl => &["ip.dnsbl"],
-            Topic::Dbl => &["domain.dnsbl"],
-            Topic::Submission => &["sendas.dns", "sendas.session", "sendas.tls-versions", "sendas.advice"],
-            Topic::Tlsrpt => &["tlsrpt"],
-        }
-    }
 }
 
 impl fmt::Display for Topic {

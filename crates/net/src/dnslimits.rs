@@ -81,10 +81,6 @@ impl DnsLimits {
         self
     }
 
-    pub fn is_empty(&self) -> bool {
-        self.global.is_none() && self.zones.is_empty()
-    }
-
     /// Waits until the question for `fqdn` may be sent; Err(zone) when that zone's budget is
     /// spent (the question must not be sent).
     pub async fn admit(&self, fqdn: &str) -> Result<(), String> {

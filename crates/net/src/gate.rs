@@ -62,10 +62,6 @@ impl Gate {
         self.per_ip
     }
 
-    pub fn per_net(&self) -> usize {
-        self.per_net
-    }
-
     /// Waits for a slot for `ip` and its network. Always the network first, then the address:
     /// every caller takes them in the same order, so two can never hold one each and wait for
     /// the other's.

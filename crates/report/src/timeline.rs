@@ -9,34 +9,17 @@ use mxdoctor_net::timeline::{CriticalPath, Step, StepKind, Timeline, critical_pa
 /// Width of the bar area in characters.
 const BAR_WIDTH: usize = 40;
 
-/// The figures of a traced run.
-#[derive(Debug, Clone, PartialEq)]
-pub struct TimelineSummary {
-    pub wall: Duration,
-    pub bound: Duration,
-    pub steps: usize,
-}
-
-impl TimelineSummary {
-    /// Wall time over the bound; 1.0 is a run that never waited needlessly.
-    pub fn ratio(&self) -> f64 {
-        if self.bound.is_zero() {
-            return 1.0;
-        }
-        self.wall.as_secs_f64() / self.bound.as_secs_f64()
-    }
-}
-
-/// The timeline as text, and its figures. `per_ip` is the connection limit per address the
-/// run had (it is part of the bound).
-pub fn timeline_text(timeline: &Timeline, per_ip: usize) -> (String, TimelineSummary) {
+/// The timeline as text. `per_ip` is the connection limit per address the run had (it is part
+/// of the bound).
+pub fn timeline_text(timeline: &Timeline, per_ip: usize) -> String {
     let steps = timeline.steps();
     let cp = critical_path(&steps, per_ip);
     let wall = timeline.wall();
-    let summary = TimelineSummary {
-        wall,
-        bound: cp.bound,
-        steps: steps.len(),
+    // Wall time over the bound; 1.0 is a run that never waited needlessly.
+    let ratio = if cp.bound.is_zero() {
+        1.0
+    } else {
+        wall.as_secs_f64() / cp.bound.as_secs_f64()
     };
     let mut out = String::new();
     let _ = writeln!(out, "Timeline: {} steps", steps.len());
@@ -63,9 +46,9 @@ pub fn timeline_text(timeline: &Timeline, per_ip: usize) -> (String, TimelineSum
         "wall {} ms, critical-path bound {} ms, ratio {:.2}",
         wall.as_millis(),
         cp.bound.as_millis(),
-        summary.ratio()
+        ratio
     );
-    (out, summary)
+    out
 }
 
 fn bar(s: &Step, scale: Duration) -> String {
