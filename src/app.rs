@@ -335,6 +335,7 @@ pub async fn demo_reports(ctx: &Context, world: &mxdoctor_lab::World) -> Result<
             lists: IpRequest::new(std::net::Ipv4Addr::UNSPECIFIED.into()).lists,
             domain_lists: mxdoctor_proto::dnsbl::default_domain_lists(),
             topics: mxdoctor_engine::topics::Topics::default(),
+            relay_test: false,
         };
         reports.push(mxdoctor_engine::domain::run(ctx, &req).await);
     }
@@ -482,6 +483,7 @@ pub fn domain_request(args: &CheckArgs) -> Result<DomainRequest, RunError> {
             mxdoctor_proto::dnsbl::default_domain_lists()
         },
         topics: args.checks,
+        relay_test: args.relay_test,
     })
 }
 

@@ -65,8 +65,9 @@ pub struct ScanArgs {
     /// `#` comments; - for standard input. With --merge: the JSONL files to merge.
     #[arg(required = true, num_args = 1..)]
     pub files: Vec<PathBuf>,
-    /// Topics to check, comma-separated: mx, spf, dkim, dmarc, ptr, dnsbl, dbl, submission, tlsrpt; `dns`
-    /// = all but submission (no connections); `all` (default). Left out: reported as not checked.
+    /// Topics to check, comma-separated: mx, spf, dkim, dmarc, ptr, dnsbl, dbl, submission, tlsrpt,
+    /// inbound (each MX on port 25), mta-sts; `dns` = those that need no connection; `all`
+    /// (default). Left out: reported as not checked.
     #[arg(long, value_name = "LIST", default_value = "all", value_parser = mxdoctor_engine::topics::Topics::parse)]
     pub checks: mxdoctor_engine::topics::Topics,
     /// Domains checked at once.
@@ -321,13 +322,18 @@ pub struct CheckArgs {
     /// DKIM selector to check (repeatable); default: try common selectors.
     #[arg(long = "selector", value_name = "S")]
     pub selectors: Vec<String>,
-    /// Topics to check, comma-separated: mx, spf, dkim, dmarc, ptr, dnsbl, dbl, submission, tlsrpt; `dns`
-    /// = all but submission (no connections); `all` (default). Left out: reported as not checked.
+    /// Topics to check, comma-separated: mx, spf, dkim, dmarc, ptr, dnsbl, dbl, submission, tlsrpt,
+    /// inbound (each MX on port 25), mta-sts; `dns` = those that need no connection; `all`
+    /// (default). Left out: reported as not checked.
     #[arg(long, value_name = "LIST", default_value = "all", value_parser = mxdoctor_engine::topics::Topics::parse)]
     pub checks: mxdoctor_engine::topics::Topics,
     /// Apply the bulk-sender rules (5000 or more messages a day to Gmail).
     #[arg(long)]
     pub bulk: bool,
+    /// Also ask each MX, without authenticating, whether it would relay to an outside address
+    /// (MAIL FROM and RCPT TO, then RSET; never DATA). Accepted is a failure: an open relay.
+    #[arg(long)]
+    pub relay_test: bool,
     /// The submission server typed into Gmail's "Send mail as", HOST or HOST:PORT (587 STARTTLS,
     /// 465 SSL); default: guessed (mail., smtp., MX) on 587.
     #[arg(long, value_name = "HOST")]

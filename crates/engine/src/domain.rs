@@ -49,6 +49,9 @@ pub struct DomainRequest {
     pub domain_lists: Vec<mxdoctor_proto::dnsbl::Blocklist>,
     /// The topics to check (`--checks`); the others are reported as not selected.
     pub topics: Topics,
+    /// Ask each MX whether it relays for outside addresses (`--relay-test`; off by default,
+    /// as it is a question an operator may not want asked of their server).
+    pub relay_test: bool,
 }
 
 /// Sending IPs a domain's own DNS points at: single-address ip4:/ip6: terms of its SPF record,
@@ -240,11 +243,41 @@ pub async fn run(ctx: &Context, req: &DomainRequest) -> Report {
         };
         (ips, derived, spf, ip_checks, sendas)
     };
-    let (mx, dkim, dmarc, tlsrpt, domain_lists, (ips, derived, spf, ip_checks, sendas)) = tokio::join!(
+    // How the world delivers to the domain: the MX set once, then the port-25 probes of its
+    // addresses and the MTA-STS policy side by side; the policy is judged against the probes.
+    let mx_wanted = topics.has(Topic::Mx) || topics.has(Topic::Inbound) || topics.has(Topic::Mtasts);
+    let mx_answer = async {
+        match mx_wanted {
+            true => Some(crate::mx::lookup_set(ctx, &domain).await),
+            false => None,
+        }
+    }
+    .shared();
+    let receiving = async {
+        let inbound = async {
+            match (topics.has(Topic::Inbound), mx_answer.clone().await) {
+                (true, Some(answer)) => crate::inbound::check(ctx, &domain, &answer, req.relay_test).await,
+                _ => (vec![not_selected("mx.smtp", &domain, "inbound")], Vec::new()),
+            }
+        };
+        let sts = async {
+            match topics.has(Topic::Mtasts) {
+                true => Some(crate::mtasts::probe(ctx, &domain).await),
+                false => None,
+            }
+        };
+        let ((inbound, probes), sts, answer) = tokio::join!(inbound, sts, mx_answer.clone());
+        let sts = match (sts, answer) {
+            (Some(sts), Some(answer)) => crate::mtasts::findings(&domain, &sts, &answer, &probes),
+            _ => not_selected("mta-sts", &domain, "mta-sts"),
+        };
+        (inbound, sts)
+    };
+    let (mx, dkim, dmarc, tlsrpt, domain_lists, (ips, derived, spf, ip_checks, sendas), (inbound, sts)) = tokio::join!(
         async {
-            match topics.has(Topic::Mx) {
-                true => crate::mx::check(ctx, &domain).await,
-                false => not_selected("mx", &domain, "mx"),
+            match (topics.has(Topic::Mx), mx_answer.clone().await) {
+                (true, Some(answer)) => crate::mx::check_of(&domain, &answer),
+                _ => not_selected("mx", &domain, "mx"),
             }
         },
         async {
@@ -279,6 +312,7 @@ pub async fn run(ctx: &Context, req: &DomainRequest) -> Report {
             }
         },
         senders,
+        receiving,
     );
     let mut checks = Vec::new();
     let mut sources = CheckResult::ran("domain.sending-ips", domain.clone());
@@ -326,6 +360,8 @@ pub async fn run(ctx: &Context, req: &DomainRequest) -> Report {
     checks.push(dkim);
     checks.push(dmarc);
     checks.push(tlsrpt);
+    checks.push(sts);
+    checks.extend(inbound);
     checks.extend(domain_lists);
     for c in ip_checks {
         checks.extend(c);

@@ -123,6 +123,7 @@ async fn run_steps(ctx: &Context, steps: Vec<NextStep>) -> Vec<CheckResult> {
                         lists: mxdoctor_proto::dnsbl::default_ip_lists(),
                         domain_lists: mxdoctor_proto::dnsbl::default_domain_lists(),
                         topics: crate::topics::Topics::default(),
+                        relay_test: false,
                     };
                     crate::domain::run(ctx, &req).await.checks
                 }

@@ -61,24 +61,75 @@ fn is_ip_literal(exchange: &str) -> bool {
                 .all(|l| !l.is_empty() && l.bytes().all(|b| b.is_ascii_digit())))
 }
 
-pub async fn check(ctx: &Context, domain: &str) -> CheckResult {
-    let mut c = CheckResult::ran("mx", domain.to_string());
+/// What the MX lookup of a domain saw: the records and each exchange's addresses. Shared by
+/// the MX check, the port-25 probes and MTA-STS, so the set is looked up once.
+#[derive(Debug, Clone)]
+pub enum MxAnswer {
+    /// The domain itself does not exist (NXDOMAIN).
+    DomainNotFound,
+    /// The MX question failed: nothing is known.
+    Failed(DnsError),
+    Set {
+        records: Vec<MxRecord>,
+        exchanges: Vec<Exchange>,
+    },
+}
+
+impl MxAnswer {
+    /// The exchanges that have addresses, in preference order.
+    pub fn reachable(&self) -> Vec<&Exchange> {
+        match self {
+            MxAnswer::Set { exchanges, .. } => exchanges.iter().filter(|x| !x.addresses.is_empty()).collect(),
+            _ => Vec::new(),
+        }
+    }
+
+    /// The exchange names (Null MX left out).
+    pub fn hosts(&self) -> Vec<&str> {
+        match self {
+            MxAnswer::Set { records, .. } => records
+                .iter()
+                .filter(|r| !r.exchange.is_empty())
+                .map(|r| r.exchange.as_str())
+                .collect(),
+            _ => Vec::new(),
+        }
+    }
+}
+
+/// Looks up the MX records, then at most [`MAX_EXCHANGES`] exchanges' addresses at once.
+pub async fn lookup_set(ctx: &Context, domain: &str) -> MxAnswer {
     let records = match ctx.dns.lookup(domain, RecordType::MX).await {
         Ok(r) => mx_records(&r),
-        Err(DnsError::NxDomain { .. }) => {
+        Err(DnsError::NxDomain { .. }) => return MxAnswer::DomainNotFound,
+        Err(e) if e.is_negative() => Vec::new(),
+        Err(e) => return MxAnswer::Failed(e),
+    };
+    let exchanges = join_all(records.iter().take(MAX_EXCHANGES).map(|mx| lookup(ctx, mx.clone()))).await;
+    MxAnswer::Set { records, exchanges }
+}
+
+pub async fn check(ctx: &Context, domain: &str) -> CheckResult {
+    check_of(domain, &lookup_set(ctx, domain).await)
+}
+
+/// The MX check of an MX answer. Pure.
+pub fn check_of(domain: &str, answer: &MxAnswer) -> CheckResult {
+    let mut c = CheckResult::ran("mx", domain.to_string());
+    let (records, exchanges) = match answer {
+        MxAnswer::DomainNotFound => {
             // Not "no MX": the name itself does not exist, which explains every other absence.
             c.findings
                 .push(Finding::new("mx.domain-not-found", Severity::Fail, domain).arg("domain", domain));
             return c;
         }
-        Err(e) if e.is_negative() => Vec::new(),
-        Err(e) => {
-            c.status = CheckStatus::dns(&e);
+        MxAnswer::Failed(e) => {
+            c.status = CheckStatus::dns(e);
             return c;
         }
+        MxAnswer::Set { records, exchanges } => (records, exchanges),
     };
-    let exchanges = join_all(records.iter().take(MAX_EXCHANGES).map(|mx| lookup(ctx, mx.clone()))).await;
-    c.findings = findings(domain, &records, &exchanges);
+    c.findings = findings(domain, records, exchanges);
     if !exchanges.is_empty() && exchanges.iter().all(|x| x.error.is_some()) {
         c.status = CheckStatus::Error {
             cause: ErrorCause::DnsFailure,
@@ -151,6 +202,26 @@ pub fn findings(domain: &str, records: &[MxRecord], exchanges: &[Exchange]) -> V
         );
         if lone {
             return out;
+        }
+    }
+    if records.len() > MAX_EXCHANGES {
+        out.push(
+            Finding::new("mx.too-many", Severity::Notice, domain)
+                .arg("domain", domain)
+                .arg("count", records.len())
+                .arg("limit", MAX_EXCHANGES),
+        );
+    }
+    let mut seen: Vec<&str> = Vec::new();
+    for r in records.iter().filter(|r| !r.exchange.is_empty()) {
+        if seen.contains(&r.exchange.as_str()) {
+            out.push(
+                Finding::new("mx.duplicate", Severity::Notice, r.exchange.clone())
+                    .arg("domain", domain)
+                    .arg("exchange", &r.exchange),
+            );
+        } else {
+            seen.push(&r.exchange);
         }
     }
     for x in exchanges.iter().filter(|x| !x.mx.exchange.is_empty()) {

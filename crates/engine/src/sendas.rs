@@ -110,6 +110,7 @@ pub async fn run(ctx: &Context, req: &SendasRequest) -> Report {
         credentials: req.credentials.clone(),
         versions: BOTH,
         stop_after_tls: false,
+        relay_probe: None,
     };
     let session = run_session(&ctx.connector, &plan, &ctx.tls, ctx.timeout).await;
     let mut smtp_check = CheckResult::ran("sendas.session", subject.clone());
@@ -539,7 +540,7 @@ fn acceptable(tls: &TlsOutcome, name: &Hostname) -> bool {
         && matches!(tls.dates, DateVerdict::InDate { .. })
 }
 
-fn cause_of(e: &SmtpError) -> ErrorCause {
+pub(crate) fn cause_of(e: &SmtpError) -> ErrorCause {
     match e {
         SmtpError::Connect(ConnectError::Refused { .. }) => ErrorCause::Refused,
         SmtpError::Connect(ConnectError::Timeout { .. }) => ErrorCause::Timeout,
@@ -567,7 +568,7 @@ async fn tls_only(
     tls_only_versions(ctx, addr, security, name, send_sni, BOTH).await
 }
 
-async fn tls_only_versions(
+pub(crate) async fn tls_only_versions(
     ctx: &Context,
     addr: SocketAddr,
     security: Security,
@@ -584,6 +585,7 @@ async fn tls_only_versions(
         credentials: None,
         versions,
         stop_after_tls: true,
+        relay_probe: None,
     };
     let s = run_session(&ctx.connector, &plan, &ctx.tls, ctx.timeout).await;
     match (s.tls, s.tls_failure, s.error) {
@@ -607,6 +609,7 @@ async fn full_session(ctx: &Context, addr: SocketAddr, security: Security, name:
         credentials: None,
         versions: BOTH,
         stop_after_tls: false,
+        relay_probe: None,
     };
     let s = run_session(&ctx.connector, &plan, &ctx.tls, ctx.timeout).await;
     if s.full_smtp() { s.tls } else { None }
@@ -630,6 +633,7 @@ async fn wrong_security(ctx: &Context, session: &SessionReport, addr: SocketAddr
                     credentials: None,
                     versions: BOTH,
                     stop_after_tls: true,
+                    relay_probe: None,
                 },
                 &ctx.tls,
                 ctx.timeout,
@@ -671,7 +675,12 @@ async fn modern_versions(
 /// TLS 1.1 and 1.0, in as few connections as the answers allow. A hello offering up to 1.1 is
 /// answered with 1.1, with 1.0 (the server's best), or refused; only when it is not refused is
 /// 1.0 offered on its own. A modern server that refuses both costs one connection, not two.
-async fn legacy_versions(ctx: &Context, addr: SocketAddr, security: Security, host: &str) -> Vec<LegacyResult> {
+pub(crate) async fn legacy_versions(
+    ctx: &Context,
+    addr: SocketAddr,
+    security: Security,
+    host: &str,
+) -> Vec<LegacyResult> {
     let probe = |version| {
         probe_version(
             &ctx.connector,

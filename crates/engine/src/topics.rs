@@ -21,10 +21,14 @@ pub enum Topic {
     Submission,
     /// TLS-RPT: where senders report TLS failures of mail to the domain.
     Tlsrpt,
+    /// Each MX address on port 25: greeting, STARTTLS, certificate, TLS versions (connections).
+    Inbound,
+    /// MTA-STS: the record and the policy (an HTTPS fetch), against the MX hosts.
+    Mtasts,
 }
 
 impl Topic {
-    pub const ALL: [Topic; 9] = [
+    pub const ALL: [Topic; 11] = [
         Topic::Mx,
         Topic::Spf,
         Topic::Dkim,
@@ -34,6 +38,8 @@ impl Topic {
         Topic::Dbl,
         Topic::Submission,
         Topic::Tlsrpt,
+        Topic::Inbound,
+        Topic::Mtasts,
     ];
 
     pub fn name(self) -> &'static str {
@@ -47,6 +53,8 @@ impl Topic {
             Topic::Dbl => "dbl",
             Topic::Submission => "submission",
             Topic::Tlsrpt => "tlsrpt",
+            Topic::Inbound => "inbound",
+            Topic::Mtasts => "mta-sts",
         }
     }
 }
@@ -72,10 +80,12 @@ impl Topics {
         Topics::of(&Topic::ALL)
     }
 
-    /// Everything answered by DNS alone (no connection to a mail server).
+    /// Everything answered by DNS alone (no connection to a mail or web server).
     pub fn dns() -> Self {
         let mut t = Self::all();
-        t.0 &= !Self::bit(Topic::Submission);
+        for connects in [Topic::Submission, Topic::Inbound, Topic::Mtasts] {
+            t.0 &= !Self::bit(connects);
+        }
         t
     }
 
@@ -95,7 +105,7 @@ impl Topics {
         Topic::ALL.into_iter().filter(move |t| self.has(*t))
     }
 
-    /// `mx,spf,dkim`, with `dns` (every topic but submission) and `all`; case and spaces are
+    /// `mx,spf,dkim`, with `dns` (every topic that needs no connection) and `all`; case and spaces are
     /// ignored. An unknown name is an error that lists the known ones.
     pub fn parse(list: &str) -> Result<Topics, String> {
         let mut bits = 0u16;
@@ -111,7 +121,7 @@ impl Topics {
                     Some(t) => Self::bit(*t),
                     None => {
                         return Err(format!(
-                            "unknown topic `{w}`; known: {}, dns (all but submission), all",
+                            "unknown topic `{w}`; known: {}, dns (all but submission, inbound and mta-sts), all",
                             Topic::ALL.map(Topic::name).join(", ")
                         ));
                     }
@@ -143,6 +153,8 @@ mod tests {
         assert_eq!(t.to_string(), "spf,dkim");
         let dns = Topics::parse("dns").unwrap();
         assert!(!dns.has(Topic::Submission) && dns.has(Topic::Dbl));
+        assert!(!dns.has(Topic::Inbound) && !dns.has(Topic::Mtasts) && dns.has(Topic::Tlsrpt));
+        assert!(Topics::parse("mta-sts").unwrap().has(Topic::Mtasts));
         assert_eq!(Topics::parse("all").unwrap(), Topics::all());
         assert!(Topics::parse("spf,smtp").unwrap_err().contains("unknown topic `smtp`"));
         assert!(Topics::parse(" , ").is_err());

@@ -224,6 +224,8 @@ impl CheckInput {
             lists: IpRequest::new(std::net::Ipv4Addr::UNSPECIFIED.into()).lists,
             domain_lists: mxdoctor_proto::dnsbl::default_domain_lists(),
             topics: mxdoctor_engine::topics::Topics::default(),
+            // Never from the web: a relay question is for the operator of the server to ask.
+            relay_test: false,
         })
     }
 }

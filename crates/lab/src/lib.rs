@@ -10,6 +10,7 @@ pub mod ca;
 pub mod dns;
 pub mod mta;
 pub mod smtp;
+pub mod web;
 pub mod world;
 
 mod builtin {
@@ -323,6 +324,28 @@ pub async fn start(world: &World, opts: LabOptions) -> Result<Lab, LabError> {
                 map.insert(SocketAddr::new(*addr, l.port), local)
                     .map_err(|e| LabError::Io(e.to_string()))?;
             }
+        }
+    }
+    for site in world.sites() {
+        let key = certs
+            .get(&site.cert)
+            .cloned()
+            .ok_or_else(|| LabError::World(format!("site `{}`: no certificate", site.id)))?;
+        let config = rustls::ServerConfig::builder_with_provider(provider.clone())
+            .with_safe_default_protocol_versions()
+            .map_err(|e| LabError::Tls(e.to_string()))?
+            .with_no_client_auth()
+            .with_cert_resolver(Arc::new(smtp::SniResolver {
+                default: Some(key),
+                by_name: Default::default(),
+            }));
+        let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(config));
+        for addr in &site.addresses {
+            let listener = TcpListener::bind("127.0.0.1:0").await.map_err(io)?;
+            let local = listener.local_addr().map_err(io)?;
+            tasks.push(web::spawn(listener, acceptor.clone(), &site.files));
+            map.insert(SocketAddr::new(*addr, site.port), local)
+                .map_err(|e| LabError::Io(e.to_string()))?;
         }
     }
     Ok(Lab {

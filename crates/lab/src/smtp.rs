@@ -155,6 +155,8 @@ struct Session {
     client_name: Option<String>,
     mail_from: Option<String>,
     rcpts: Vec<String>,
+    /// AUTH succeeded: the client may relay.
+    authed: bool,
 }
 
 type R<T> = Result<T, ()>;
@@ -173,7 +175,21 @@ impl Session {
             client_name: None,
             mail_from: None,
             rcpts: Vec::new(),
+            authed: false,
         }
+    }
+
+    /// Whether this server is the destination for `to`: a domain it lists, a recipient it
+    /// lists, or, for an MX listener that lists neither, anything (the lab's catch-all MX).
+    fn is_local(&self, to: &str) -> bool {
+        let spec = &self.cfg.spec;
+        let domain = to.rsplit_once('@').map(|(_, d)| d).unwrap_or_default();
+        spec.domains.iter().any(|d| d.eq_ignore_ascii_case(domain))
+            || spec
+                .recipients
+                .iter()
+                .any(|r| r.rsplit_once('@').is_some_and(|(_, d)| d.eq_ignore_ascii_case(domain)))
+            || (spec.mx && spec.domains.is_empty() && spec.recipients.is_empty())
     }
 
     fn io(&mut self) -> R<&mut BoxIo> {
@@ -335,7 +351,14 @@ impl Session {
                 "RCPT" => {
                     let to = angle_arg(&arg, "TO:");
                     let known = &self.cfg.spec.recipients;
-                    if self.cfg.spec.mx && !known.is_empty() && !known.iter().any(|k| k.eq_ignore_ascii_case(&to)) {
+                    if !self.authed && !self.cfg.spec.open_relay && !self.is_local(&to) {
+                        // What Postfix's reject_unauth_destination says.
+                        let r = format!("554 5.7.1 <{to}>: Relay access denied\r\n");
+                        self.write(&r).await?;
+                    } else if self.cfg.spec.mx
+                        && !known.is_empty()
+                        && !known.iter().any(|k| k.eq_ignore_ascii_case(&to))
+                    {
                         let r = format!(
                             "550 5.1.1 <{to}>: Recipient address rejected: User unknown in virtual mailbox table\r\n"
                         );
@@ -488,6 +511,7 @@ impl Session {
             .iter()
             .any(|u| u.user == user && u.password == password);
         if ok {
+            self.authed = true;
             self.write("235 2.7.0 Authentication successful\r\n").await
         } else {
             self.write("535 5.7.8 Authentication credentials invalid\r\n").await

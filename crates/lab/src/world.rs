@@ -24,6 +24,9 @@ struct WorldFile {
     certs: Vec<CertSpec>,
     #[serde(default, rename = "server")]
     servers: Vec<ServerSpec>,
+    /// HTTPS sites (MTA-STS policies, BIMI logos).
+    #[serde(default, rename = "site")]
+    sites: Vec<SiteSpec>,
     /// Records of the deprecated SPF RR type (99, RFC 4408), which zone files here cannot express.
     #[serde(default, rename = "spf_rr")]
     spf_rrs: Vec<SpfRr>,
@@ -190,6 +193,55 @@ pub struct ServerSpec {
     pub listeners: Vec<ListenerSpec>,
 }
 
+/// An HTTPS site of the lab (hyper over rustls): the MTA-STS policy host of a domain, a BIMI
+/// logo host. Each file can misbehave as real ones do: another status, a redirect, the wrong
+/// Content-Type, a huge body, a slow answer.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SiteSpec {
+    pub id: String,
+    pub addresses: Vec<IpAddr>,
+    #[serde(default = "https_port")]
+    pub port: u16,
+    /// The certificate presented (whatever the SNI).
+    pub cert: String,
+    #[serde(default, rename = "file")]
+    pub files: Vec<FileSpec>,
+}
+
+fn https_port() -> u16 {
+    443
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FileSpec {
+    pub path: String,
+    #[serde(default)]
+    pub body: String,
+    #[serde(default = "text_plain")]
+    pub content_type: String,
+    #[serde(default = "ok_status")]
+    pub status: u16,
+    /// The Location header (for a redirect status).
+    pub location: Option<String>,
+    /// Pad the body with `x` to this many bytes (at most 16 MiB): an oversized answer.
+    pub size: Option<usize>,
+    /// Wait this long before answering: a slow server.
+    #[serde(default)]
+    pub delay_ms: u64,
+}
+
+/// The largest padded body a lab file may ask for.
+pub const MAX_FILE_SIZE: usize = 16 * 1024 * 1024;
+
+fn text_plain() -> String {
+    "text/plain".into()
+}
+fn ok_status() -> u16 {
+    200
+}
+
 fn smtp_behaviour() -> Behaviour {
     Behaviour::Smtp
 }
@@ -251,6 +303,13 @@ pub struct ListenerSpec {
     /// Recipients the MX accepts; others get 550 5.1.1 (empty: every recipient).
     #[serde(default)]
     pub recipients: Vec<String>,
+    /// Domains this server receives mail for. Without AUTH, RCPT to any other domain (and not
+    /// in `recipients`) is refused as relaying, as Postfix's reject_unauth_destination does.
+    #[serde(default)]
+    pub domains: Vec<String>,
+    /// Relay for anyone without AUTH: an open relay, for the relay test.
+    #[serde(default)]
+    pub open_relay: bool,
 }
 
 fn starttls() -> TlsMode {
@@ -345,6 +404,9 @@ impl World {
     pub fn servers(&self) -> &[ServerSpec] {
         &self.file.servers
     }
+    pub fn sites(&self) -> &[SiteSpec] {
+        &self.file.sites
+    }
     pub fn zones(&self) -> &[(String, String)] {
         &self.zones
     }
@@ -429,6 +491,22 @@ impl World {
                     v.parse::<mxdoctor_proto::tls_hello::TlsVersion>()
                         .map_err(|e| LabError::World(format!("server `{}` port {}: {e}", s.id, l.port)))?;
                 }
+            }
+        }
+        for site in self.sites() {
+            if !cert_ids.contains(site.cert.as_str()) {
+                return err(format!("site `{}`: unknown certificate `{}`", site.id, site.cert));
+            }
+            for a in &site.addresses {
+                if !is_documentation(*a) {
+                    return err(format!("site `{}`: {a} is not a documentation address", site.id));
+                }
+                if !sockets.insert((*a, site.port)) {
+                    return err(format!("{a}:{} is played by two listeners", site.port));
+                }
+            }
+            if site.files.iter().any(|f| f.size.is_some_and(|n| n > MAX_FILE_SIZE)) {
+                return err(format!("site `{}`: a file larger than {MAX_FILE_SIZE} bytes", site.id));
             }
         }
         if let Some(d) = self.demo()

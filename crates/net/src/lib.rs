@@ -9,6 +9,7 @@ pub mod dns;
 pub mod dnslimits;
 pub mod gate;
 pub mod http;
+pub mod https;
 pub mod legacy;
 pub mod public;
 pub mod smtp;

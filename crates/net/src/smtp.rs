@@ -342,6 +342,28 @@ pub struct SessionPlan {
     pub versions: VersionSet,
     /// Stop after the TLS handshake (used for SNI and version probes).
     pub stop_after_tls: bool,
+    /// Ask, without authenticating, whether the server would relay to an outside address:
+    /// MAIL FROM and RCPT TO, then RSET; never DATA (`--relay-test`).
+    pub relay_probe: Option<RelayProbe>,
+}
+
+/// The envelope of an open-relay probe: neither address belongs to the server's domain.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RelayProbe {
+    pub mail_from: String,
+    pub rcpt_to: String,
+}
+
+/// What the server said to the relay probe.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RelayResult {
+    pub rcpt_to: String,
+    /// The reply to MAIL FROM.
+    pub mail_reply: String,
+    /// The reply to RCPT TO (None when MAIL FROM was refused).
+    pub rcpt_reply: Option<String>,
+    /// RCPT TO got 250 or 251: the server would take mail for anyone, from anyone.
+    pub accepted: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -386,6 +408,8 @@ pub struct SessionReport {
     pub ehlo_after_tls: Option<EhloCaps>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub auth: Option<AuthResult>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub relay: Option<RelayResult>,
     /// Why the session stopped early, if it did.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub error: Option<SmtpError>,
@@ -415,6 +439,7 @@ impl SessionReport {
             tls_failure: None,
             ehlo_after_tls: None,
             auth: None,
+            relay: None,
             error: None,
         }
     }
@@ -513,6 +538,29 @@ async fn upgrade(
     }
 }
 
+/// MAIL FROM and RCPT TO to outside addresses without AUTH, then RSET. No DATA is ever sent, so
+/// nothing is delivered even where the server is an open relay.
+async fn relay(conn: &mut SmtpConn, probe: &RelayProbe) -> Result<RelayResult, SmtpError> {
+    let mail = conn
+        .command(&format!("MAIL FROM:<{}>", probe.mail_from), "MAIL FROM reply")
+        .await?;
+    let mut result = RelayResult {
+        rcpt_to: probe.rcpt_to.clone(),
+        mail_reply: format!("{} {}", mail.code, mail.text()),
+        rcpt_reply: None,
+        accepted: false,
+    };
+    if mail.code == 250 {
+        let rcpt = conn
+            .command(&format!("RCPT TO:<{}>", probe.rcpt_to), "RCPT TO reply")
+            .await?;
+        result.rcpt_reply = Some(format!("{} {}", rcpt.code, rcpt.text()));
+        result.accepted = matches!(rcpt.code, 250 | 251);
+    }
+    conn.command("RSET", "RSET reply").await?;
+    Ok(result)
+}
+
 async fn drive(
     conn: &mut SmtpConn,
     plan: &SessionPlan,
@@ -540,6 +588,9 @@ async fn drive(
     } else {
         report.ehlo_before_tls = Some(caps);
         if !starttls_offered {
+            if let Some(probe) = plan.relay_probe.as_ref().filter(|_| !plan.stop_after_tls) {
+                report.relay = Some(relay(conn, probe).await?);
+            }
             return Ok(());
         }
         let reply = conn.command("STARTTLS", "STARTTLS reply").await?;
@@ -564,6 +615,10 @@ async fn drive(
         report.ehlo_after_tls = Some(parse_ehlo(&ehlo));
     }
     if plan.stop_after_tls {
+        return Ok(());
+    }
+    if let Some(probe) = &plan.relay_probe {
+        report.relay = Some(relay(conn, probe).await?);
         return Ok(());
     }
     if let (Some(creds), Some(caps)) = (&plan.credentials, &report.ehlo_after_tls) {
