@@ -65,6 +65,8 @@ pub struct LabEnv {
     pub resolver: SocketAddr,
     pub map: AddressMap,
     pub ca_pem: String,
+    /// A signed world's root key: validated lookups use it instead of IANA's.
+    pub dnssec_anchor: Option<String>,
 }
 
 pub fn parse_resolver(s: &str) -> Result<SocketAddr, RunError> {
@@ -100,6 +102,7 @@ pub fn lab_context(lab: &LabEnv, clock: SharedClock, timeout: Duration) -> Resul
         servers: vec![lab.resolver],
         timeout,
         attempts: 2,
+        trust_anchor: lab_anchor(lab.dnssec_anchor.as_deref()),
     })
     .map_err(|e| e.to_string())?;
     Ok(Context {
@@ -110,6 +113,15 @@ pub fn lab_context(lab: &LabEnv, clock: SharedClock, timeout: Duration) -> Resul
         timeout,
         ehlo_name: EHLO_NAME.into(),
     })
+}
+
+/// The DNSSEC trust anchor in a lab: the signed world's root key, or none at all for a world
+/// that is not signed (its names are then insecure, never bogus against IANA's keys).
+fn lab_anchor(key: Option<&str>) -> mxdoctor_net::dnssec::TrustAnchor {
+    match key {
+        Some(k) => mxdoctor_net::dnssec::TrustAnchor::Key(k.to_string()),
+        None => mxdoctor_net::dnssec::TrustAnchor::None,
+    }
 }
 
 /// Our EHLO name: `.invalid` (RFC 2606) says plainly that this is a probe, not a mail server.
@@ -156,6 +168,10 @@ pub fn build_context(common: &Common, lab: Option<LabEnv>) -> Result<Context, Ru
         servers,
         timeout,
         attempts: 2,
+        trust_anchor: match &lab {
+            Some(l) => lab_anchor(l.dnssec_anchor.as_deref()),
+            None => Default::default(),
+        },
     })
     .map_err(|e| e.to_string())?
     .with_limits(dns_limits(common));
@@ -311,6 +327,7 @@ pub async fn start_builtin_lab(name: &str, common: &Common) -> Result<(mxdoctor_
         resolver: lab.dns_addr(),
         map: lab.address_map().clone(),
         ca_pem: lab.ca_pem().to_string(),
+        dnssec_anchor: lab.dnssec_anchor().map(str::to_string),
     };
     Ok((lab, env))
 }

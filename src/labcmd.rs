@@ -115,6 +115,7 @@ pub fn read_state(path: Option<&Path>) -> Result<LabEnv, RunError> {
         resolver: state.resolver,
         map: state.address_map.clone(),
         ca_pem: state.ca_pem.clone(),
+        dnssec_anchor: state.dnssec_anchor.clone(),
     })
 }
 

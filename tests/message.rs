@@ -19,6 +19,7 @@ fn ctx() -> mxdoctor_engine::Context {
             servers: vec!["127.0.0.1:9".parse().unwrap()],
             timeout,
             attempts: 1,
+            trust_anchor: Default::default(),
         })
         .unwrap(),
         connector: mxdoctor_net::Connector::lab(Default::default()),

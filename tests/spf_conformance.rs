@@ -115,6 +115,7 @@ async fn rfc7208_suite_through_the_lab_dns() {
                 servers: vec![dns_server.addr()],
                 timeout: Duration::from_secs(2),
                 attempts: 1,
+                trust_anchor: Default::default(),
             })
             .unwrap();
             let ip: IpAddr = t["host"].as_str().unwrap_or("").parse().expect("host is an IP");

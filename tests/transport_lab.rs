@@ -79,7 +79,7 @@ async fn receiving_with(c: &mxdoctor_engine::Context, domain: &str, relay_test: 
         check_submission: false,
         lists: Vec::new(),
         domain_lists: Vec::new(),
-        topics: Topics::of(&[Topic::Mx, Topic::Inbound, Topic::Mtasts]),
+        topics: Topics::of(&[Topic::Mx, Topic::Inbound, Topic::Mtasts, Topic::Dane]),
         relay_test,
     };
     mxdoctor_engine::domain::run(c, &req).await
@@ -321,4 +321,134 @@ async fn at_most_two_connections_to_one_mx_address_across_domains() {
     let (unlimited, timeline) = unlimited.traced();
     six_domains_with_one_mx(&unlimited).await;
     assert!(max_open(&timeline.steps())[&mx] > 2);
+}
+
+/// The DANE check of one MX host.
+fn dane_of<'a>(r: &'a Report, host: &str) -> &'a mxdoctor_engine::model::CheckResult {
+    r.checks
+        .iter()
+        .find(|c| c.check == "dane" && c.subject == host)
+        .unwrap_or_else(|| panic!("no dane check for {host}: {:?}", ids(r)))
+}
+
+#[tokio::test]
+async fn rfc7672_tlsa_against_the_presented_chain() {
+    let lab = start("dane-cases").await;
+    let good = receiving(&lab, "good.dane.example", false).await;
+    assert_eq!(severity_of(&good, "dnssec.secure"), Severity::Pass);
+    let f = finding(&good, "dane.valid");
+    assert!(f.args["record"].starts_with("3 1 1 "), "{f:?}");
+    // DANE-TA: the intermediate the server sends, and the name of the MX in the leaf.
+    let ta = receiving(&lab, "ta.dane.example", false).await;
+    assert!(finding(&ta, "dane.valid").args["record"].starts_with("2 0 1 "));
+    // The record of the certificate the server used before: stale, a failure.
+    let stale = receiving(&lab, "stale.dane.example", false).await;
+    let f = finding(&stale, "dane.mismatch");
+    assert_eq!(f.severity, Severity::Fail);
+    assert!(f.args["presented"].starts_with("3 1 1 ") && f.args["presented"] != f.args["records"]);
+    assert_lacks(&stale, "dane.valid");
+    let cases = [
+        (
+            "bad.dane.example",
+            "mx.bad.dane.example",
+            "dane.tlsa-malformed",
+            Severity::Warning,
+        ),
+        (
+            "bad.dane.example",
+            "mx.bad.dane.example",
+            "dane.tlsa-unusable",
+            Severity::Warning,
+        ),
+        (
+            "pkix.dane.example",
+            "mx.pkix.dane.example",
+            "dane.tlsa-unusable",
+            Severity::Warning,
+        ),
+        (
+            "notls.dane.example",
+            "mx.notls.dane.example",
+            "dane.no-tls",
+            Severity::Fail,
+        ),
+        (
+            "nodane.dane.example",
+            "mx.nodane.dane.example",
+            "dane.missing",
+            Severity::Info,
+        ),
+        (
+            "plain-dns.example",
+            "mx.plain-dns.example",
+            "dane.tlsa-insecure",
+            Severity::Warning,
+        ),
+    ];
+    for (domain, host, id, severity) in cases {
+        let r = receiving(&lab, domain, false).await;
+        let c = dane_of(&r, host);
+        let f = c
+            .findings
+            .iter()
+            .find(|f| f.id == id)
+            .unwrap_or_else(|| panic!("{domain}: {c:?}"));
+        assert_eq!(f.severity, severity, "{domain}");
+    }
+    assert_has(&receiving(&lab, "pkix.dane.example", false).await, "dnssec.secure");
+    let plain = receiving(&lab, "plain-dns.example", false).await;
+    assert_eq!(severity_of(&plain, "dnssec.insecure"), Severity::Info);
+}
+
+#[tokio::test]
+async fn rfc4035_bogus_dnssec_is_bogus_not_missing() {
+    let lab = start("dane-cases").await;
+    let r = receiving(&lab, "bogus.example", false).await;
+    assert_eq!(severity_of(&r, "dnssec.bogus"), Severity::Fail);
+    assert_eq!(dane_of(&r, "mx.bogus.example").findings[0].id, "dnssec.bogus");
+    for absent in ["dnssec.insecure", "dane.missing", "dane.tlsa-insecure", "dane.valid"] {
+        assert_lacks(&r, absent);
+    }
+}
+
+#[tokio::test]
+async fn the_provider_is_recognised_and_its_selectors_come_first() {
+    use mxdoctor_engine::topics::{Topic, Topics};
+    let lab = start("transport-cases").await;
+    let c = mxdoctor::app::lab_context(&env(&lab), mxdoctor_net::clock::fixed(NOW), Duration::from_secs(2)).unwrap();
+    let run = |domain: &'static str| {
+        let c = c.clone();
+        async move {
+            let req = mxdoctor_engine::domain::DomainRequest {
+                domain: domain.into(),
+                ips: Vec::new(),
+                helo: None,
+                selectors: Vec::new(),
+                bulk: false,
+                submission: None,
+                check_submission: false,
+                lists: Vec::new(),
+                domain_lists: Vec::new(),
+                topics: Topics::of(&[Topic::Mx, Topic::Spf, Topic::Dkim]),
+                relay_test: false,
+            };
+            mxdoctor_engine::domain::run(&c, &req).await
+        }
+    };
+    let google = run("workspace.transport.example").await;
+    let f = finding(&google, "provider.detected");
+    assert_eq!(f.args["provider"], "Google Workspace");
+    assert!(f.args["via"].contains("MX aspmx.l.google.com") && f.args["via"].contains("SPF include:_spf.google.com"));
+    // No key: where Google's console turns DKIM on, in both languages.
+    let setup = finding(&google, "provider.dkim-setup");
+    assert_eq!(setup.severity, Severity::Notice);
+    assert!(setup.args["how"].contains("Authenticate email") && setup.args["how_ja"].contains("メールの認証"));
+    assert!(plain_text(&google, mxdoctor_explain::Lang::Ja).contains("メールの認証"));
+    // Fastmail's fm1 is not a common selector: found only because the provider is known.
+    let fastmail = run("fastmail.transport.example").await;
+    assert_eq!(finding(&fastmail, "dkim.key-found").args["selector"], "fm1");
+    assert_lacks(&fastmail, "provider.dkim-setup");
+    assert!(!mxdoctor_proto::dkim::COMMON_SELECTORS.contains(&"fm1"));
+    // No provider, no provider check.
+    assert_lacks(&run("plain.transport.example").await, "provider.detected");
 }

@@ -36,6 +36,7 @@ pub fn env(lab: &Lab) -> LabEnv {
         resolver: lab.dns_addr(),
         map: lab.address_map().clone(),
         ca_pem: lab.ca_pem().to_string(),
+        dnssec_anchor: lab.dnssec_anchor().map(str::to_string),
     }
 }
 
@@ -129,6 +130,7 @@ pub fn dns_only_context(dns: std::net::SocketAddr) -> mxdoctor_engine::Context {
             servers: vec![dns],
             timeout,
             attempts: 1,
+            trust_anchor: Default::default(),
         })
         .expect("resolver"),
         connector: mxdoctor_net::Connector::lab(mxdoctor_net::AddressMap::default()),

@@ -214,6 +214,7 @@ async fn world() -> World {
             resolver: dns,
             map,
             ca_pem: ca.root_pem(),
+            dnssec_anchor: None,
         },
     }
 }
@@ -439,6 +440,7 @@ async fn delivered_through_postfix(w: &World, c: &mut Cases) {
         resolver: lab.dns_addr(),
         map: lab.address_map().clone(),
         ca_pem: lab.ca_pem().to_string(),
+        dnssec_anchor: None,
     };
     let verify = |raw: Vec<u8>| {
         let lab_env = &lab_env;

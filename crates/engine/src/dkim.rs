@@ -16,10 +16,22 @@ const MIN_BITS: usize = 1024;
 const GOOD_BITS: usize = 2048;
 
 pub async fn check(ctx: &Context, domain: &str, selectors: &[String]) -> CheckResult {
+    check_guessing(ctx, domain, selectors, &[]).await
+}
+
+/// Like [`check`]; when guessing, the selectors in `first` (the domain's provider's) come
+/// before the common ones.
+pub async fn check_guessing(ctx: &Context, domain: &str, selectors: &[String], first: &[String]) -> CheckResult {
     let mut c = CheckResult::ran("dkim", domain.to_string());
     let guessed = selectors.is_empty();
     let list: Vec<String> = if guessed {
-        COMMON_SELECTORS.iter().map(|s| s.to_string()).collect()
+        let mut list: Vec<String> = first.to_vec();
+        for s in COMMON_SELECTORS.iter().map(|s| s.to_string()) {
+            if !list.contains(&s) {
+                list.push(s);
+            }
+        }
+        list
     } else {
         selectors.to_vec()
     };

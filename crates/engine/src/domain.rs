@@ -227,7 +227,7 @@ pub async fn run(ctx: &Context, req: &DomainRequest) -> Report {
             None => None,
         }
     };
-    let senders = async {
+    let senders = Box::pin(async {
         let spf = async {
             match topics.has(Topic::Spf) {
                 true => crate::spf::check_when(ctx, &spf_req, ips).await,
@@ -242,10 +242,12 @@ pub async fn run(ctx: &Context, req: &DomainRequest) -> Report {
             derived.iter().map(|(ip, _)| *ip).collect()
         };
         (ips, derived, spf, ip_checks, sendas)
-    };
+    });
     // How the world delivers to the domain: the MX set once, then the port-25 probes of its
     // addresses and the MTA-STS policy side by side; the policy is judged against the probes.
-    let mx_wanted = topics.has(Topic::Mx) || topics.has(Topic::Inbound) || topics.has(Topic::Mtasts);
+    let mx_wanted = [Topic::Mx, Topic::Inbound, Topic::Mtasts, Topic::Dane, Topic::Dkim]
+        .iter()
+        .any(|t| topics.has(*t));
     let mx_answer = async {
         match mx_wanted {
             true => Some(crate::mx::lookup_set(ctx, &domain).await),
@@ -253,7 +255,9 @@ pub async fn run(ctx: &Context, req: &DomainRequest) -> Report {
         }
     }
     .shared();
-    let receiving = async {
+    // Boxed: these futures are large, and the report's future would otherwise outgrow a
+    // thread's stack.
+    let receiving = Box::pin(async {
         let inbound = async {
             match (topics.has(Topic::Inbound), mx_answer.clone().await) {
                 (true, Some(answer)) => crate::inbound::check(ctx, &domain, &answer, req.relay_test).await,
@@ -266,14 +270,32 @@ pub async fn run(ctx: &Context, req: &DomainRequest) -> Report {
                 false => None,
             }
         };
-        let ((inbound, probes), sts, answer) = tokio::join!(inbound, sts, mx_answer.clone());
+        let dane_dns = async {
+            match (topics.has(Topic::Dane), mx_answer.clone().await) {
+                (true, Some(answer)) => Some(crate::dane::lookup(ctx, &domain, &answer).await),
+                _ => None,
+            }
+        };
+        let ((inbound, probes), sts, dane_dns, answer) = tokio::join!(inbound, sts, dane_dns, mx_answer.clone());
+        let dane = match dane_dns {
+            Some(dns) => crate::dane::checks(&domain, &dns, &probes),
+            None => vec![not_selected("dnssec", &domain, "dane")],
+        };
         let sts = match (sts, answer) {
             (Some(sts), Some(answer)) => crate::mtasts::findings(&domain, &sts, &answer, &probes),
             _ => not_selected("mta-sts", &domain, "mta-sts"),
         };
-        (inbound, sts)
-    };
-    let (mx, dkim, dmarc, tlsrpt, domain_lists, (ips, derived, spf, ip_checks, sendas), (inbound, sts)) = tokio::join!(
+        (inbound, sts, dane)
+    });
+    let (
+        mx,
+        (dkim, provider),
+        dmarc,
+        tlsrpt,
+        domain_lists,
+        (ips, derived, spf, ip_checks, sendas),
+        (inbound, sts, dane),
+    ) = tokio::join!(
         async {
             match (topics.has(Topic::Mx), mx_answer.clone().await) {
                 (true, Some(answer)) => crate::mx::check_of(&domain, &answer),
@@ -281,10 +303,15 @@ pub async fn run(ctx: &Context, req: &DomainRequest) -> Report {
             }
         },
         async {
-            match topics.has(Topic::Dkim) {
-                true => crate::dkim::check(ctx, &domain, &req.selectors).await,
+            // The provider is known from the MX and SPF answers; its selectors go first.
+            let detected = crate::provider::lookup(ctx, &domain, mx_answer.clone().await.as_ref()).await;
+            let first = crate::provider::selectors_first(&detected);
+            let dkim = match topics.has(Topic::Dkim) {
+                true => crate::dkim::check_guessing(ctx, &domain, &req.selectors, &first).await,
                 false => not_selected("dkim", &domain, "dkim"),
-            }
+            };
+            let missing = dkim.findings.iter().any(|f| f.id == "dkim.not-found");
+            (dkim, crate::provider::check(&domain, &detected, missing))
         },
         async {
             match topics.has(Topic::Dmarc) {
@@ -358,10 +385,14 @@ pub async fn run(ctx: &Context, req: &DomainRequest) -> Report {
     }
     checks.push(spf);
     checks.push(dkim);
+    if !provider.findings.is_empty() {
+        checks.push(provider);
+    }
     checks.push(dmarc);
     checks.push(tlsrpt);
     checks.push(sts);
     checks.extend(inbound);
+    checks.extend(dane);
     checks.extend(domain_lists);
     for c in ip_checks {
         checks.extend(c);

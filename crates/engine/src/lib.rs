@@ -3,6 +3,7 @@
 
 pub mod aia;
 pub mod context;
+pub mod dane;
 pub mod dkim;
 pub mod dkimsig;
 pub mod dmarc;
@@ -13,6 +14,7 @@ pub mod message;
 pub mod model;
 pub mod mtasts;
 pub mod mx;
+pub mod provider;
 pub mod received;
 pub mod registry;
 pub mod sendas;

@@ -25,10 +25,12 @@ pub enum Topic {
     Inbound,
     /// MTA-STS: the record and the policy (an HTTPS fetch), against the MX hosts.
     Mtasts,
+    /// DNSSEC status of the domain and its MX hosts, and their TLSA records (DANE).
+    Dane,
 }
 
 impl Topic {
-    pub const ALL: [Topic; 11] = [
+    pub const ALL: [Topic; 12] = [
         Topic::Mx,
         Topic::Spf,
         Topic::Dkim,
@@ -40,6 +42,7 @@ impl Topic {
         Topic::Tlsrpt,
         Topic::Inbound,
         Topic::Mtasts,
+        Topic::Dane,
     ];
 
     pub fn name(self) -> &'static str {
@@ -55,6 +58,7 @@ impl Topic {
             Topic::Tlsrpt => "tlsrpt",
             Topic::Inbound => "inbound",
             Topic::Mtasts => "mta-sts",
+            Topic::Dane => "dane",
         }
     }
 }

@@ -140,12 +140,30 @@ pub fn fill(template: &str, args: &BTreeMap<String, String>) -> String {
 
 pub fn text(lang: Lang, id: &str, args: &BTreeMap<String, String>) -> Option<Text> {
     let e = catalog(lang).entries.get(id)?;
+    let args = localised(lang, args);
     Some(Text {
-        title: fill(&e.title, args),
-        cause: e.cause.as_deref().map(|t| fill(t, args)),
-        fix: e.fix.as_deref().map(|t| fill(t, args)),
-        gmail: e.gmail.as_deref().map(|t| fill(t, args)),
+        title: fill(&e.title, &args),
+        cause: e.cause.as_deref().map(|t| fill(t, &args)),
+        fix: e.fix.as_deref().map(|t| fill(t, &args)),
+        gmail: e.gmail.as_deref().map(|t| fill(t, &args)),
     })
+}
+
+/// An argument may come in one text per language: `NAME` (English) and `NAME_ja`, for data
+/// that is prose of its own (a provider's console path). In `lang`, `NAME_{lang}` stands for
+/// `NAME` where it exists.
+fn localised(lang: Lang, args: &BTreeMap<String, String>) -> BTreeMap<String, String> {
+    let suffix = match lang {
+        Lang::En => return args.clone(),
+        Lang::Ja => "_ja",
+    };
+    let mut out = args.clone();
+    for (k, v) in args {
+        if let Some(base) = k.strip_suffix(suffix) {
+            out.insert(base.to_string(), v.clone());
+        }
+    }
+    out
 }
 
 /// Every id with text in `lang`.
@@ -229,6 +247,15 @@ mod tests {
                 t.title
             );
         }
+    }
+
+    #[test]
+    fn an_argument_in_the_reader_language_wins() {
+        let mut args = BTreeMap::new();
+        args.insert("how".to_string(), "Admin console".to_string());
+        args.insert("how_ja".to_string(), "管理コンソール".to_string());
+        assert_eq!(localised(Lang::Ja, &args)["how"], "管理コンソール");
+        assert_eq!(localised(Lang::En, &args)["how"], "Admin console");
     }
 
     #[test]

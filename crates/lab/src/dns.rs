@@ -12,6 +12,7 @@ use hickory_proto::op::{Header, MessageType, Metadata, ResponseCode};
 use hickory_proto::rr::{LowerName, Name, Record, RecordType};
 use hickory_proto::serialize::txt::Parser;
 use hickory_server::Server;
+use hickory_server::dnssec::NxProofKind;
 use hickory_server::net::runtime::Time;
 use hickory_server::server::{Request, RequestHandler, ResponseHandler, ResponseInfo};
 use hickory_server::store::in_memory::InMemoryZoneHandler;
@@ -27,26 +28,44 @@ $TTL 86400
 @   IN NS  a.root-servers.lab.
 ";
 
+type LabZone = InMemoryZoneHandler<hickory_server::net::runtime::TokioRuntimeProvider>;
+
 fn zone_handler(text: &str, file: &str) -> Result<(Name, Arc<dyn ZoneHandler>), LabError> {
-    zone_handler_with(text, file, &[])
+    let (origin, zone) = zone_with(text, file, &[], None)?;
+    Ok((origin, Arc::new(zone)))
 }
 
-/// A zone from its file, plus extra records whose owner lies inside it.
-fn zone_handler_with(text: &str, file: &str, extra: &[Record]) -> Result<(Name, Arc<dyn ZoneHandler>), LabError> {
+/// A zone from its file, plus extra records whose owner lies inside it; signed (NSEC) when a
+/// key is given.
+fn zone_with(
+    text: &str,
+    file: &str,
+    extra: &[Record],
+    key: Option<crate::dnssec::ZoneKey>,
+) -> Result<(Name, LabZone), LabError> {
     let (origin, records) = Parser::new(text, None, None)
         .parse()
         .map_err(|e| LabError::Zone(format!("{file}: {e}")))?;
-    let mut handler = InMemoryZoneHandler::<hickory_server::net::runtime::TokioRuntimeProvider>::new(
+    let mut handler = LabZone::new(
         origin.clone(),
         records,
         ZoneType::Primary,
         AxfrPolicy::Deny,
+        key.as_ref().map(|_| NxProofKind::Nsec),
     )
     .map_err(|e| LabError::Zone(format!("{file}: {e}")))?;
     for r in extra.iter().filter(|r| origin.zone_of(&r.name)) {
         handler.upsert_mut(r.clone(), 1);
     }
-    Ok((origin, Arc::new(handler)))
+    if let Some(key) = key {
+        handler
+            .add_zone_signing_key_mut(key.signer(&origin))
+            .map_err(|e| LabError::Zone(format!("{file}: signing key: {e}")))?;
+        handler
+            .secure_zone_mut()
+            .map_err(|e| LabError::Zone(format!("{file}: signing: {e}")))?;
+    }
+    Ok((origin, handler))
 }
 
 /// A record of the deprecated SPF type (99): TXT's wire format under another type code.
@@ -65,24 +84,118 @@ pub fn spf_rr(name: &str, text: &str) -> Result<Record, LabError> {
     Ok(Record::from_rdata(owner, 300, rdata))
 }
 
+/// Which zones of a world are DNSSEC-signed (`[dnssec]` in world.toml).
+#[derive(Debug, Clone, Default)]
+pub struct Signing {
+    /// Signed, with their DS in the root: secure.
+    pub signed: Vec<String>,
+    /// Signed, but the root holds the DS of another key: bogus.
+    pub bogus: Vec<String>,
+}
+
+impl Signing {
+    pub fn is_empty(&self) -> bool {
+        self.signed.is_empty() && self.bogus.is_empty()
+    }
+}
+
+/// What the lab's DNS serves: the catalog and, for a signed world, the parents' side (the DS
+/// of a zone is its parent's answer, RFC 4035 section 2.4) and the root's trust anchor.
+pub struct Served {
+    pub catalog: Catalog,
+    pub parents: Option<Catalog>,
+    pub anchor: Option<String>,
+}
+
 /// Builds the catalog: every zone file of the world (with `extra` records placed in the zone
 /// that holds them), and the root.
 pub fn catalog(zones: &[(String, String)], extra: &[Record]) -> Result<Catalog, LabError> {
+    Ok(served(zones, extra, &Signing::default())?.catalog)
+}
+
+/// Like [`catalog`], signing what `signing` names. With signing, the built-in root delegates
+/// every zone of the world and is signed too; its key is the trust anchor.
+pub fn served(zones: &[(String, String)], extra: &[Record], signing: &Signing) -> Result<Served, LabError> {
+    let origin_of = |n: &str| Name::from_ascii(format!("{}.", n.trim_end_matches('.')));
+    let wanted = |list: &[String], origin: &Name| list.iter().any(|n| origin_of(n).is_ok_and(|o| &o == origin));
     let mut catalog = Catalog::new();
     let mut seen_root = false;
+    let mut root_extra: Vec<Record> = Vec::new();
+    let mut origins: Vec<Name> = Vec::new();
     for (file, text) in zones {
-        let (origin, handler) = zone_handler_with(text, file, extra)?;
+        let origin = Parser::new(text, None, None)
+            .parse()
+            .map_err(|e| LabError::Zone(format!("{file}: {e}")))?
+            .0;
+        let key = match (wanted(&signing.signed, &origin), wanted(&signing.bogus, &origin)) {
+            (false, false) => None,
+            (secure, _) => {
+                let key = crate::dnssec::ZoneKey::generate()?;
+                // A bogus zone's parent vouches for a key the zone does not use.
+                let vouched = if secure {
+                    key.ds(&origin)?
+                } else {
+                    crate::dnssec::ZoneKey::generate()?.ds(&origin)?
+                };
+                root_extra.push(vouched);
+                Some(key)
+            }
+        };
+        let (origin, zone) = zone_with(text, file, extra, key)?;
         seen_root |= origin.is_root();
         if catalog.contains(&LowerName::from(&origin)) {
             return Err(LabError::Zone(format!("{file}: zone {origin} is defined twice")));
         }
-        catalog.upsert(LowerName::from(&origin), vec![handler]);
+        origins.push(origin.clone());
+        catalog.upsert(LowerName::from(&origin), vec![Arc::new(zone)]);
     }
-    if !seen_root {
+    for name in signing.signed.iter().chain(&signing.bogus) {
+        if !origin_of(name).is_ok_and(|o| origins.contains(&o)) {
+            return Err(LabError::World(format!("[dnssec] {name} is not a zone of this world")));
+        }
+    }
+    if seen_root && !signing.is_empty() {
+        return Err(LabError::World("a signed world uses the built-in root zone".into()));
+    }
+    if seen_root {
+        return Ok(Served {
+            catalog,
+            parents: None,
+            anchor: None,
+        });
+    }
+    if signing.is_empty() {
         let (origin, handler) = zone_handler(ROOT_ZONE, "built-in root zone")?;
         catalog.upsert(LowerName::from(&origin), vec![handler]);
+        return Ok(Served {
+            catalog,
+            parents: None,
+            anchor: None,
+        });
     }
-    Ok(catalog)
+    // The root delegates every zone (insecure ones by NS alone: NSEC proves there is no DS).
+    for origin in &origins {
+        let ns = hickory_proto::rr::rdata::NS(
+            Name::from_ascii("a.root-servers.lab.").map_err(|e| LabError::Zone(e.to_string()))?,
+        );
+        root_extra.push(Record::from_rdata(
+            origin.clone(),
+            300,
+            hickory_proto::rr::RData::NS(ns),
+        ));
+    }
+    let root_key = crate::dnssec::ZoneKey::generate()?;
+    let anchor = root_key.anchor();
+    let (root, root_zone) = zone_with(ROOT_ZONE, "built-in root zone", &root_extra, Some(root_key))?;
+    let root_zone: Arc<dyn ZoneHandler> = Arc::new(root_zone);
+    catalog.upsert(LowerName::from(&root), vec![root_zone.clone()]);
+    let mut parents = Catalog::new();
+    parents.upsert(LowerName::from(&root), vec![root_zone]);
+    Ok(Served {
+        catalog,
+        parents: Some(parents),
+        anchor: Some(anchor),
+    })
 }
 
 /// How a name's questions are answered when the name server is broken.
@@ -104,6 +217,8 @@ pub type Faults = Arc<std::sync::RwLock<HashMap<LowerName, Fault>>>;
 /// faults set at run time.
 pub struct LabHandler {
     pub catalog: Catalog,
+    /// A signed world's parents: where the DS of a zone apex is answered.
+    pub parents: Option<Catalog>,
     pub servfail: HashMap<LowerName, HashSet<RecordType>>,
     pub faults: Faults,
     /// Held before every answer (a round trip's worth on loopback).
@@ -137,7 +252,19 @@ impl RequestHandler for LabHandler {
             tokio::time::sleep(self.latency).await;
         }
         let rcode = match self.fault(request) {
-            None => return self.catalog.handle_request::<R, T>(request, response_handle).await,
+            None => {
+                // RFC 4035 section 2.4: a DS record lives in the parent zone. One server here
+                // serves parent and child, and would answer from the child; send the question
+                // about a zone apex's DS to the parents instead.
+                if let Some(parents) = &self.parents
+                    && request.queries.queries().iter().any(|q| {
+                        q.query_type() == RecordType::DS && !q.name().is_root() && self.catalog.contains(q.name())
+                    })
+                {
+                    return parents.handle_request::<R, T>(request, response_handle).await;
+                }
+                return self.catalog.handle_request::<R, T>(request, response_handle).await;
+            }
             Some(Fault::ServFail) => ResponseCode::ServFail,
             Some(Fault::Refused) => ResponseCode::Refused,
             Some(Fault::Timeout) => {
@@ -169,11 +296,7 @@ impl RequestHandler for LabHandler {
 /// such as the RFC 7208 suite.
 pub fn catalog_from_records(records: Vec<Record>) -> Result<Catalog, LabError> {
     let (origin, handler) = zone_handler(ROOT_ZONE, "built-in root zone")?;
-    let mut zone = InMemoryZoneHandler::<hickory_server::net::runtime::TokioRuntimeProvider>::empty(
-        origin.clone(),
-        ZoneType::Primary,
-        AxfrPolicy::Deny,
-    );
+    let mut zone = LabZone::empty(origin.clone(), ZoneType::Primary, AxfrPolicy::Deny, None);
     drop(handler);
     let (_, root_records) = Parser::new(ROOT_ZONE, None, None)
         .parse()
@@ -195,6 +318,7 @@ pub fn catalog_from_records(records: Vec<Record>) -> Result<Catalog, LabError> {
 pub async fn serve(catalog: Catalog) -> Result<(SocketAddr, Server<LabHandler>), LabError> {
     serve_with(LabHandler {
         catalog,
+        parents: None,
         servfail: HashMap::new(),
         faults: Faults::default(),
         latency: std::time::Duration::ZERO,

@@ -8,6 +8,7 @@
 pub mod aia;
 pub mod ca;
 pub mod dns;
+pub mod dnssec;
 pub mod mta;
 pub mod smtp;
 pub mod web;
@@ -77,6 +78,9 @@ pub struct LabState {
     pub address_map: AddressMap,
     pub ca_pem: String,
     pub demo: Option<Demo>,
+    /// The root key of a signed world (see [`Lab::dnssec_anchor`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dnssec_anchor: Option<String>,
 }
 
 impl LabState {
@@ -118,6 +122,8 @@ impl LabState {
 /// A running lab. Dropping it stops every server.
 pub struct Lab {
     world: World,
+    /// The signed root's key (`ALGORITHM BASE64`), when the world is signed.
+    dnssec_anchor: Option<String>,
     dns_addr: SocketAddr,
     map: AddressMap,
     ca_pem: String,
@@ -145,6 +151,10 @@ impl Lab {
     }
     pub fn ca_pem(&self) -> &str {
         &self.ca_pem
+    }
+    /// The DNSSEC trust anchor of a signed world (its root key), for a validating client.
+    pub fn dnssec_anchor(&self) -> Option<&str> {
+        self.dnssec_anchor.as_deref()
     }
     pub fn started_at(&self) -> OffsetDateTime {
         self.started_at
@@ -180,6 +190,7 @@ impl Lab {
             address_map: self.map.clone(),
             ca_pem: self.ca_pem.clone(),
             demo: self.world.demo().cloned(),
+            dnssec_anchor: self.dnssec_anchor.clone(),
         }
     }
     pub fn shutdown(self) {}
@@ -220,6 +231,7 @@ pub async fn serve_records(
     let catalog = dns::catalog_from_records(records)?;
     let handler = dns::LabHandler {
         catalog,
+        parents: None,
         servfail: servfail
             .into_iter()
             .map(|(n, exempt)| (hickory_proto::rr::LowerName::from(&n), exempt.into_iter().collect()))
@@ -263,7 +275,9 @@ pub async fn start(world: &World, opts: LabOptions) -> Result<Lab, LabError> {
     {
         zones.push((aia_file, aia_zone));
     }
-    let catalog = dns::catalog(&zones, &extra)?;
+    let mut extra = extra;
+    extra.extend(tlsa_records(world, &certs)?);
+    let served = dns::served(&zones, &extra, &world.signing())?;
     let mut servfail = std::collections::HashMap::new();
     for n in world.servfail() {
         let name = hickory_proto::rr::Name::from_ascii(format!("{}.", n.trim_end_matches('.')))
@@ -273,7 +287,8 @@ pub async fn start(world: &World, opts: LabOptions) -> Result<Lab, LabError> {
     let faults = dns::Faults::default();
     let (dns_addr, mut server) = dns::serve_on(
         dns::LabHandler {
-            catalog,
+            catalog: served.catalog,
+            parents: served.parents,
             servfail,
             faults: faults.clone(),
             latency: opts.latency,
@@ -350,6 +365,7 @@ pub async fn start(world: &World, opts: LabOptions) -> Result<Lab, LabError> {
     }
     Ok(Lab {
         world: world.clone(),
+        dnssec_anchor: served.anchor,
         dns_addr,
         map,
         ca_pem: ca.root_pem(),
@@ -358,6 +374,43 @@ pub async fn start(world: &World, opts: LabOptions) -> Result<Lab, LabError> {
         mailbox,
         faults,
     })
+}
+
+/// The TLSA records a world asks for (`[[tlsa]]`), computed from the certificates issued at
+/// start: a record for a certificate the server does not present is a stale one.
+fn tlsa_records(
+    world: &World,
+    certs: &BTreeMap<String, Arc<CertifiedKey>>,
+) -> Result<Vec<hickory_proto::rr::Record>, LabError> {
+    use hickory_proto::rr::rdata::tlsa::{CertUsage, Matching, Selector, TLSA};
+    let mut out = Vec::new();
+    for t in world.tlsa() {
+        let cert = certs
+            .get(&t.cert)
+            .ok_or_else(|| LabError::World(format!("tlsa {}: unknown certificate `{}`", t.name, t.cert)))?;
+        // Usage 2 (DANE-TA) names the issuer: the last certificate of the chain sent.
+        let der = match t.usage {
+            2 => cert.cert.last(),
+            _ => cert.cert.first(),
+        }
+        .ok_or_else(|| LabError::World(format!("tlsa {}: empty chain", t.name)))?;
+        let data = mxdoctor_net::dane::association(der, t.selector, t.matching)
+            .map_err(|e| LabError::World(format!("tlsa {}: {e}", t.name)))?;
+        let owner = hickory_proto::rr::Name::from_ascii(format!("{}.", t.name.trim_end_matches('.')))
+            .map_err(|e| LabError::World(format!("tlsa {}: {e}", t.name)))?;
+        let rdata = TLSA::new(
+            CertUsage::from(t.usage),
+            Selector::from(t.selector),
+            Matching::from(t.matching),
+            data,
+        );
+        out.push(hickory_proto::rr::Record::from_rdata(
+            owner,
+            300,
+            hickory_proto::rr::RData::TLSA(rdata),
+        ));
+    }
+    Ok(out)
 }
 
 fn tls_side(

@@ -254,19 +254,10 @@ impl Session {
         if self.cfg.spec.tls == TlsMode::Implicit && !self.start_tls().await? {
             return Ok(());
         }
-        // A mailbox server (the IMAPS/POP3S port given as SMTP): its greeting, then it waits.
-        let other = match self.cfg.behaviour {
-            Behaviour::Pop3 => Some(format!("+OK {} ready.\r\n", self.cfg.hostname)),
-            Behaviour::Imap => Some(format!(
-                "* OK [CAPABILITY IMAP4rev1 AUTH=PLAIN] {} ready.\r\n",
-                self.cfg.hostname
-            )),
-            _ => None,
-        };
-        if let Some(greeting) = other {
-            self.write(&greeting).await?;
-            let _ = tokio::time::timeout(IDLE, self.line()).await;
-            return Ok(());
+        match self.cfg.behaviour {
+            Behaviour::Pop3 => return self.pop3().await,
+            Behaviour::Imap => return self.imap().await,
+            _ => {}
         }
         let banner = format!("220 {}\r\n", self.cfg.banner);
         self.write(&banner).await?;
@@ -413,6 +404,92 @@ impl Session {
             }
         }
         Ok(())
+    }
+
+    /// A POP3 server (RFC 1939) with CAPA (RFC 2449) and STLS (RFC 2595 section 4): enough
+    /// of a dialogue for a client to see its capabilities and its certificate.
+    async fn pop3(&mut self) -> R<()> {
+        let greeting = format!("+OK {} ready.\r\n", self.cfg.hostname);
+        self.write(&greeting).await?;
+        while let Some(line) = self.line().await? {
+            let verb = line.split_whitespace().next().unwrap_or_default().to_ascii_uppercase();
+            match verb.as_str() {
+                "CAPA" => {
+                    let mut caps = String::from("+OK Capability list follows\r\nTOP\r\nUIDL\r\n");
+                    if self.cfg.spec.tls == TlsMode::Starttls && !self.tls {
+                        caps.push_str("STLS\r\n");
+                    } else {
+                        caps.push_str("USER\r\nSASL PLAIN\r\n");
+                    }
+                    caps.push_str(".\r\n");
+                    self.write(&caps).await?;
+                }
+                "STLS" if self.cfg.spec.tls == TlsMode::Starttls && !self.tls => {
+                    self.write("+OK Begin TLS negotiation\r\n").await?;
+                    self.buf.clear();
+                    if !self.start_tls().await? {
+                        return Ok(());
+                    }
+                }
+                "QUIT" => {
+                    self.write("+OK Logging out.\r\n").await?;
+                    return Ok(());
+                }
+                _ => self.write("-ERR Unknown command.\r\n").await?,
+            }
+        }
+        Ok(())
+    }
+
+    /// An IMAP server (RFC 9051) with CAPABILITY, STARTTLS (section 6.2.1) and LOGOUT; login is
+    /// disabled until TLS, as Dovecot does by default.
+    async fn imap(&mut self) -> R<()> {
+        let greeting = format!(
+            "* OK [CAPABILITY {}] {} ready.\r\n",
+            self.imap_caps(),
+            self.cfg.hostname
+        );
+        self.write(&greeting).await?;
+        while let Some(line) = self.line().await? {
+            let mut words = line.split_whitespace();
+            let tag = words.next().unwrap_or("*").to_string();
+            let verb = words.next().unwrap_or_default().to_ascii_uppercase();
+            match verb.as_str() {
+                "CAPABILITY" => {
+                    let r = format!(
+                        "* CAPABILITY {}\r\n{tag} OK Capability completed.\r\n",
+                        self.imap_caps()
+                    );
+                    self.write(&r).await?;
+                }
+                "STARTTLS" if self.cfg.spec.tls == TlsMode::Starttls && !self.tls => {
+                    let r = format!("{tag} OK Begin TLS negotiation now.\r\n");
+                    self.write(&r).await?;
+                    self.buf.clear();
+                    if !self.start_tls().await? {
+                        return Ok(());
+                    }
+                }
+                "LOGOUT" => {
+                    let r = format!("* BYE Logging out\r\n{tag} OK Logout completed.\r\n");
+                    self.write(&r).await?;
+                    return Ok(());
+                }
+                _ => {
+                    let r = format!("{tag} BAD Error in IMAP command.\r\n");
+                    self.write(&r).await?;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn imap_caps(&self) -> &'static str {
+        if self.cfg.spec.tls == TlsMode::Starttls && !self.tls {
+            "IMAP4rev1 STARTTLS LOGINDISABLED"
+        } else {
+            "IMAP4rev1 AUTH=PLAIN"
+        }
     }
 
     /// Prepends what this MX writes (Return-Path, Received as Postfix words it) and keeps the

@@ -33,6 +33,36 @@ struct WorldFile {
     /// DKIM keys the lab MTA signs with (their public halves are in the zones).
     #[serde(default, rename = "dkim")]
     dkim: Vec<DkimKeySpec>,
+    /// Zones signed with DNSSEC at start.
+    #[serde(default)]
+    dnssec: DnssecSpec,
+    /// TLSA records computed from the certificates issued at start.
+    #[serde(default, rename = "tlsa")]
+    tlsa: Vec<TlsaSpec>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DnssecSpec {
+    /// Zones signed, their DS in the root: secure.
+    #[serde(default)]
+    pub signed: Vec<String>,
+    /// Zones signed, with another key's DS in the root: bogus.
+    #[serde(default)]
+    pub bogus: Vec<String>,
+}
+
+/// A TLSA record (RFC 6698) for one of the world's certificates: the leaf's, or with usage 2
+/// the issuer's (the last certificate of the chain the server sends).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TlsaSpec {
+    /// Owner, e.g. `_25._tcp.mx.example`.
+    pub name: String,
+    pub cert: String,
+    pub usage: u8,
+    pub selector: u8,
+    pub matching: u8,
 }
 
 /// A DKIM signing key of the lab MTA: `domain`, `selector` and a PKCS#8 PEM RSA key.
@@ -412,6 +442,16 @@ impl World {
     }
     pub fn dkim_keys(&self) -> &[DkimKeySpec] {
         &self.file.dkim
+    }
+
+    pub fn signing(&self) -> crate::dns::Signing {
+        crate::dns::Signing {
+            signed: self.file.dnssec.signed.clone(),
+            bogus: self.file.dnssec.bogus.clone(),
+        }
+    }
+    pub fn tlsa(&self) -> &[TlsaSpec] {
+        &self.file.tlsa
     }
 
     pub fn spf_rrs(&self) -> &[SpfRr] {

@@ -28,6 +28,8 @@ pub struct DnsConfig {
     /// of a truncated answer) together. `--timeout` sets it.
     pub timeout: Duration,
     pub attempts: usize,
+    /// The DNSSEC trust anchor of validated lookups.
+    pub trust_anchor: crate::dnssec::TrustAnchor,
 }
 
 impl Default for DnsConfig {
@@ -36,6 +38,7 @@ impl Default for DnsConfig {
             servers: Vec::new(),
             timeout: Duration::from_secs(5),
             attempts: 2,
+            trust_anchor: crate::dnssec::TrustAnchor::Iana,
         }
     }
 }
@@ -130,6 +133,9 @@ pub struct DnsQuery {
     pub elapsed_ms: u64,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
+    /// For a validated question: secure, insecure, bogus or indeterminate (RFC 4035 section 4.3).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dnssec: Option<String>,
 }
 
 #[derive(Debug, Clone, thiserror::Error, PartialEq, Eq)]
@@ -195,6 +201,12 @@ type Cell = Arc<tokio::sync::OnceCell<Answer>>;
 #[derive(Clone)]
 pub struct Dns {
     resolver: TokioResolver,
+    /// The same servers through hickory's DNSSEC validation (crate::dnssec): asked only by
+    /// the checks that need a validated answer (DNSSEC status, DANE).
+    pub(crate) validator: TokioResolver,
+    /// False when there is no trust anchor (a lab world that is not signed): every answer is
+    /// then insecure, as RFC 4035 section 4.3 defines it.
+    pub(crate) validating: bool,
     /// The bound on one question as a whole (see [`DnsConfig::timeout`]).
     budget: Duration,
     log: Arc<Mutex<Vec<DnsQuery>>>,
@@ -213,45 +225,15 @@ impl std::fmt::Debug for Dns {
 
 impl Dns {
     pub fn new(config: &DnsConfig) -> Result<Self, DnsError> {
-        let provider = TokioRuntimeProvider::default();
-        let mut builder = if config.servers.is_empty() {
-            TokioResolver::builder(provider).map_err(|e| DnsError::Setup(e.to_string()))?
-        } else {
-            let servers = config
-                .servers
-                .iter()
-                .map(|s| {
-                    let mut udp = ConnectionConfig::udp();
-                    udp.port = s.port();
-                    let mut tcp = ConnectionConfig::tcp();
-                    tcp.port = s.port();
-                    NameServerConfig::new(s.ip(), true, vec![udp, tcp])
-                })
-                .collect();
-            TokioResolver::builder_with_config(ResolverConfig::from_name_servers(servers), provider)
+        let resolver = build_resolver(config, None)?;
+        let validator = match crate::dnssec::trust_anchors(&config.trust_anchor)? {
+            Some(anchors) => build_resolver(config, Some(anchors))?,
+            None => resolver.clone(),
         };
-        // Unless given one, hickory builds a DNS-over-TLS client configuration for every
-        // resolver, loading the platform's whole root store (40% of the CPU of a `check`).
-        // mxdoctor asks only over UDP and TCP, so it gets one with no roots.
-        builder = builder.with_tls_config(unused_tls_config()?);
-        let opts: &mut ResolverOpts = builder.options_mut();
-        opts.use_hosts_file = ResolveHosts::Never;
-        // Each attempt gets its share of the question's budget, so a lost UDP packet can still
-        // be retried within `--timeout`.
-        let attempts = config.attempts.max(1);
-        opts.timeout = (config.timeout / attempts as u32).max(Duration::from_millis(200));
-        opts.attempts = attempts;
-        // Names are always fully qualified by us; never append search domains.
-        opts.ndots = 0;
-        opts.try_tcp_on_error = true;
-        // Our own per-run log is the evidence; hickory's cache is fine to keep for speed.
-        opts.preserve_intermediates = true;
-        // One resolver may serve a whole scan (`Dns::next_run`): the same `include:` or MX host
-        // is asked once for all domains while its TTL lasts; bounded in entries.
-        opts.cache_size = 20_000;
-        let resolver = builder.build().map_err(|e| DnsError::Setup(e.to_string()))?;
         Ok(Self {
             resolver,
+            validator,
+            validating: config.trust_anchor != crate::dnssec::TrustAnchor::None,
             budget: config.timeout,
             log: Arc::new(Mutex::new(Vec::new())),
             cache: Arc::new(Mutex::new(Default::default())),
@@ -271,6 +253,8 @@ impl Dns {
     pub fn next_run(&self) -> Dns {
         Dns {
             resolver: self.resolver.clone(),
+            validator: self.validator.clone(),
+            validating: self.validating,
             budget: self.budget,
             log: Arc::new(Mutex::new(Vec::new())),
             cache: Arc::new(Mutex::new(Default::default())),
@@ -290,6 +274,24 @@ impl Dns {
     /// questions are not in [`Dns::queries`].
     pub fn resolver(&self) -> &TokioResolver {
         &self.resolver
+    }
+
+    /// Records one question in the run's log (and on the timeline when traced).
+    pub(crate) fn record(&self, entry: DnsQuery, step_start: Option<Duration>) {
+        if let (Some(t), Some(start)) = (&self.timeline, step_start) {
+            t.push(step_of(&entry, start, t.now()));
+        }
+        if let Ok(mut log) = self.log.lock() {
+            log.push(entry);
+        }
+    }
+
+    pub(crate) fn timeline_now(&self) -> Option<Duration> {
+        self.timeline.as_ref().map(Timeline::now)
+    }
+
+    pub(crate) fn budget(&self) -> Duration {
+        self.budget
     }
 
     /// Every question asked so far, in order.
@@ -357,6 +359,7 @@ impl Dns {
                     records: records.clone(),
                     elapsed_ms,
                     error: None,
+                    dnssec: None,
                 };
                 let out = if has_wanted {
                     Ok(records)
@@ -384,6 +387,7 @@ impl Dns {
                     records: Vec::new(),
                     elapsed_ms,
                     error: if err.is_negative() { None } else { Some(e.to_string()) },
+                    dnssec: None,
                 };
                 (q, Err(err))
             }
@@ -438,6 +442,53 @@ impl Dns {
     }
 }
 
+/// A resolver for `config`; validating against `anchors` when given.
+fn build_resolver(
+    config: &DnsConfig,
+    anchors: Option<Arc<hickory_resolver::proto::dnssec::TrustAnchors>>,
+) -> Result<TokioResolver, DnsError> {
+    let provider = TokioRuntimeProvider::default();
+    let mut builder = if config.servers.is_empty() {
+        TokioResolver::builder(provider).map_err(|e| DnsError::Setup(e.to_string()))?
+    } else {
+        let servers = config
+            .servers
+            .iter()
+            .map(|s| {
+                let mut udp = ConnectionConfig::udp();
+                udp.port = s.port();
+                let mut tcp = ConnectionConfig::tcp();
+                tcp.port = s.port();
+                NameServerConfig::new(s.ip(), true, vec![udp, tcp])
+            })
+            .collect();
+        TokioResolver::builder_with_config(ResolverConfig::from_name_servers(servers), provider)
+    };
+    // Unless given one, hickory builds a DNS-over-TLS client configuration for every
+    // resolver, loading the platform's whole root store (40% of the CPU of a `check`).
+    // mxdoctor asks only over UDP and TCP, so it gets one with no roots.
+    builder = builder.with_tls_config(unused_tls_config()?);
+    if let Some(anchors) = anchors {
+        builder = builder.with_trust_anchor(anchors);
+    }
+    let opts: &mut ResolverOpts = builder.options_mut();
+    opts.use_hosts_file = ResolveHosts::Never;
+    // Each attempt gets its share of the question's budget, so a lost UDP packet can still
+    // be retried within `--timeout`.
+    let attempts = config.attempts.max(1);
+    opts.timeout = (config.timeout / attempts as u32).max(Duration::from_millis(200));
+    opts.attempts = attempts;
+    // Names are always fully qualified by us; never append search domains.
+    opts.ndots = 0;
+    opts.try_tcp_on_error = true;
+    // Our own per-run log is the evidence; hickory's cache is fine to keep for speed.
+    opts.preserve_intermediates = true;
+    // One resolver may serve a whole scan (`Dns::next_run`): the same `include:` or MX host
+    // is asked once for all domains while its TTL lasts; bounded in entries.
+    opts.cache_size = 20_000;
+    builder.build().map_err(|e| DnsError::Setup(e.to_string()))
+}
+
 /// A question as a timeline step: what it asked about and what its answer made known.
 fn step_of(q: &DnsQuery, start: Duration, end: Duration) -> Step {
     let mut reveals = Vec::new();
@@ -467,7 +518,7 @@ fn step_of(q: &DnsQuery, start: Duration, end: Duration) -> Step {
 /// A DNS name from text. Names built by macro expansion may hold bytes the presentation
 /// format does not allow (spaces, `%`); DNS itself allows any octet in a label, so fall back to
 /// raw labels rather than refusing to ask.
-fn parse_name(fqdn: &str) -> Result<Name, String> {
+pub(crate) fn parse_name(fqdn: &str) -> Result<Name, String> {
     match Name::from_ascii(fqdn) {
         Ok(n) => Ok(n),
         Err(e) => {
@@ -482,7 +533,7 @@ fn parse_name(fqdn: &str) -> Result<Name, String> {
     }
 }
 
-fn absolute(name: &str) -> String {
+pub(crate) fn absolute(name: &str) -> String {
     if name.ends_with('.') {
         name.to_string()
     } else {
@@ -507,7 +558,7 @@ fn name_of(n: &Name) -> String {
 }
 
 /// The typed form of hickory's record data.
-fn typed(data: &RData) -> Rdata {
+pub(crate) fn typed(data: &RData) -> Rdata {
     match data {
         RData::A(a) => Rdata::A(a.0),
         RData::AAAA(a) => Rdata::Aaaa(a.0),
@@ -539,7 +590,7 @@ fn typed(data: &RData) -> Rdata {
     }
 }
 
-fn rdata_text(data: &RData) -> String {
+pub(crate) fn rdata_text(data: &RData) -> String {
     match data {
         // TXT: join the character-strings as a receiver would (RFC 7208 3.3), quoted form is in Display.
         RData::TXT(txt) => txt
@@ -569,7 +620,7 @@ fn rdata_text(data: &RData) -> String {
 }
 
 /// RFC 3597 names for types without a mnemonic (`TYPE99`), and `SPF` for the removed SPF type.
-fn type_name(t: RecordType) -> String {
+pub(crate) fn type_name(t: RecordType) -> String {
     match t {
         RecordType::Unknown(99) => "SPF".into(),
         RecordType::Unknown(n) => format!("TYPE{n}"),
@@ -587,7 +638,7 @@ fn raw_name(n: &Name) -> String {
     s
 }
 
-fn classify(name: &str, rtype: &str, e: &NetError) -> DnsError {
+pub(crate) fn classify(name: &str, rtype: &str, e: &NetError) -> DnsError {
     let name = name.to_string();
     let rtype = rtype.to_string();
     match e {

@@ -5,8 +5,10 @@
 pub mod cert;
 pub mod clock;
 pub mod connect;
+pub mod dane;
 pub mod dns;
 pub mod dnslimits;
+pub mod dnssec;
 pub mod gate;
 pub mod http;
 pub mod https;

@@ -15,6 +15,7 @@ async fn a_question_ends_at_its_budget_whatever_the_attempts() {
         servers: vec![sink.local_addr().unwrap()],
         timeout: budget,
         attempts: 3,
+        trust_anchor: Default::default(),
     })
     .unwrap();
     let started = tokio::time::Instant::now();

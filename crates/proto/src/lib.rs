@@ -23,4 +23,5 @@ pub mod smtp;
 pub mod spf;
 pub mod tags;
 pub mod tls_hello;
+pub mod tlsa;
 pub mod tlsrpt;

@@ -118,6 +118,17 @@ fn args_of(id: &str) -> &'static [&'static str] {
         "mtasts.max-age-short" => &["max_age"],
         "mtasts.mx-not-covered" => &["domain", "mode", "hosts", "patterns"],
         "mtasts.mx-tls-fails" => &["domain", "mode", "hosts"],
+        "dnssec.secure" | "dnssec.insecure" | "dnssec.bogus" => &["name"],
+        "provider.detected" => &["provider", "via"],
+        // `how` comes as `how` (English) and `how_ja`; see mxdoctor_explain::text.
+        "provider.dkim-setup" => &["provider", "how"],
+        "dane.missing" => &["host", "dnssec"],
+        "dane.valid" => &["host", "record"],
+        "dane.mismatch" => &["host", "addresses", "records", "presented"],
+        "dane.no-tls" => &["host", "addresses"],
+        "dane.tlsa-insecure" | "dane.tlsa-malformed" | "dane.tlsa-unusable" | "dane.not-compared" => {
+            &["host", "records"]
+        }
         "mx.cname" => &["exchange", "target"],
         "phrase.assumed-sender" => &["assumed_sender", "assumed_from"],
         "verdict.domain.reject-if-derived" => &["domain", "ips"],
