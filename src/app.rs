@@ -19,7 +19,8 @@ use mxdoctor_net::{AddressMap, Connector, Dns, DnsConfig};
 use mxdoctor_proto::hostname::Hostname;
 
 use crate::cli::{
-    CheckArgs, Cli, Command, Common, DemoArgs, Format, IpArgs, LangArg, MessageArgs, SecurityArg, SendasArgs, SpfArgs,
+    CheckArgs, Cli, Command, Common, DemoArgs, Format, IpArgs, LangArg, MailboxArgs, MessageArgs, SecurityArg,
+    SendasArgs, SpfArgs,
 };
 
 /// Exit code when the tool could not run at all.
@@ -44,6 +45,7 @@ impl<T: Into<String>> From<T> for RunError {
 pub async fn run(cli: Cli) -> Result<i32, RunError> {
     match cli.command {
         Command::Sendas(args) => sendas_cmd(args).await,
+        Command::Mailbox(args) => mailbox_cmd(args).await,
         Command::Demo(args) => demo_cmd(args).await,
         Command::Ip(args) => ip_cmd(args).await,
         Command::Spf(args) => spf_cmd(args).await,
@@ -292,6 +294,16 @@ async fn sendas_cmd(args: SendasArgs) -> Result<i32, RunError> {
     )?;
     let (ctx, timeline) = traced(build_context(&args.common, None)?, &args.common);
     let report = sendas::run(&ctx, &req).await;
+    show_timeline(timeline, &ctx);
+    Ok(print(&report, &args.common))
+}
+
+async fn mailbox_cmd(args: MailboxArgs) -> Result<i32, RunError> {
+    let host = Hostname::parse(args.host.trim()).map_err(|e| format!("{}: not a host name ({e})", args.host))?;
+    let req = mxdoctor_engine::mailbox::MailboxRequest::for_port(host, args.port)
+        .ok_or_else(|| format!("--port {}: use 993, 995, 143 or 110", args.port))?;
+    let (ctx, timeline) = traced(build_context(&args.common, None)?, &args.common);
+    let report = mxdoctor_engine::mailbox::run(&ctx, &req).await;
     show_timeline(timeline, &ctx);
     Ok(print(&report, &args.common))
 }

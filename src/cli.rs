@@ -30,6 +30,9 @@ pub enum Command {
     /// Simulate Gmail "Send mail as" against an SMTP server: would Gmail accept it, and if not, the fix.
     #[command(after_help = EXIT_CODES)]
     Sendas(SendasArgs),
+    /// The IMAP or POP3 server as mail apps see it: greeting, TLS, the certificate for the name typed.
+    #[command(after_help = EXIT_CODES)]
+    Mailbox(MailboxArgs),
     /// The domain report: SPF, DKIM, DMARC, sending IPs (PTR, blocklists), submission server, and the sender checklist.
     #[command(after_help = EXIT_CODES)]
     Check(CheckArgs),
@@ -281,6 +284,17 @@ pub struct SendasArgs {
     /// Name of the environment variable that holds the password (it is never printed or stored).
     #[arg(long, value_name = "VAR", requires = "user")]
     pub password_env: Option<String>,
+    #[command(flatten)]
+    pub common: Common,
+}
+
+#[derive(Debug, Args)]
+pub struct MailboxArgs {
+    /// The incoming mail server name exactly as typed into the mail app.
+    pub host: String,
+    /// 993 (IMAP, SSL/TLS), 995 (POP3, SSL/TLS), 143 (IMAP, STARTTLS) or 110 (POP3, STLS).
+    #[arg(long, short, default_value_t = 993)]
+    pub port: u16,
     #[command(flatten)]
     pub common: Common,
 }

@@ -10,6 +10,7 @@ pub mod dmarc;
 pub mod domain;
 pub mod inbound;
 pub mod ip;
+pub mod mailbox;
 pub mod message;
 pub mod model;
 pub mod mtasts;

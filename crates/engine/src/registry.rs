@@ -167,6 +167,16 @@ pub static FINDINGS: &[FindingDef] = &[
     // Provider awareness (crates/engine/src/provider.rs, data/providers.toml).
     def("provider.detected", Info, "the domain's mail provider, recognised from MX or SPF"),
     def("provider.dkim-setup", Notice, "no DKIM key found: where the provider turns DKIM signing on"),
+    // The IMAP/POP3 server as mail apps see it (crates/engine/src/mailbox.rs).
+    def("mailbox.greets", Pass, "the server greets as IMAP or POP3"),
+    def("mailbox.not-mailbox", Fail, "another protocol answered on the mailbox port"),
+    def("mailbox.no-greeting", Fail, "the server accepted the connection and never greeted"),
+    def("mailbox.refused", Fail, "the greeting was an error (* BYE, -ERR)"),
+    def("mailbox.starttls.missing", Fail, "STARTTLS/STLS is not offered on 143/110"),
+    def("mailbox.starttls.rejected", Fail, "STARTTLS/STLS was refused"),
+    def("mailbox.login-before-tls", Warning, "the server would take a password before TLS"),
+    def("mailbox.candidates", Info, "names the certificate covers that work: type one of these"),
+    def("mailbox.gmail-fetch-ended", Info, "Gmail's POP fetcher (Check mail from other accounts) and Gmailify ended in 2026"),
     // DNSSEC and DANE (RFC 4035, RFC 7672; crates/engine/src/dane.rs).
     def("dnssec.secure", Pass, "the name validates with DNSSEC"),
     def("dnssec.insecure", Info, "the name is not DNSSEC-signed (DANE is not possible)"),
@@ -245,6 +255,10 @@ pub static VERDICTS: &[&str] = &[
     "verdict.sendas.refuse",
     "verdict.sendas.unreachable",
     "verdict.sendas.unknown",
+    "verdict.mailbox.accept",
+    "verdict.mailbox.refuse",
+    "verdict.mailbox.unreachable",
+    "verdict.mailbox.unknown",
     "verdict.ip.accept",
     "verdict.ip.reject",
     "verdict.ip.unknown",

@@ -54,42 +54,7 @@ pub async fn run(ctx: &Context, req: &SendasRequest) -> Report {
     let mut checks = Vec::new();
 
     // 1. The typed name must resolve.
-    let mut dns_check = CheckResult::ran("sendas.dns", host.clone());
-    let addrs = match ctx.dns.lookup_ip(&host).await {
-        Ok(addrs) => {
-            let list = join(addrs.iter());
-            dns_check.findings.push(
-                Finding::new("dns.host.resolves", Severity::Pass, host.clone())
-                    .arg("host", &host)
-                    .arg("addresses", &list)
-                    .evidence(json!({ "addresses": addrs })),
-            );
-            addrs
-        }
-        Err(e) if e.is_negative() => {
-            let rcode = if matches!(e, DnsError::NxDomain { .. }) {
-                "NXDOMAIN"
-            } else {
-                "NODATA"
-            };
-            dns_check.findings.push(
-                Finding::new("dns.host.not-found", Severity::Fail, host.clone())
-                    .arg("host", &host)
-                    .arg("rcode", rcode),
-            );
-            Vec::new()
-        }
-        Err(e) => {
-            // Could not find out (SERVFAIL, no answer): not the same as "does not exist".
-            dns_check.status = CheckStatus::dns(&e);
-            Vec::new()
-        }
-    };
-    // Sorted: A and AAAA are asked at the same time, and the evidence must not depend on which
-    // answer came first.
-    let mut queries = ctx.dns.queries();
-    queries.sort_by(|a, b| (&a.name, &a.rtype).cmp(&(&b.name, &b.rtype)));
-    dns_check.evidence.push(Evidence::Dns(json!(queries)));
+    let (dns_check, addrs) = resolve(ctx, &host, "sendas.dns").await;
     checks.push(dns_check);
 
     // Gmail connects to one of the addresses; IPv4 first is what most senders do today.
@@ -291,6 +256,49 @@ pub async fn run(ctx: &Context, req: &SendasRequest) -> Report {
         checks.push(advice);
     }
     finish(ctx, "sendas", &subject, req, checks)
+}
+
+/// The typed name's addresses, as a check: resolves, does not exist, or could not be found out.
+pub(crate) async fn resolve(ctx: &Context, host: &str, check: &str) -> (CheckResult, Vec<IpAddr>) {
+    let host = host.to_string();
+    let mut dns_check = CheckResult::ran(check, host.clone());
+    let addrs = match ctx.dns.lookup_ip(&host).await {
+        Ok(addrs) => {
+            let list = join(addrs.iter());
+            dns_check.findings.push(
+                Finding::new("dns.host.resolves", Severity::Pass, host.clone())
+                    .arg("host", &host)
+                    .arg("addresses", &list)
+                    .evidence(json!({ "addresses": addrs })),
+            );
+            addrs
+        }
+        Err(e) if e.is_negative() => {
+            let rcode = if matches!(e, DnsError::NxDomain { .. }) {
+                "NXDOMAIN"
+            } else {
+                "NODATA"
+            };
+            dns_check.findings.push(
+                Finding::new("dns.host.not-found", Severity::Fail, host.clone())
+                    .arg("host", &host)
+                    .arg("rcode", rcode),
+            );
+            Vec::new()
+        }
+        Err(e) => {
+            // Could not find out (SERVFAIL, no answer): not the same as "does not exist".
+            dns_check.status = CheckStatus::dns(&e);
+            Vec::new()
+        }
+    };
+    // Sorted: A and AAAA are asked at the same time, and the evidence must not depend on which
+    // answer came first.
+    let mut queries = ctx.dns.queries();
+    queries.sort_by(|a, b| (&a.name, &a.rtype).cmp(&(&b.name, &b.rtype)));
+    dns_check.evidence.push(Evidence::Dns(json!(queries)));
+
+    (dns_check, addrs)
 }
 
 /// The findings one session supports. Pure: no I/O, so every branch is unit-testable.
@@ -533,7 +541,7 @@ fn leaf_only_finding(tls: &TlsOutcome, name: &str, server: &str, issuer: Option<
 }
 
 /// True when Gmail would accept this TLS outcome for `name`.
-fn acceptable(tls: &TlsOutcome, name: &Hostname) -> bool {
+pub(crate) fn acceptable(tls: &TlsOutcome, name: &Hostname) -> bool {
     let Some(leaf) = tls.leaf() else { return false };
     verify_name(name, &leaf.presented_ids()).matched.is_some()
         && tls.chain_verdict == ChainVerdict::Trusted

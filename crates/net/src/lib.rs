@@ -13,6 +13,7 @@ pub mod gate;
 pub mod http;
 pub mod https;
 pub mod legacy;
+pub mod mailbox;
 pub mod public;
 pub mod smtp;
 pub mod timeline;

@@ -119,6 +119,14 @@ fn args_of(id: &str) -> &'static [&'static str] {
         "mtasts.mx-not-covered" => &["domain", "mode", "hosts", "patterns"],
         "mtasts.mx-tls-fails" => &["domain", "mode", "hosts"],
         "dnssec.secure" | "dnssec.insecure" | "dnssec.bogus" => &["name"],
+        "mailbox.greets" => &["server", "protocol", "greeting"],
+        "mailbox.not-mailbox" => &["server", "expected", "what", "line"],
+        "mailbox.no-greeting" => &["server", "secs"],
+        "mailbox.refused" | "mailbox.starttls.rejected" => &["server", "reply"],
+        "mailbox.starttls.missing" => &["server", "command"],
+        "mailbox.login-before-tls" => &["server", "protocol"],
+        "mailbox.candidates" => &["host", "candidates", "port"],
+        "mailbox.gmail-fetch-ended" => &[],
         "provider.detected" => &["provider", "via"],
         // `how` comes as `how` (English) and `how_ja`; see mxdoctor_explain::text.
         "provider.dkim-setup" => &["provider", "how"],
@@ -161,6 +169,7 @@ fn args_of(id: &str) -> &'static [&'static str] {
         v if v.starts_with("verdict.spf.") || v.starts_with("verdict.domain.") => &["domain"],
         v if v.starts_with("verdict.ip.") => &["ip"],
         v if v.starts_with("verdict.sendas.") => &["host", "port", "security"],
+        v if v.starts_with("verdict.mailbox.") => &["host", "port", "protocol"],
         // Error texts are general; the printer shows each check's detail as evidence.
         e if e.starts_with("error.") => &[],
         s if s.starts_with("skip.") => &[],
