@@ -35,6 +35,9 @@ const SELF_SIGNED: u16 = 2587;
 const EXPIRED_SMTPS: u16 = 2465;
 const LEAF_ONLY: u16 = 3587;
 const FULL_CHAIN: u16 = 4587;
+/// World addresses of Postfix's MX without TLS and of an open-relay MX (port 25 each).
+const PLAIN_MX: &str = "192.0.2.91";
+const RELAY_MX: &str = "192.0.2.92";
 const IMAPS: u16 = 993;
 const POP3S: u16 = 995;
 
@@ -74,7 +77,9 @@ fn zones() -> Vec<(&'static str, String)> {
         (
             "interop-host.example",
             soa("interop-host.example")
-                + &format!("sv1 IN A {SERVER}\ngood IN A 198.51.100.10\nbad IN A 198.51.100.99\n"),
+                + &format!("sv1 IN A {SERVER}\ngood IN A 198.51.100.10\nbad IN A 198.51.100.99\n")
+                // Domains whose MX is Postfix without TLS, and Postfix as an open relay.
+                + &format!("plain-mx IN MX 10 mx2\nmx2 IN A {PLAIN_MX}\nrelay-mx IN MX 10 mx3\nmx3 IN A {RELAY_MX}\n"),
         ),
         (
             "sni-shop.example",
@@ -175,10 +180,22 @@ async fn world() -> World {
     let mut ports: Vec<PostfixPort> = postfix.into_iter().map(|(_, p)| p).collect();
     // Port 25 as an MX: one with STARTTLS, one without TLS at all (issue 9 items 16-19: mail
     // delivered through the real Postfix, which writes its own Received field).
-    let (mx_tls, mx_plain) = (servers::free_port(), servers::free_port());
+    let (mx_tls, mx_plain, mx_relay) = (servers::free_port(), servers::free_port(), servers::free_port());
     for (port, extra) in [
         (mx_tls, vec![]),
         (mx_plain, vec!["smtpd_tls_security_level=none".to_string()]),
+        // Relays for its "own network", which here is every client on loopback: the classic
+        // open relay by a too-wide mynetworks (Postfix refuses a plain `permit` at start-up).
+        // Nothing leaves: every transport is error:interop, and the probe never sends DATA.
+        (
+            mx_relay,
+            vec![
+                "mynetworks=127.0.0.0/8".to_string(),
+                "smtpd_relay_restrictions=permit_mynetworks,reject_unauth_destination".to_string(),
+                // The error transport would make smtpd refuse the outside recipient as unknown.
+                "smtpd_reject_unlisted_recipient=no".to_string(),
+            ],
+        ),
     ] {
         ports.push(PostfixPort {
             port,
@@ -206,6 +223,13 @@ async fn world() -> World {
     }
     map.insert(format!("{AIA_ADDR}:80").parse().expect("addr"), aia_local)
         .expect("map");
+    for (world, real) in [(SERVER, mx_tls), (PLAIN_MX, mx_plain), (RELAY_MX, mx_relay)] {
+        map.insert(
+            format!("{world}:25").parse().expect("addr"),
+            format!("127.0.0.1:{real}").parse().expect("addr"),
+        )
+        .expect("map");
+    }
     World {
         servers: s,
         mx_tls,
@@ -382,6 +406,7 @@ async fn real_postfix_dovecot_and_nsd() {
     );
 
     delivered_through_postfix(&w, &mut c).await;
+    receiving_side(&w, &mut c).await;
 
     println!("interop: {} of {} cases agree", c.count - c.failures.len(), c.count);
     assert!(
@@ -389,6 +414,72 @@ async fn real_postfix_dovecot_and_nsd() {
         "interop disagreements:\n{}",
         c.failures.join("\n")
     );
+}
+
+/// The receiving side (issue 12): Postfix on port 25 probed as an MX, with the relay question;
+/// Dovecot's IMAPS and POP3S through `mailbox`. The same ids the lab's own servers give.
+async fn receiving_side(w: &World, c: &mut Cases) {
+    use mxdoctor_engine::topics::{Topic, Topics};
+    let check = |domain: &'static str| async move {
+        let req = mxdoctor_engine::domain::DomainRequest {
+            domain: domain.into(),
+            ips: Vec::new(),
+            helo: None,
+            selectors: Vec::new(),
+            bulk: false,
+            submission: None,
+            check_submission: false,
+            lists: Vec::new(),
+            domain_lists: Vec::new(),
+            topics: Topics::of(&[Topic::Mx, Topic::Inbound]),
+            relay_test: true,
+        };
+        Box::pin(mxdoctor_engine::domain::run(&ctx(w), &req)).await
+    };
+    let r = check("interop-shop.example").await;
+    c.check(
+        "Postfix MX: greets, STARTTLS, shared certificate is information, relay refused",
+        find(&r, "mx.smtp.greets").is_some_and(|f| f.args["banner"].contains("ESMTP Postfix"))
+            && find(&r, "mx.starttls.offered").is_some()
+            && find(&r, "mx.cert.name-mismatch").is_some_and(|f| f.severity == Severity::Info)
+            && find(&r, "mx.relay-refused").is_some_and(|f| f.args["reply"].starts_with("554 5.7.1"))
+            && find(&r, "mx.open-relay").is_none(),
+        &r,
+    );
+    let r = check("plain-mx.interop-host.example").await;
+    c.check(
+        "Postfix MX without TLS -> mx.starttls.missing",
+        find(&r, "mx.starttls.missing").is_some(),
+        &r,
+    );
+    let r = check("relay-mx.interop-host.example").await;
+    c.check(
+        "Postfix whose mynetworks covers every client -> open relay",
+        find(&r, "mx.open-relay").is_some_and(|f| f.severity == Severity::Fail),
+        &r,
+    );
+    for port in [IMAPS, POP3S] {
+        let mailbox = |host: &str| {
+            let req = mxdoctor_engine::mailbox::MailboxRequest::for_port(
+                mxdoctor_proto::hostname::Hostname::parse(host).expect("host"),
+                port,
+            )
+            .expect("port");
+            async move { Box::pin(mxdoctor_engine::mailbox::run(&ctx(w), &req)).await }
+        };
+        let r = mailbox("mail.interop-shop.example").await;
+        c.check(
+            &format!("Dovecot {port} -> mailbox accept"),
+            r.verdict.id == "verdict.mailbox.accept" && find(&r, "mailbox.greets").is_some(),
+            &r,
+        );
+        let r = mailbox("sv1.interop-host.example").await;
+        c.check(
+            &format!("Dovecot {port}, a name its certificate lacks -> the same mismatch as sendas"),
+            r.verdict.id == "verdict.mailbox.refuse" && find(&r, "tls.cert.name-mismatch").is_some(),
+            &r,
+        );
+    }
 }
 
 /// Sends `message` to Postfix's MX on `port` as the sender `client` (XCLIENT presents its world
