@@ -446,6 +446,18 @@ async fn receiving_side(w: &World, c: &mut Cases) {
             && find(&r, "mx.open-relay").is_none(),
         &r,
     );
+    // The TLS versions below 1.2 Postfix accepts on port 25, by our raw hellos and by
+    // openssl s_client (the reference), which must agree.
+    let ours: Vec<String> = find(&r, "mx.tls.legacy-accepted")
+        .map(|f| f.args["versions"].split(", ").map(String::from).collect())
+        .unwrap_or_default();
+    let theirs: Vec<String> = [("TLS 1.1", "-tls1_1"), ("TLS 1.0", "-tls1")]
+        .into_iter()
+        .filter(|(_, flag)| openssl_accepts(w.mx_tls, flag))
+        .map(|(v, _)| v.to_string())
+        .collect();
+    println!("legacy TLS on Postfix's port 25: mxdoctor {ours:?}, openssl {theirs:?}");
+    c.check("legacy TLS versions agree with openssl s_client", ours == theirs, &r);
     let r = check("plain-mx.interop-host.example").await;
     c.check(
         "Postfix MX without TLS -> mx.starttls.missing",
@@ -480,6 +492,28 @@ async fn receiving_side(w: &World, c: &mut Cases) {
             &r,
         );
     }
+}
+
+/// Whether `openssl s_client` completes a handshake offering only one old version (`-tls1`,
+/// `-tls1_1`) after STARTTLS on a loopback port. Security level 0 on our side, so that only the
+/// server decides.
+fn openssl_accepts(port: u16, flag: &str) -> bool {
+    let out = std::process::Command::new("openssl")
+        .args([
+            "s_client",
+            "-connect",
+            &format!("127.0.0.1:{port}"),
+            "-starttls",
+            "smtp",
+            flag,
+            "-cipher",
+            "DEFAULT@SECLEVEL=0",
+            "-brief",
+        ])
+        .stdin(std::process::Stdio::null())
+        .output()
+        .expect("openssl runs");
+    out.status.success()
 }
 
 /// Sends `message` to Postfix's MX on `port` as the sender `client` (XCLIENT presents its world
