@@ -452,3 +452,53 @@ async fn the_provider_is_recognised_and_its_selectors_come_first() {
     // No provider, no provider check.
     assert_lacks(&run("plain.transport.example").await, "provider.detected");
 }
+
+#[tokio::test]
+async fn bimi_record_dmarc_and_logo_cases() {
+    use mxdoctor_engine::topics::{Topic, Topics};
+    let lab = start("transport-cases").await;
+    let c = mxdoctor::app::lab_context(&env(&lab), mxdoctor_net::clock::fixed(NOW), Duration::from_secs(2)).unwrap();
+    let run = |domain: String| {
+        let c = c.clone();
+        async move {
+            let req = mxdoctor_engine::domain::DomainRequest {
+                domain,
+                ips: Vec::new(),
+                helo: None,
+                selectors: Vec::new(),
+                bulk: false,
+                submission: None,
+                check_submission: false,
+                lists: Vec::new(),
+                domain_lists: Vec::new(),
+                topics: Topics::of(&[Topic::Bimi]),
+                relay_test: false,
+            };
+            mxdoctor_engine::domain::run(&c, &req).await
+        }
+    };
+    let cases = [
+        ("bimi-good", "bimi.logo-ok", Severity::Pass),
+        ("bimi-good", "bimi.certificate-present", Severity::Info),
+        ("bimi-weak", "bimi.dmarc-not-enforcing", Severity::Fail),
+        ("bimi-weak", "bimi.no-certificate", Severity::Info),
+        ("bimi-pct", "bimi.dmarc-pct", Severity::Warning),
+        ("bimi-bad", "bimi.logo-invalid", Severity::Fail),
+        ("bimi-big", "bimi.logo-too-large", Severity::Fail),
+        ("bimi-gone", "bimi.logo-unavailable", Severity::Fail),
+        ("bimi-declined", "bimi.declined", Severity::Info),
+        ("bimi-two", "bimi.multiple", Severity::Warning),
+        ("bimi-syntax", "bimi.syntax-error", Severity::Warning),
+        ("good", "bimi.missing", Severity::Info),
+    ];
+    for (label, id, severity) in cases {
+        let r = run(format!("{label}.transport.example")).await;
+        assert_eq!(severity_of(&r, id), severity, "{label}: {:?}", ids(&r));
+    }
+    let good = run("bimi-good.transport.example".into()).await;
+    assert_lacks(&good, "bimi.dmarc-not-enforcing");
+    let bad = run("bimi-bad.transport.example".into()).await;
+    assert_eq!(finding(&bad, "bimi.logo-invalid").args["problems"], "profile, script, external, no-title");
+    let gone = run("bimi-gone.transport.example".into()).await;
+    assert_eq!(finding(&gone, "bimi.logo-unavailable").args["reason"], "HTTP 404");
+}

@@ -291,7 +291,7 @@ pub async fn run(ctx: &Context, req: &DomainRequest) -> Report {
         mx,
         (dkim, provider),
         dmarc,
-        tlsrpt,
+        (tlsrpt, bimi),
         domain_lists,
         (ips, derived, spf, ip_checks, sendas),
         (inbound, sts, dane),
@@ -320,10 +320,15 @@ pub async fn run(ctx: &Context, req: &DomainRequest) -> Report {
             }
         },
         async {
-            match topics.has(Topic::Tlsrpt) {
+            let tlsrpt = match topics.has(Topic::Tlsrpt) {
                 true => crate::tlsrpt::check(ctx, &domain).await,
                 false => not_selected("tlsrpt", &domain, "tlsrpt"),
-            }
+            };
+            let bimi = match topics.has(Topic::Bimi) {
+                true => crate::bimi::findings(&domain, &crate::bimi::probe(ctx, &domain).await),
+                false => not_selected("bimi", &domain, "bimi"),
+            };
+            (tlsrpt, bimi)
         },
         async {
             match topics.has(Topic::Dbl) {
@@ -391,6 +396,7 @@ pub async fn run(ctx: &Context, req: &DomainRequest) -> Report {
     checks.push(dmarc);
     checks.push(tlsrpt);
     checks.push(sts);
+    checks.push(bimi);
     checks.extend(inbound);
     checks.extend(dane);
     checks.extend(domain_lists);

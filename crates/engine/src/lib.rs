@@ -2,6 +2,7 @@
 //! stable ids, and derive a verdict. Printing is elsewhere (`mxdoctor-report`).
 
 pub mod aia;
+pub mod bimi;
 pub mod context;
 pub mod dane;
 pub mod dkim;

@@ -27,10 +27,12 @@ pub enum Topic {
     Mtasts,
     /// DNSSEC status of the domain and its MX hosts, and their TLSA records (DANE).
     Dane,
+    /// BIMI: the logo record, DMARC enforcement, the logo itself (an HTTPS fetch).
+    Bimi,
 }
 
 impl Topic {
-    pub const ALL: [Topic; 12] = [
+    pub const ALL: [Topic; 13] = [
         Topic::Mx,
         Topic::Spf,
         Topic::Dkim,
@@ -43,6 +45,7 @@ impl Topic {
         Topic::Inbound,
         Topic::Mtasts,
         Topic::Dane,
+        Topic::Bimi,
     ];
 
     pub fn name(self) -> &'static str {
@@ -59,6 +62,7 @@ impl Topic {
             Topic::Inbound => "inbound",
             Topic::Mtasts => "mta-sts",
             Topic::Dane => "dane",
+            Topic::Bimi => "bimi",
         }
     }
 }
@@ -87,7 +91,7 @@ impl Topics {
     /// Everything answered by DNS alone (no connection to a mail or web server).
     pub fn dns() -> Self {
         let mut t = Self::all();
-        for connects in [Topic::Submission, Topic::Inbound, Topic::Mtasts] {
+        for connects in [Topic::Submission, Topic::Inbound, Topic::Mtasts, Topic::Bimi] {
             t.0 &= !Self::bit(connects);
         }
         t
@@ -125,7 +129,7 @@ impl Topics {
                     Some(t) => Self::bit(*t),
                     None => {
                         return Err(format!(
-                            "unknown topic `{w}`; known: {}, dns (all but submission, inbound and mta-sts), all",
+                            "unknown topic `{w}`; known: {}, dns (all but submission, inbound, mta-sts and bimi), all",
                             Topic::ALL.map(Topic::name).join(", ")
                         ));
                     }

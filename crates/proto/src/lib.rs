@@ -5,6 +5,7 @@
 
 pub mod addr;
 pub mod arc;
+pub mod bimi;
 pub mod bounce;
 pub mod bounce_vendor;
 pub mod dkim;
