@@ -498,7 +498,31 @@ async fn bimi_record_dmarc_and_logo_cases() {
     let good = run("bimi-good.transport.example".into()).await;
     assert_lacks(&good, "bimi.dmarc-not-enforcing");
     let bad = run("bimi-bad.transport.example".into()).await;
-    assert_eq!(finding(&bad, "bimi.logo-invalid").args["problems"], "profile, script, external, no-title");
+    assert_eq!(
+        finding(&bad, "bimi.logo-invalid").args["problems"],
+        "profile, script, external, no-title"
+    );
     let gone = run("bimi-gone.transport.example".into()).await;
     assert_eq!(finding(&gone, "bimi.logo-unavailable").args["reason"], "HTTP 404");
+}
+
+#[tokio::test]
+async fn the_checklist_has_the_receiving_tls_rows() {
+    let lab = start("transport-cases").await;
+    let state = |r: &Report, id: &str| finding(r, id).args["state"].clone();
+    let good = receiving(&lab, "sts-good.transport.example", false).await;
+    assert_eq!(state(&good, "req.receive.starttls"), "met");
+    assert_eq!(state(&good, "req.receive.protected"), "met");
+    assert_eq!(severity_of(&good, "req.receive.protected"), Severity::Pass);
+    let plain = receiving(&lab, "plain.transport.example", false).await;
+    assert_eq!(state(&plain, "req.receive.starttls"), "broken");
+    assert_eq!(severity_of(&plain, "req.receive.starttls"), Severity::Notice);
+    let bad = receiving(&lab, "sts-badcert.transport.example", false).await;
+    assert!(finding(&bad, "req.receive.protected").args["because"].contains("mtasts.mx-tls-fails"));
+    let dane = start("dane-cases").await;
+    let r = receiving(&dane, "good.dane.example", false).await;
+    assert_eq!(state(&r, "req.receive.protected"), "met");
+    // A probe that could not run: not known, never met.
+    let silent = receiving(&lab, "many.transport.example", false).await;
+    assert_eq!(state(&silent, "req.receive.starttls"), "unknown");
 }

@@ -33,7 +33,7 @@ pub enum BimiProbe {
     Seen {
         records: Vec<String>,
         dmarc: Option<DmarcSeen>,
-        logo: Option<(String, Result<Response, HttpsError>)>,
+        logo: Option<Box<(String, Result<Response, HttpsError>)>>,
     },
 }
 
@@ -59,7 +59,7 @@ pub async fn probe(ctx: &Context, domain: &str) -> BimiProbe {
         match url {
             Some(u) => {
                 let r = https::get(&ctx.dns, &ctx.connector, &ctx.tls, &u, ctx.timeout, FETCH_LIMIT).await;
-                Some((u, r))
+                Some(Box::new((u, r)))
             }
             None => None,
         }
@@ -111,7 +111,8 @@ pub fn findings(domain: &str, probe: &BimiProbe) -> CheckResult {
         [one] => match parse(one) {
             Ok(r) => r,
             Err(e) => {
-                c.findings.push(f("bimi.syntax-error", Severity::Warning).arg("error", e));
+                c.findings
+                    .push(f("bimi.syntax-error", Severity::Warning).arg("error", e));
                 return c;
             }
         },
@@ -126,8 +127,8 @@ pub fn findings(domain: &str, probe: &BimiProbe) -> CheckResult {
         return c;
     };
     c.findings.extend(dmarc_findings(domain, &name, dmarc.as_ref()));
-    if let Some((_, result)) = logo {
-        c.findings.extend(logo_findings(&name, url, result));
+    if let Some(fetched) = logo {
+        c.findings.extend(logo_findings(&name, url, &fetched.1));
     }
     c.findings.push(match &record.evidence {
         Some(a) => Finding::new("bimi.certificate-present", Severity::Info, name.clone()).arg("url", a),
@@ -178,7 +179,11 @@ fn logo_findings(name: &str, url: &str, result: &Result<Response, HttpsError>) -
         Ok(r) if r.status != 200 => return unavailable(format!("HTTP {}", r.status)),
         Ok(r) => r,
     };
-    let host = url.trim_start_matches("https://").split(['/', ':']).next().unwrap_or_default();
+    let host = url
+        .trim_start_matches("https://")
+        .split(['/', ':'])
+        .next()
+        .unwrap_or_default();
     let cert_ok = r.tls.leaf().is_some_and(|leaf| {
         Hostname::parse(host).is_ok_and(|h| verify_name(&h, &leaf.presented_ids()).matched.is_some())
     }) && r.tls.chain_verdict == mxdoctor_net::tls::ChainVerdict::Trusted

@@ -504,6 +504,15 @@ impl Req {
     }
 }
 
+/// Whom a checklist row binds: every sender, bulk senders (a failure with --bulk, a notice
+/// without), or nobody (advice about mail to the domain: a notice when broken).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Binds {
+    Every,
+    Bulk,
+    Advice,
+}
+
 /// What the checks say about the facts the requirements are made of.
 struct Facts<'a> {
     checks: &'a [CheckResult],
@@ -640,38 +649,47 @@ pub fn checklist(checks: &[CheckResult], bulk: bool, domain: &str, derived: bool
         other => other.clone(),
     };
     let auth = Req::any(&[spf.clone(), dkim.clone()]);
-    // (id, state, applies to every sender, Gmail's reply when broken)
-    let rows: Vec<(&str, Req, bool, &str)> = vec![
-        ("req.gmail.authenticated", auth.clone(), true, "550 5.7.26"),
-        ("req.gmail.ptr", ptr.clone(), true, "550 5.7.25"),
-        ("req.gmail.dkim-key-length", key_len, true, "550 5.7.26"),
-        ("req.gmail.tls", Req::NotCheckable, true, "421 4.7.29"),
-        ("req.gmail.spam-rate", Req::NotCheckable, true, "421 4.7.28"),
+    let (receive_tls, receive_protected) = receiving_rows(&facts);
+    // (id, state, whom it binds, Gmail's reply when broken)
+    let rows: Vec<(&str, Req, Binds, &str)> = vec![
+        ("req.gmail.authenticated", auth.clone(), Binds::Every, "550 5.7.26"),
+        ("req.gmail.ptr", ptr.clone(), Binds::Every, "550 5.7.25"),
+        ("req.gmail.dkim-key-length", key_len, Binds::Every, "550 5.7.26"),
+        ("req.gmail.tls", Req::NotCheckable, Binds::Every, "421 4.7.29"),
+        ("req.gmail.spam-rate", Req::NotCheckable, Binds::Every, "421 4.7.28"),
         (
             "req.gmail.bulk.spf-and-dkim",
             Req::all(&[spf.clone(), dkim.clone()]),
-            false,
+            Binds::Bulk,
             "550 5.7.27 / 5.7.30",
         ),
-        ("req.gmail.bulk.dmarc", dmarc.clone(), false, "550 5.7.40"),
+        ("req.gmail.bulk.dmarc", dmarc.clone(), Binds::Bulk, "550 5.7.40"),
         // Alignment the DNS can give: SPF at the From domain (MAIL FROM = From), or a DKIM key there.
-        ("req.gmail.bulk.alignment", auth, false, "421 4.7.32"),
-        ("req.gmail.bulk.unsubscribe", Req::NotCheckable, false, ""),
-        ("req.yahoo.ptr-meaningful", ptr_meaningful, true, ""),
+        ("req.gmail.bulk.alignment", auth, Binds::Bulk, "421 4.7.32"),
+        ("req.gmail.bulk.unsubscribe", Req::NotCheckable, Binds::Bulk, ""),
+        ("req.yahoo.ptr-meaningful", ptr_meaningful, Binds::Every, ""),
         (
             "req.microsoft.bulk",
             Req::all(&[spf.clone(), dkim.clone(), dmarc.clone()]),
-            false,
+            Binds::Bulk,
             "550 5.7.515",
         ),
-        ("req.apple.authenticated", Req::all(&[spf, dkim, dmarc, ptr]), false, ""),
+        (
+            "req.apple.authenticated",
+            Req::all(&[spf, dkim, dmarc, ptr]),
+            Binds::Bulk,
+            "",
+        ),
+        // How mail reaches the domain: every sender's TLS rows for mail *to* it.
+        ("req.receive.starttls", receive_tls, Binds::Advice, ""),
+        ("req.receive.protected", receive_protected, Binds::Advice, ""),
     ];
     let mut c = CheckResult::ran("checklist", domain.to_string());
-    for (id, state, all, code) in rows {
+    for (id, state, binds, code) in rows {
         let because = state.ids();
         let (severity, state_s) = match state {
             Req::Met(_) => (Severity::Pass, "met"),
-            Req::Broken(_) if all || bulk => (Severity::Fail, "broken"),
+            Req::Broken(_) if binds == Binds::Every || (binds == Binds::Bulk && bulk) => (Severity::Fail, "broken"),
             Req::Broken(_) => (Severity::Notice, "broken"),
             Req::Probable(_) => (Severity::Warning, "broken-if-derived-ips-send"),
             Req::Unknown(_) => (Severity::Info, "unknown"),
@@ -693,6 +711,55 @@ pub fn checklist(checks: &[CheckResult], bulk: bool, domain: &str, derived: bool
         );
     }
     c
+}
+
+/// The rows about mail *to* the domain: every MX offers working STARTTLS; and that TLS is
+/// protected from downgrade by MTA-STS in enforce mode or by DANE, with every MX passing it.
+fn receiving_rows(facts: &Facts) -> (Req, Req) {
+    let starttls = facts.state(
+        &[
+            "mx.starttls.missing",
+            "mx.starttls.rejected",
+            "mx.tls.failed",
+            "mx.tls.too-old",
+        ],
+        &["mx.starttls.offered"],
+        &["mx.smtp"],
+        "mx.missing",
+    );
+    let broken = facts.present(&[
+        "mtasts.mx-tls-fails",
+        "mtasts.mx-not-covered",
+        "dane.mismatch",
+        "dane.no-tls",
+        "dnssec.bogus",
+    ]);
+    let enforced = facts
+        .checks
+        .iter()
+        .flat_map(|c| &c.findings)
+        .any(|f| f.id == "mtasts.valid" && f.args.get("mode").is_some_and(|m| m == "enforce"));
+    let protected = if !broken.is_empty() {
+        Req::Broken(broken)
+    } else if enforced || facts.has("dane.valid") {
+        Req::Met(facts.present(&["mtasts.valid", "dane.valid"]))
+    } else {
+        let unknown = facts.unknown(&["mta-sts", "dane"], "mtasts.missing");
+        if unknown
+            .iter()
+            .any(|u| u.starts_with("error.") || u.starts_with("skip."))
+        {
+            Req::Unknown(unknown)
+        } else {
+            Req::Broken(facts.present(&[
+                "mtasts.missing",
+                "mtasts.mode-testing",
+                "mtasts.mode-none",
+                "dane.missing",
+            ]))
+        }
+    };
+    (starttls, protected)
 }
 
 /// The checks the domain verdict rests on: an error in any keeps it from "accept".

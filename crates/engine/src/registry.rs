@@ -224,6 +224,8 @@ pub static FINDINGS: &[FindingDef] = &[
     def("req.yahoo.ptr-meaningful", Notice, "Yahoo: a meaningful, non-generic PTR"),
     def("req.microsoft.bulk", Fail, "Outlook.com, bulk senders: SPF, DKIM and DMARC"),
     def("req.apple.authenticated", Fail, "Apple: SPF, DKIM, DMARC and PTR"),
+    def("req.receive.starttls", Notice, "receiving: every MX offers working STARTTLS"),
+    def("req.receive.protected", Notice, "receiving: MTA-STS enforce or DANE protects TLS to every MX"),
     // A received message (`message FILE`, crates/engine/src/received.rs).
     def("msg.dkim.pass", Pass, "a DKIM signature verifies"),
     def("msg.dkim.none", Warning, "the message has no DKIM signature"),

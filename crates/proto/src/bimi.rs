@@ -77,11 +77,21 @@ pub fn svg_problems(svg: &str) -> Vec<&'static str> {
     if lower.contains("<script") || has_event_attribute(&lower) {
         out.push("script");
     }
-    let external = ["href=\"http", "href='http", "href=\"//", "url(http", "<image", "<foreignobject"];
+    let external = [
+        "href=\"http",
+        "href='http",
+        "href=\"//",
+        "url(http",
+        "<image",
+        "<foreignobject",
+    ];
     if external.iter().any(|p| lower.contains(p)) {
         out.push("external");
     }
-    if ["<animate", "<set ", "<animatemotion", "<animatetransform"].iter().any(|p| lower.contains(p)) {
+    if ["<animate", "<set ", "<animatemotion", "<animatetransform"]
+        .iter()
+        .any(|p| lower.contains(p))
+    {
         out.push("animation");
     }
     if !lower.contains("<title") {
@@ -109,7 +119,13 @@ mod tests {
         assert_eq!(r.logo.as_deref(), Some("https://brand.example/logo.svg"));
         assert_eq!(r.evidence.as_deref(), Some("https://brand.example/vmc.pem"));
         // Declination: empty l=.
-        assert_eq!(parse("v=BIMI1; l=; a=;").unwrap(), BimiRecord { logo: None, evidence: None });
+        assert_eq!(
+            parse("v=BIMI1; l=; a=;").unwrap(),
+            BimiRecord {
+                logo: None,
+                evidence: None
+            }
+        );
         assert!(parse("v=BIMI1; l=http://brand.example/logo.svg").is_err());
         assert!(!is_bimi("v=BIMI10; l=x"));
         assert!(parse("v=spf1 -all").is_err());
@@ -120,7 +136,10 @@ mod tests {
         let good = r#"<svg xmlns="http://www.w3.org/2000/svg" version="1.2" baseProfile="tiny-ps" viewBox="0 0 10 10"><title>Brand</title><rect width="10" height="10"/></svg>"#;
         assert!(svg_problems(good).is_empty(), "{:?}", svg_problems(good));
         let bad = r#"<svg version="1.1" onload="x()"><script>alert(1)</script><image href="https://t.example/a.png"/><animate/></svg>"#;
-        assert_eq!(svg_problems(bad), ["profile", "script", "external", "animation", "no-title"]);
+        assert_eq!(
+            svg_problems(bad),
+            ["profile", "script", "external", "animation", "no-title"]
+        );
         assert_eq!(svg_problems("<html></html>"), ["not-svg"]);
     }
 }
