@@ -96,6 +96,22 @@ async fn no_starttls_silence_and_other_protocols() {
         );
         assert_eq!(r.verdict.id, "verdict.mailbox.refuse");
     }
+    for port in [993, 995] {
+        let r = mailbox(&lab, "mail.busy.mbox.example", port).await;
+        assert!(
+            finding(&r, "mailbox.refused").args["reply"].contains("Too many connections"),
+            "{port}"
+        );
+    }
+    for port in [143, 110] {
+        let r = mailbox(&lab, "mail.broken.mbox.example", port).await;
+        assert_eq!(
+            finding(&r, "mailbox.starttls.rejected").severity,
+            Severity::Fail,
+            "{port}"
+        );
+        assert_lacks(&r, "mailbox.starttls.missing");
+    }
     // A POP3 server that never greets: a finding within the timeout, not a hang.
     let r = mailbox(&lab, "mail.silent.mbox.example", 110).await;
     assert_eq!(finding(&r, "mailbox.no-greeting").args["secs"], "2");

@@ -121,6 +121,9 @@ async fn each_mx_on_port_25_has_its_finding() {
         ("sni.transport.example", "mx.sni.selects-cert", Severity::Info),
         ("mismatch.transport.example", "mx.cert.name-mismatch", Severity::Info),
         ("twice.transport.example", "mx.duplicate", Severity::Notice),
+        ("refusing.transport.example", "mx.smtp.refused", Severity::Warning),
+        ("alert.transport.example", "mx.tls.failed", Severity::Warning),
+        ("expired.transport.example", "mx.cert.expired", Severity::Info),
     ];
     for (domain, id, severity) in cases {
         let r = receiving(&lab, domain, false).await;
@@ -383,6 +386,13 @@ async fn rfc7672_tlsa_against_the_presented_chain() {
             "mx.plain-dns.example",
             "dane.tlsa-insecure",
             Severity::Warning,
+        ),
+        // Nothing answers at the MX: the records cannot be compared, which is not a pass.
+        (
+            "unreach.dane.example",
+            "mx.unreach.dane.example",
+            "dane.not-compared",
+            Severity::Info,
         ),
     ];
     for (domain, host, id, severity) in cases {

@@ -318,6 +318,7 @@ pub async fn start(world: &World, opts: LabOptions) -> Result<Lab, LabError> {
             let cfg = Arc::new(smtp::ListenerConfig {
                 hostname: s.hostname.clone(),
                 banner: s.banner.clone().unwrap_or_else(|| format!("{} ESMTP", s.hostname)),
+                refuse: s.refuse.clone(),
                 behaviour: s.behaviour,
                 spec: l.clone(),
                 tls,

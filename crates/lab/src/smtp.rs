@@ -75,6 +75,8 @@ const MAX_MAILBOX: usize = 1000;
 pub struct ListenerConfig {
     pub hostname: String,
     pub banner: String,
+    /// Refuse every session at the greeting with this text (`ServerSpec::refuse`).
+    pub refuse: Option<String>,
     pub behaviour: Behaviour,
     pub spec: ListenerSpec,
     pub tls: TlsSide,
@@ -259,6 +261,10 @@ impl Session {
             Behaviour::Imap => return self.imap().await,
             _ => {}
         }
+        if let Some(text) = &self.cfg.refuse {
+            let r = format!("554 5.7.1 {text}\r\n");
+            return self.write(&r).await;
+        }
         let banner = format!("220 {}\r\n", self.cfg.banner);
         self.write(&banner).await?;
         while let Some(line) = self.line().await? {
@@ -409,6 +415,10 @@ impl Session {
     /// A POP3 server (RFC 1939) with CAPA (RFC 2449) and STLS (RFC 2595 section 4): enough
     /// of a dialogue for a client to see its capabilities and its certificate.
     async fn pop3(&mut self) -> R<()> {
+        if let Some(text) = &self.cfg.refuse {
+            let r = format!("-ERR {text}\r\n");
+            return self.write(&r).await;
+        }
         let greeting = format!("+OK {} ready.\r\n", self.cfg.hostname);
         self.write(&greeting).await?;
         while let Some(line) = self.line().await? {
@@ -423,6 +433,9 @@ impl Session {
                     }
                     caps.push_str(".\r\n");
                     self.write(&caps).await?;
+                }
+                "STLS" if self.cfg.spec.starttls_fails => {
+                    self.write("-ERR TLS not available due to local problem\r\n").await?;
                 }
                 "STLS" if self.cfg.spec.tls == TlsMode::Starttls && !self.tls => {
                     self.write("+OK Begin TLS negotiation\r\n").await?;
@@ -444,6 +457,10 @@ impl Session {
     /// An IMAP server (RFC 9051) with CAPABILITY, STARTTLS (section 6.2.1) and LOGOUT; login is
     /// disabled until TLS, as Dovecot does by default.
     async fn imap(&mut self) -> R<()> {
+        if let Some(text) = &self.cfg.refuse {
+            let r = format!("* BYE {text}\r\n");
+            return self.write(&r).await;
+        }
         let greeting = format!(
             "* OK [CAPABILITY {}] {} ready.\r\n",
             self.imap_caps(),
@@ -460,6 +477,10 @@ impl Session {
                         "* CAPABILITY {}\r\n{tag} OK Capability completed.\r\n",
                         self.imap_caps()
                     );
+                    self.write(&r).await?;
+                }
+                "STARTTLS" if self.cfg.spec.starttls_fails => {
+                    let r = format!("{tag} NO [UNAVAILABLE] TLS not available.\r\n");
                     self.write(&r).await?;
                 }
                 "STARTTLS" if self.cfg.spec.tls == TlsMode::Starttls && !self.tls => {

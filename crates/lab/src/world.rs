@@ -216,6 +216,10 @@ pub struct ServerSpec {
     #[serde(default = "smtp_behaviour")]
     pub behaviour: Behaviour,
     pub banner: Option<String>,
+    /// Refuse every session at the greeting with this text (SMTP `554 text`, POP3 `-ERR text`,
+    /// IMAP `* BYE text`), as a server refusing a client's address does.
+    #[serde(default)]
+    pub refuse: Option<String>,
     /// Delay before each SMTP reply of this server (overrides `mxdoctor lab --latency`).
     #[serde(default)]
     pub latency_ms: Option<u64>,
