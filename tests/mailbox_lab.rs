@@ -138,3 +138,24 @@ async fn no_starttls_silence_and_other_protocols() {
     assert_eq!(r.verdict.id, "verdict.mailbox.unknown");
     assert_eq!(r.exit_status(), 2);
 }
+
+#[tokio::test]
+async fn mailbox_report_text_en_and_ja() {
+    let lab = start("mailbox-cases").await;
+    // The shared host's certificate on POP3S: the mismatch, the name to type, Gmail's ended
+    // fetcher.
+    let r = mailbox(&lab, "mail.shop.mbox.example", 995).await;
+    for (lang, name) in [
+        (mxdoctor_explain::Lang::En, "mailbox_shop_995_en"),
+        (mxdoctor_explain::Lang::Ja, "mailbox_shop_995_ja"),
+    ] {
+        let text = plain_text(&r, lang);
+        assert!(text.contains("sv1.host.mbox.example"), "{text}");
+        // Worded for a mail app: not Gmail's "Send mail as" dialog or its error.
+        assert!(
+            !text.contains("TLS Negotiation failed") && !text.contains("SMTP"),
+            "{text}"
+        );
+        insta::assert_snapshot!(name, text);
+    }
+}

@@ -23,6 +23,11 @@ use crate::context::Context;
 use crate::model::*;
 use crate::sendas::{acceptable, certificate_findings, resolve};
 
+/// The finding arg that selects a catalogue wording (`mxdoctor_explain::CONTEXT_ARG`; the
+/// engine does not depend on the catalogue, and crates/report/tests/catalog.rs keeps the two
+/// names equal).
+pub const CONTEXT_ARG: &str = "context";
+
 /// At most this many covered names are tried as what to type instead.
 const MAX_CANDIDATES: usize = 12;
 
@@ -191,6 +196,10 @@ pub fn session_findings(
     }
     if let Some(tls) = &s.tls {
         out.extend(certificate_findings(tls, &req.host, &server, issuer));
+    }
+    // The same ids as `sendas`, worded for a mail app (catalogue entries `ID@mailbox`).
+    for f in out.iter_mut().filter(|f| f.id.starts_with("tls.")) {
+        f.args.insert(CONTEXT_ARG.into(), "mailbox".into());
     }
     out
 }

@@ -138,8 +138,17 @@ pub fn fill(template: &str, args: &BTreeMap<String, String>) -> String {
     out
 }
 
+/// The arg that names the report a finding appears in when its wording depends on it: a
+/// catalogue entry `ID@CONTEXT` (e.g. `tls.cert.expired@mailbox`, said of a mail app rather
+/// than of Gmail's "Send mail as") is used instead of `ID` when the finding carries it.
+pub const CONTEXT_ARG: &str = "context";
+
 pub fn text(lang: Lang, id: &str, args: &BTreeMap<String, String>) -> Option<Text> {
-    let e = catalog(lang).entries.get(id)?;
+    let entries = &catalog(lang).entries;
+    let e = args
+        .get(CONTEXT_ARG)
+        .and_then(|c| entries.get(&format!("{id}@{c}")))
+        .or_else(|| entries.get(id))?;
     let args = localised(lang, args);
     Some(Text {
         title: fill(&e.title, &args),
