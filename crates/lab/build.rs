@@ -21,6 +21,10 @@ fn walk(dir: &Path, root: &Path, out: &mut Vec<(String, PathBuf)>) {
     }
 }
 
+#[allow(
+    clippy::expect_used,
+    reason = "a build script: Cargo sets these variables, and a failure must stop the build"
+)]
 fn main() {
     let manifest = PathBuf::from(std::env::var("CARGO_MANIFEST_DIR").expect("cargo sets it"));
     let root = manifest.join("../../scenarios");
