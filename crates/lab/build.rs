@@ -36,9 +36,14 @@ fn main() {
     }
     // Folders too: adding a file to a scenario must rebuild.
     if let Ok(dirs) = std::fs::read_dir(&root) {
-        for d in dirs.flatten() {
+        // Only paths that exist: Cargo treats a missing one as changed on every build, which
+        // rebuilt this crate (and all that depends on it) every time.
+        for d in dirs.flatten().filter(|d| d.path().is_dir()) {
             println!("cargo:rerun-if-changed={}", d.path().display());
-            println!("cargo:rerun-if-changed={}", d.path().join("zones").display());
+            let zones = d.path().join("zones");
+            if zones.is_dir() {
+                println!("cargo:rerun-if-changed={}", zones.display());
+            }
         }
     }
     let mut code =

@@ -10,7 +10,7 @@ mod macros;
 mod record;
 
 pub use eval::{CheckHost, SpfDns, SpfDnsError, SpfInput, SpfOutcome, SpfResult, TraceEvent, check_host};
-pub use macros::{MacroContext, expand};
+pub use macros::{MacroContext, expand, validate_macro_string};
 pub use record::{
     Directive, Mechanism, Modifier, ParseError, Qualifier, SpfRecord, is_spf_record as is_spf, parse_record,
 };

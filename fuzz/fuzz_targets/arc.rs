@@ -1,0 +1,12 @@
+#![no_main]
+//! Fuzz target: arc. Outside data must end in a value or an error, never a panic.
+
+use libfuzzer_sys::fuzz_target;
+use mxdoctor_proto::*;
+
+fuzz_target!(|data: &[u8]| {
+    let Ok(text) = std::str::from_utf8(data) else { return };
+    let _ = arc::parse_tag_list(text);
+    let _ = arc::field_problems(text, true);
+    let _ = arc::field_problems(text, false);
+});

@@ -1,0 +1,11 @@
+#![no_main]
+//! Fuzz target: dmarc_record. Outside data must end in a value or an error, never a panic.
+
+use libfuzzer_sys::fuzz_target;
+use mxdoctor_proto::*;
+
+fuzz_target!(|data: &[u8]| {
+    let Ok(text) = std::str::from_utf8(data) else { return };
+    let _ = dmarc::parse_record(text);
+    let _ = dmarc::walk_names(text);
+});

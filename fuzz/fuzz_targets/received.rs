@@ -1,0 +1,11 @@
+#![no_main]
+//! Fuzz target: received. Outside data must end in a value or an error, never a panic.
+
+use libfuzzer_sys::fuzz_target;
+use mxdoctor_proto::*;
+
+fuzz_target!(|data: &[u8]| {
+    let Ok(text) = std::str::from_utf8(data) else { return };
+    let hops: Vec<_> = text.split('\n').take(100).map(received::parse_received).collect();
+    let _ = received::entry_hop(&hops);
+});
