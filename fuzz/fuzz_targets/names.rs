@@ -7,7 +7,9 @@ use mxdoctor_proto::*;
 fuzz_target!(|data: &[u8]| {
     let Ok(text) = std::str::from_utf8(data) else { return };
     let mut lines = text.split('\n');
-    let Some(reference) = lines.next().and_then(|l| hostname::Hostname::parse(l).ok()) else { return };
+    let Some(reference) = lines.next().and_then(|l| hostname::Hostname::parse(l).ok()) else {
+        return;
+    };
     let ids = names::PresentedIds {
         dns_sans: lines.clone().take(50).map(str::to_string).collect(),
         ip_sans: Vec::new(),

@@ -12,6 +12,10 @@ fuzz_target!(|data: &[u8]| {
             lines.push(l.text);
         }
     }
-    let reply = smtp::Reply { code: 250, enhanced: None, lines };
+    let reply = smtp::Reply {
+        code: 250,
+        enhanced: None,
+        lines,
+    };
     let _ = smtp::parse_ehlo(&reply);
 });
