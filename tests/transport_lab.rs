@@ -68,8 +68,18 @@ async fn receiving(lab: &mxdoctor_lab::Lab, domain: &str, relay_test: bool) -> R
 }
 
 async fn receiving_with(c: &mxdoctor_engine::Context, domain: &str, relay_test: bool) -> Report {
-    use mxdoctor_engine::topics::{Topic, Topics};
-    let req = mxdoctor_engine::domain::DomainRequest {
+    use mxdoctor_engine::topics::Topic;
+    let topics = [Topic::Mx, Topic::Inbound, Topic::Mtasts, Topic::Dane];
+    mxdoctor_engine::domain::run(c, &request(domain, &topics, relay_test)).await
+}
+
+/// A domain request for `topics` alone, nothing given (IPs, selectors, submission).
+fn request(
+    domain: &str,
+    topics: &[mxdoctor_engine::topics::Topic],
+    relay_test: bool,
+) -> mxdoctor_engine::domain::DomainRequest {
+    mxdoctor_engine::domain::DomainRequest {
         domain: domain.into(),
         ips: Vec::new(),
         helo: None,
@@ -79,10 +89,9 @@ async fn receiving_with(c: &mxdoctor_engine::Context, domain: &str, relay_test: 
         check_submission: false,
         lists: Vec::new(),
         domain_lists: Vec::new(),
-        topics: Topics::of(&[Topic::Mx, Topic::Inbound, Topic::Mtasts, Topic::Dane]),
+        topics: mxdoctor_engine::topics::Topics::of(topics),
         relay_test,
-    };
-    mxdoctor_engine::domain::run(c, &req).await
+    }
 }
 
 fn severity_of(r: &Report, id: &str) -> Severity {
@@ -423,25 +432,13 @@ async fn rfc4035_bogus_dnssec_is_bogus_not_missing() {
 
 #[tokio::test]
 async fn the_provider_is_recognised_and_its_selectors_come_first() {
-    use mxdoctor_engine::topics::{Topic, Topics};
+    use mxdoctor_engine::topics::Topic;
     let lab = start("transport-cases").await;
     let c = mxdoctor::app::lab_context(&env(&lab), mxdoctor_net::clock::fixed(NOW), Duration::from_secs(2)).unwrap();
     let run = |domain: &'static str| {
         let c = c.clone();
         async move {
-            let req = mxdoctor_engine::domain::DomainRequest {
-                domain: domain.into(),
-                ips: Vec::new(),
-                helo: None,
-                selectors: Vec::new(),
-                bulk: false,
-                submission: None,
-                check_submission: false,
-                lists: Vec::new(),
-                domain_lists: Vec::new(),
-                topics: Topics::of(&[Topic::Mx, Topic::Spf, Topic::Dkim]),
-                relay_test: false,
-            };
+            let req = request(domain, &[Topic::Mx, Topic::Spf, Topic::Dkim], false);
             mxdoctor_engine::domain::run(&c, &req).await
         }
     };
@@ -465,27 +462,12 @@ async fn the_provider_is_recognised_and_its_selectors_come_first() {
 
 #[tokio::test]
 async fn bimi_record_dmarc_and_logo_cases() {
-    use mxdoctor_engine::topics::{Topic, Topics};
+    use mxdoctor_engine::topics::Topic;
     let lab = start("transport-cases").await;
     let c = mxdoctor::app::lab_context(&env(&lab), mxdoctor_net::clock::fixed(NOW), Duration::from_secs(2)).unwrap();
     let run = |domain: String| {
         let c = c.clone();
-        async move {
-            let req = mxdoctor_engine::domain::DomainRequest {
-                domain,
-                ips: Vec::new(),
-                helo: None,
-                selectors: Vec::new(),
-                bulk: false,
-                submission: None,
-                check_submission: false,
-                lists: Vec::new(),
-                domain_lists: Vec::new(),
-                topics: Topics::of(&[Topic::Bimi]),
-                relay_test: false,
-            };
-            mxdoctor_engine::domain::run(&c, &req).await
-        }
+        async move { mxdoctor_engine::domain::run(&c, &request(&domain, &[Topic::Bimi], false)).await }
     };
     let cases = [
         ("bimi-good", "bimi.logo-ok", Severity::Pass),

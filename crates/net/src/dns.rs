@@ -85,6 +85,17 @@ pub enum Rdata {
 }
 
 impl DnsRecord {
+    /// A hickory record as evidence and typed data (the one place answers are converted).
+    pub(crate) fn of(r: &hickory_resolver::proto::rr::Record) -> Self {
+        DnsRecord {
+            name: r.name.to_string(),
+            ttl: r.ttl,
+            rtype: type_name(r.record_type()),
+            data: rdata_text(&r.data),
+            rdata: typed(&r.data),
+        }
+    }
+
     /// The address of an A or AAAA record.
     pub fn ip(&self) -> Option<IpAddr> {
         match &self.rdata {
@@ -340,17 +351,7 @@ impl Dns {
         let elapsed_ms = started.elapsed().as_millis() as u64;
         let (entry, out) = match result {
             Ok(lookup) => {
-                let records: Vec<DnsRecord> = lookup
-                    .answers()
-                    .iter()
-                    .map(|r| DnsRecord {
-                        name: r.name.to_string(),
-                        ttl: r.ttl,
-                        rtype: type_name(r.record_type()),
-                        data: rdata_text(&r.data),
-                        rdata: typed(&r.data),
-                    })
-                    .collect();
+                let records: Vec<DnsRecord> = lookup.answers().iter().map(DnsRecord::of).collect();
                 let has_wanted = records.iter().any(|r| r.rtype == rtype_s);
                 let q = DnsQuery {
                     name: fqdn.clone(),

@@ -15,7 +15,7 @@ use hickory_resolver::proto::rr::{Record, RecordType};
 use serde::{Deserialize, Serialize};
 
 use crate::Dns;
-use crate::dns::{DnsError, DnsQuery, DnsRecord, absolute, classify, parse_name, rdata_text, type_name, typed};
+use crate::dns::{DnsError, DnsQuery, DnsRecord, absolute, classify, parse_name, type_name};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
@@ -133,13 +133,7 @@ impl Dns {
                     .answers()
                     .iter()
                     .filter(|r| r.record_type() != RecordType::RRSIG)
-                    .map(|r| DnsRecord {
-                        name: r.name.to_string(),
-                        ttl: r.ttl,
-                        rtype: type_name(r.record_type()),
-                        data: rdata_text(&r.data),
-                        rdata: typed(&r.data),
-                    })
+                    .map(DnsRecord::of)
                     .collect();
                 let security = match self.validating {
                     true => Security::of_all(wanted.iter().copied()).unwrap_or(Security::Indeterminate),
