@@ -1,5 +1,6 @@
 //! Runs a parsed command line: builds the context (live or lab), runs the engine, prints.
 
+use mxdoctor_engine::deadline::within;
 use std::io::{IsTerminal, Write};
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
@@ -113,6 +114,7 @@ pub fn lab_context(lab: &LabEnv, clock: SharedClock, timeout: Duration) -> Resul
         tls,
         clock,
         timeout,
+        deadline: mxdoctor_engine::deadline::DEFAULT_DEADLINE,
         ehlo_name: EHLO_NAME.into(),
     })
 }
@@ -138,6 +140,14 @@ pub fn build_context(common: &Common, lab: Option<LabEnv>) -> Result<Context, Ru
         )));
     }
     let timeout = Duration::from_secs_f64(common.timeout);
+    let max_deadline = mxdoctor_engine::deadline::MAX_DEADLINE.as_secs_f64();
+    if !(common.deadline.is_finite() && common.deadline > 0.0 && common.deadline <= max_deadline) {
+        return Err(RunError(format!(
+            "--deadline {}: must be between 0 and {max_deadline} seconds",
+            common.deadline
+        )));
+    }
+    let deadline = Duration::from_secs_f64(common.deadline);
     let clock = make_clock(common)?;
     let lab = match (lab, &common.lab) {
         (Some(l), _) => Some(l),
@@ -185,6 +195,7 @@ pub fn build_context(common: &Common, lab: Option<LabEnv>) -> Result<Context, Ru
         tls,
         clock,
         timeout,
+        deadline,
         ehlo_name: EHLO_NAME.into(),
     })
 }
@@ -293,7 +304,8 @@ async fn sendas_cmd(args: SendasArgs) -> Result<i32, RunError> {
         args.password_env.as_deref(),
     )?;
     let (ctx, timeline) = traced(build_context(&args.common, None)?, &args.common);
-    let report = sendas::run(&ctx, &req).await;
+    let target = format!("{}:{}", req.host, req.port);
+    let report = within(&ctx, "sendas", &target, sendas::run(&ctx, &req)).await;
     show_timeline(timeline, &ctx);
     Ok(print(&report, &args.common))
 }
@@ -303,7 +315,8 @@ async fn mailbox_cmd(args: MailboxArgs) -> Result<i32, RunError> {
     let req = mxdoctor_engine::mailbox::MailboxRequest::for_port(host, args.port)
         .ok_or_else(|| format!("--port {}: use 993, 995, 143 or 110", args.port))?;
     let (ctx, timeline) = traced(build_context(&args.common, None)?, &args.common);
-    let report = mxdoctor_engine::mailbox::run(&ctx, &req).await;
+    let target = format!("{}:{}", args.host, args.port);
+    let report = within(&ctx, "mailbox", &target, mxdoctor_engine::mailbox::run(&ctx, &req)).await;
     show_timeline(timeline, &ctx);
     Ok(print(&report, &args.common))
 }
@@ -411,7 +424,7 @@ pub fn ip_request(ip: &str, helo: Option<&str>, dnsbl: &[String], no_dnsbl: bool
 async fn ip_cmd(args: IpArgs) -> Result<i32, RunError> {
     let req = ip_request(&args.ip, args.helo.as_deref(), &args.lists.dnsbl, args.lists.no_dnsbl)?;
     let (ctx, timeline) = traced(build_context(&args.common, None)?, &args.common);
-    let report = mxdoctor_engine::ip::run(&ctx, &req).await;
+    let report = within(&ctx, "ip", &args.ip, mxdoctor_engine::ip::run(&ctx, &req)).await;
     show_timeline(timeline, &ctx);
     Ok(print(&report, &args.common))
 }
@@ -451,7 +464,7 @@ pub fn spf_request(
 async fn spf_cmd(args: SpfArgs) -> Result<i32, RunError> {
     let req = spf_request(&args.domain, &args.ips, args.sender.as_deref(), args.helo.as_deref())?;
     let (ctx, timeline) = traced(build_context(&args.common, None)?, &args.common);
-    let report = mxdoctor_engine::spf::run(&ctx, &req).await;
+    let report = within(&ctx, "spf", &args.domain, mxdoctor_engine::spf::run(&ctx, &req)).await;
     show_timeline(timeline, &ctx);
     Ok(print(&report, &args.common))
 }
@@ -519,7 +532,7 @@ pub fn domain_request(args: &CheckArgs) -> Result<DomainRequest, RunError> {
 async fn check_cmd(args: CheckArgs) -> Result<i32, RunError> {
     let req = domain_request(&args)?;
     let (ctx, timeline) = traced(build_context(&args.common, None)?, &args.common);
-    let report = mxdoctor_engine::domain::run(&ctx, &req).await;
+    let report = within(&ctx, "check", &args.domain, Box::pin(mxdoctor_engine::domain::run(&ctx, &req))).await;
     show_timeline(timeline, &ctx);
     Ok(print(&report, &args.common))
 }
@@ -543,13 +556,12 @@ async fn message_cmd(args: MessageArgs) -> Result<i32, RunError> {
     let analysis = mxdoctor_proto::mail::analyze(&raw).map_err(|e| format!("{}: {e}", args.file.display()))?;
     let req = received_request(&args)?;
     let (ctx, timeline) = traced(build_context(&args.common, None)?, &args.common);
-    let report = mxdoctor_engine::message::run(
+    let name = args.file.display().to_string();
+    let report = within(
         &ctx,
-        &raw,
-        &analysis,
-        &args.file.display().to_string(),
-        &req,
-        args.online,
+        "message",
+        &name,
+        mxdoctor_engine::message::run(&ctx, &raw, &analysis, &name, &req, args.online),
     )
     .await;
     show_timeline(timeline, &ctx);

@@ -226,6 +226,10 @@ pub struct Common {
     /// Seconds allowed for each network step (connect, each reply, the TLS handshake).
     #[arg(long, default_value_t = 10.0, value_name = "SECONDS", global = true)]
     pub timeout: f64,
+    /// Seconds allowed for the whole run (one command; each domain of a scan). Past it the
+    /// report says the run was cut off, and nothing is concluded.
+    #[arg(long, default_value_t = 120.0, value_name = "SECONDS", global = true)]
+    pub deadline: f64,
     /// Extra trust anchors (PEM), e.g. a lab or private CA. Gmail itself trusts only public CAs.
     #[arg(long, value_name = "FILE", global = true)]
     pub ca_file: Option<PathBuf>,

@@ -26,6 +26,7 @@ fn ctx() -> mxdoctor_engine::Context {
         tls: mxdoctor_net::tls::TlsSettings::webpki_roots(clock.clone(), timeout),
         clock,
         timeout,
+        deadline: mxdoctor_engine::deadline::DEFAULT_DEADLINE,
         ehlo_name: "mxdoctor.invalid".into(),
     }
 }

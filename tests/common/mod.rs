@@ -137,6 +137,7 @@ pub fn dns_only_context(dns: std::net::SocketAddr) -> mxdoctor_engine::Context {
         tls: mxdoctor_net::tls::TlsSettings::webpki_roots(clock.clone(), timeout),
         clock,
         timeout,
+        deadline: mxdoctor_engine::deadline::DEFAULT_DEADLINE,
         ehlo_name: "mxdoctor.invalid".into(),
     }
 }

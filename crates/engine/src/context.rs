@@ -15,6 +15,8 @@ pub struct Context {
     pub clock: SharedClock,
     /// Per network step (connect, each reply, the handshake).
     pub timeout: Duration,
+    /// For a whole run (one command, one domain of a scan): see [`crate::deadline`].
+    pub deadline: Duration,
     /// The name we announce in EHLO.
     pub ehlo_name: String,
 }

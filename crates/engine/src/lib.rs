@@ -5,6 +5,7 @@ pub mod aia;
 pub mod bimi;
 pub mod context;
 pub mod dane;
+pub mod deadline;
 pub mod dkim;
 pub mod dkimsig;
 pub mod dmarc;

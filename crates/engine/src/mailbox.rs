@@ -188,13 +188,10 @@ pub fn session_findings(
         }
     }
     if let Some(f) = &s.tls_failure {
-        out.push(
-            Finding::new("tls.handshake.failed", Severity::Fail, server.clone())
-                .arg("reason", f)
-                .evidence(json!(f)),
-        );
+        out.extend(crate::sendas::tls_failure_finding(f, &server));
     }
     if let Some(tls) = &s.tls {
+        out.extend(crate::sendas::chain_length_finding(tls, &server));
         out.extend(certificate_findings(tls, &req.host, &server, issuer));
     }
     // The same ids as `sendas`, worded for a mail app (catalogue entries `ID@mailbox`).

@@ -98,6 +98,8 @@ pub enum ErrorCause {
     ListUnavailable,
     /// Not asked: the query budget for a blocklist (`--dnsbl-budget`) was spent.
     Budget,
+    /// The whole run did not finish within its deadline (`--deadline`).
+    Deadline,
 }
 
 impl ErrorCause {
@@ -114,6 +116,7 @@ impl ErrorCause {
             ErrorCause::ListRefused => "list-refused",
             ErrorCause::ListUnavailable => "list-unavailable",
             ErrorCause::Budget => "budget",
+            ErrorCause::Deadline => "deadline",
         }
     }
 

@@ -29,6 +29,10 @@ pub static FINDINGS: &[FindingDef] = &[
     def("smtp.not-smtp", Fail, "another protocol (POP3, IMAP, HTTP, TLS...) answered, not SMTP"),
     def("smtp.no-greeting", Fail, "the server accepted the connection and never greeted"),
     def("smtp.refused", Fail, "the greeting was not 220, or EHLO was not answered with 250"),
+    def("smtp.reply.line-too-long", Fail, "a reply line without end (longer than mxdoctor reads)"),
+    def("smtp.reply.too-many-lines", Fail, "a multi-line reply with more lines than any client reads"),
+    def("smtp.reply.too-slow", Fail, "a reply that trickled in and was not complete in time"),
+    def("smtp.starttls.injection", Fail, "replies arrived after the 220 to STARTTLS, before TLS (injection)"),
     def("smtp.starttls.offered", Pass, "the server offers STARTTLS"),
     def("smtp.starttls.missing", Fail, "the server does not offer STARTTLS on a submission port"),
     def("smtp.starttls.rejected", Fail, "the server refused the STARTTLS command"),
@@ -43,6 +47,9 @@ pub static FINDINGS: &[FindingDef] = &[
     def("tls.version.too-old", Fail, "the server speaks only TLS older than 1.2"),
     def("tls.version.legacy-accepted", Notice, "the server still accepts TLS 1.0 or 1.1"),
     def("tls.handshake.failed", Fail, "the TLS handshake failed"),
+    def("tls.handshake.not-tls", Fail, "after agreeing to TLS the server did not speak TLS"),
+    def("tls.handshake.too-large", Fail, "a handshake message (the certificates) is larger than TLS clients accept"),
+    def("tls.chain.too-long", Warning, "the server sends more certificates than any chain needs"),
     // Certificate.
     def("tls.cert.name-match", Pass, "the certificate covers the name typed"),
     def("tls.cert.name-mismatch", Fail, "the certificate does not cover the name typed"),
@@ -297,6 +304,7 @@ pub static VERDICTS: &[&str] = &[
     "verdict.message.received-spam",
     "verdict.message.received-reject",
     "verdict.message.received-defer",
+    "verdict.run.unknown",
 ];
 
 /// Why a check was skipped: catalogue ids used as `CheckStatus::Skipped { reason }`.
@@ -324,6 +332,7 @@ pub static ERROR_CAUSES: &[ErrorCause] = &[
     ErrorCause::ListRefused,
     ErrorCause::ListUnavailable,
     ErrorCause::Budget,
+    ErrorCause::Deadline,
 ];
 
 /// Bounce findings: one id per reason of the sisimai taxonomy, `bounce.<reason>`.

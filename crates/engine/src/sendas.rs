@@ -13,7 +13,7 @@ use serde_json::json;
 
 use mxdoctor_net::legacy::{LegacyResult, probe_version};
 use mxdoctor_net::smtp::{Credentials, NotSmtp, Security, SessionPlan, SessionReport, SmtpError, run_session};
-use mxdoctor_net::tls::{BOTH, ChainVerdict, DateVerdict, ONLY_12, TlsFailure, TlsOutcome};
+use mxdoctor_net::tls::{BOTH, ChainVerdict, DateVerdict, MAX_CHAIN_CERTS, ONLY_12, TlsFailure, TlsOutcome};
 use mxdoctor_net::{ConnectError, DnsError};
 use mxdoctor_proto::hostname::Hostname;
 use mxdoctor_proto::names::{covered_names, name_covers, verify_name};
@@ -95,7 +95,7 @@ pub async fn run(ctx: &Context, req: &SendasRequest) -> Report {
         // of the certificate.
         // A session cut short never passes: what was not seen (EHLO after TLS, AUTH) is
         // unknown. When the session stopped because it was not SMTP, the finding says so.
-        let diagnosed = smtp_check.findings.iter().any(|f| f.id == "smtp.not-smtp");
+        let diagnosed = smtp_check.findings.iter().any(|f| DIAGNOSED.contains(&f.id.as_str()));
         if !diagnosed {
             smtp_check.status = CheckStatus::Error {
                 cause: cause_of(err),
@@ -105,6 +105,13 @@ pub async fn run(ctx: &Context, req: &SendasRequest) -> Report {
         smtp_check
             .evidence
             .push(Evidence::Note(format!("session ended early: {err}")));
+    }
+    if let Some(TlsFailure::Timeout { secs }) = &session.tls_failure {
+        // The handshake never finished: whether Gmail could use this server is unknown.
+        smtp_check.status = CheckStatus::Error {
+            cause: ErrorCause::Timeout,
+            detail: format!("the TLS handshake did not finish within {secs} s"),
+        };
     }
     smtp_check
         .evidence
@@ -339,13 +346,10 @@ pub fn session_findings(
         }
     }
     if let Some(f) = &s.tls_failure {
-        out.push(
-            Finding::new("tls.handshake.failed", Severity::Fail, server.clone())
-                .arg("reason", f)
-                .evidence(json!(f)),
-        );
+        out.extend(tls_failure_finding(f, &server));
     }
     if let Some(tls) = &s.tls {
+        out.extend(chain_length_finding(tls, &server));
         out.extend(certificate_findings(tls, host, &server, issuer));
         if let Some(caps) = &s.ehlo_after_tls {
             if caps.auth.is_empty() {
@@ -378,6 +382,61 @@ pub fn session_findings(
     out
 }
 
+/// A handshake that failed, named by how: not TLS at all, a message larger than TLS allows, or
+/// the failure rustls reported. A handshake that timed out is no finding: the session's error
+/// status says it could not be completed (see [`session_error_status`]).
+pub(crate) fn tls_failure_finding(f: &TlsFailure, server: &str) -> Option<Finding> {
+    let finding = match f {
+        TlsFailure::Timeout { .. } => return None,
+        TlsFailure::NotTls { .. } => {
+            Finding::new("tls.handshake.not-tls", Severity::Fail, server.to_string()).arg("server", server)
+        }
+        TlsFailure::TooLarge { limit } => Finding::new("tls.handshake.too-large", Severity::Fail, server.to_string())
+            .arg("server", server)
+            .arg("limit", limit),
+        _ => Finding::new("tls.handshake.failed", Severity::Fail, server.to_string()).arg("reason", f),
+    };
+    Some(finding.evidence(json!(f)))
+}
+
+/// More certificates than any chain needs: clients stop reading (mxdoctor judges the first
+/// [`MAX_CHAIN_CERTS`]), and every handshake carries the extra bytes.
+pub(crate) fn chain_length_finding(tls: &TlsOutcome, server: &str) -> Option<Finding> {
+    (tls.presented > MAX_CHAIN_CERTS).then(|| {
+        Finding::new("tls.chain.too-long", Severity::Warning, server.to_string())
+            .arg("server", server)
+            .arg("count", tls.presented)
+            .arg("limit", MAX_CHAIN_CERTS)
+    })
+}
+
+/// A session the server broke in a way of its own (beyond "not SMTP" and silence): a reply
+/// line without end, a reply of endless lines, a reply that trickles in, replies injected
+/// after the 220 to STARTTLS. Each is a finding: what is wrong is known.
+pub(crate) fn broken_session_finding(s: &SessionReport, server: &str) -> Option<Finding> {
+    let finding = match s.error.as_ref()? {
+        SmtpError::LineTooLong { stage, limit } if s.not_smtp.is_none() => {
+            Finding::new("smtp.reply.line-too-long", Severity::Fail, server.to_string())
+                .arg("stage", stage)
+                .arg("limit", limit)
+        }
+        SmtpError::TooManyLines { stage, limit } => {
+            Finding::new("smtp.reply.too-many-lines", Severity::Fail, server.to_string())
+                .arg("stage", stage)
+                .arg("limit", limit)
+        }
+        SmtpError::SlowReply { stage, secs, received } => {
+            Finding::new("smtp.reply.too-slow", Severity::Fail, server.to_string())
+                .arg("stage", stage)
+                .arg("secs", secs)
+                .arg("received", received)
+        }
+        SmtpError::StarttlsInjection => Finding::new("smtp.starttls.injection", Severity::Fail, server.to_string()),
+        _ => return None,
+    };
+    Some(finding.arg("server", server))
+}
+
 /// Was it SMTP at all? A 220 greeting and a 250 EHLO reply are required; anything else names
 /// what answered (the IMAPS or POP3S port given as SMTP is the usual case).
 fn protocol_findings(s: &SessionReport, server: &str) -> Vec<Finding> {
@@ -386,6 +445,7 @@ fn protocol_findings(s: &SessionReport, server: &str) -> Vec<Finding> {
         Security::Starttls => "587 (TLS)",
         Security::Implicit => "465 (SSL)",
     };
+    out.extend(broken_session_finding(s, server));
     match &s.not_smtp {
         Some(NotSmtp::Other { peer, head }) => out.push(
             Finding::new("smtp.not-smtp", Severity::Fail, server.to_string())
@@ -548,6 +608,16 @@ pub(crate) fn acceptable(tls: &TlsOutcome, name: &Hostname) -> bool {
         && matches!(tls.dates, DateVerdict::InDate { .. })
 }
 
+/// Findings that explain why a session stopped: with one of them, the session's end is a
+/// diagnosis, not a check that could not run.
+const DIAGNOSED: &[&str] = &[
+    "smtp.not-smtp",
+    "smtp.reply.line-too-long",
+    "smtp.reply.too-many-lines",
+    "smtp.reply.too-slow",
+    "smtp.starttls.injection",
+];
+
 pub(crate) fn cause_of(e: &SmtpError) -> ErrorCause {
     match e {
         SmtpError::Connect(ConnectError::Refused { .. }) => ErrorCause::Refused,
@@ -561,7 +631,8 @@ pub(crate) fn cause_of(e: &SmtpError) -> ErrorCause {
         | SmtpError::LineTooLong { .. }
         | SmtpError::TooManyLines { .. }
         | SmtpError::NotSmtp { .. }
-        | SmtpError::StarttlsInjection => ErrorCause::Protocol,
+        | SmtpError::StarttlsInjection
+        | SmtpError::SlowReply { .. } => ErrorCause::Protocol,
     }
 }
 

@@ -64,7 +64,8 @@ fn der_len(n: usize) -> Vec<u8> {
     match n {
         0..=127 => vec![n as u8],
         128..=255 => vec![0x81, n as u8],
-        _ => vec![0x82, (n >> 8) as u8, n as u8],
+        256..=0xffff => vec![0x82, (n >> 8) as u8, n as u8],
+        _ => vec![0x83, (n >> 16) as u8, (n >> 8) as u8, n as u8],
     }
 }
 
@@ -156,6 +157,15 @@ impl LabCa {
             p.custom_extensions
                 .push(aia_extension(&format!("http://{AIA_HOST}/{file}")));
         }
+        if spec.pad_bytes > 0 {
+            // A private extension (an arc under 2.25, the UUID arc) holding an OCTET STRING of
+            // zeros: not critical, so only the size matters.
+            let content = der(0x04, &vec![0u8; spec.pad_bytes]);
+            p.custom_extensions.push(rcgen::CustomExtension::from_oid_content(
+                &[2, 25, 1_000_000_013],
+                content,
+            ));
+        }
         let key = KeyPair::generate_for(alg(spec.key)).map_err(err)?;
         let (cert, extra) = match spec.issuer {
             Issuer::SelfSigned => (p.self_signed(&key).map_err(err)?, None),
@@ -175,6 +185,14 @@ impl LabCa {
         let mut chain = vec![cert.der().clone()];
         if let (Some(extra), true) = (extra, spec.send_chain) {
             chain.push(extra);
+        }
+        if spec.chain_padding > 0 {
+            // One unrelated self-signed certificate, sent again and again after the chain.
+            let filler_key = KeyPair::generate_for(&rcgen::PKCS_ECDSA_P256_SHA256).map_err(err)?;
+            let filler = ca_params("mxdoctor Lab Filler", "mxdoctor lab", now)
+                .self_signed(&filler_key)
+                .map_err(err)?;
+            chain.extend(std::iter::repeat_n(filler.der().clone(), spec.chain_padding));
         }
         let key = PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(key.serialize_der()));
         Ok(IssuedCert { chain, key })

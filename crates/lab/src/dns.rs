@@ -199,14 +199,25 @@ pub fn served(zones: &[(String, String)], extra: &[Record], signing: &Signing) -
 }
 
 /// How a name's questions are answered when the name server is broken.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Deserialize)]
+#[serde(rename_all = "kebab-case")]
 pub enum Fault {
     /// RCODE 2: the server failed.
+    #[serde(rename = "servfail")]
     ServFail,
     /// RCODE 5: the server refuses to answer (a closed resolver, a lame delegation).
     Refused,
     /// No answer at all: the client times out.
     Timeout,
+    /// Over UDP, an empty answer with the TC bit set (RFC 1035 section 4.1.1): the client
+    /// must ask again over TCP, where the real answer is given.
+    Truncate,
+    /// An answer whose transaction id is not the question's (RFC 5452 section 4.3: a client
+    /// drops it, as it would a spoofed answer).
+    WrongId,
+    /// An answer about another name (question and records): what a confused server or a
+    /// spoofer sends. Clients drop it (RFC 5452 section 9.1) and time out.
+    WrongName,
 }
 
 /// Faults set while the lab runs (tests force each check into error in turn).
@@ -251,7 +262,8 @@ impl RequestHandler for LabHandler {
         if !self.latency.is_zero() {
             tokio::time::sleep(self.latency).await;
         }
-        let rcode = match self.fault(request) {
+        let fault = self.fault(request);
+        let rcode = match fault {
             None => {
                 // RFC 4035 section 2.4: a DS record lives in the parent zone. One server here
                 // serves parent and child, and would answer from the child; send the question
@@ -264,6 +276,13 @@ impl RequestHandler for LabHandler {
                     return parents.handle_request::<R, T>(request, response_handle).await;
                 }
                 return self.catalog.handle_request::<R, T>(request, response_handle).await;
+            }
+            Some(Fault::Truncate) if request.protocol() != hickory_server::net::xfer::Protocol::Udp => {
+                // Over TCP the whole answer (RFC 7766 section 5).
+                return self.catalog.handle_request::<R, T>(request, response_handle).await;
+            }
+            Some(fault @ (Fault::Truncate | Fault::WrongId | Fault::WrongName)) => {
+                return misbehave(fault, request, response_handle).await;
             }
             Some(Fault::ServFail) => ResponseCode::ServFail,
             Some(Fault::Refused) => ResponseCode::Refused,
@@ -290,6 +309,62 @@ impl RequestHandler for LabHandler {
             }
         }
     }
+}
+
+/// The answers of a server that breaks the protocol: an empty truncated answer over UDP, an
+/// answer under another transaction id, or records owned by a name that was not asked about.
+async fn misbehave<R: ResponseHandler>(fault: Fault, request: &Request, mut response_handle: R) -> ResponseInfo {
+    let mut metadata = Metadata::response_from_request(&request.metadata);
+    metadata.authoritative = true;
+    let mut answers: Vec<Record> = Vec::new();
+    let mut queries: Option<hickory_server::zone_handler::Queries> = None;
+    match fault {
+        Fault::Truncate => metadata.truncation = true,
+        Fault::WrongId => metadata.id = request.metadata.id.wrapping_add(1),
+        _ => {
+            // Plausible data (an address, an SPF-like text) for a name next to the one asked.
+            let owner = Name::from_ascii("not-the-question.invalid.").unwrap_or_else(|_| Name::root());
+            for q in request.queries.queries() {
+                let data = match q.query_type() {
+                    RecordType::AAAA => hickory_proto::rr::RData::AAAA(std::net::Ipv6Addr::new(0x2001, 0xdb8, 0, 0, 0, 0, 0, 0x66).into()),
+                    RecordType::TXT => hickory_proto::rr::RData::TXT(hickory_proto::rr::rdata::TXT::new(vec!["v=spf1 +all".into()])),
+                    RecordType::MX => hickory_proto::rr::RData::MX(hickory_proto::rr::rdata::MX::new(10, owner.clone())),
+                    _ => hickory_proto::rr::RData::A(std::net::Ipv4Addr::new(192, 0, 2, 66).into()),
+                };
+                answers.push(Record::from_rdata(owner.clone(), 300, data));
+            }
+            // The whole answer is about that other name, its question included.
+            queries = other_question(&owner, request);
+        }
+    }
+    let response = MessageResponseBuilder::new(queries.as_ref().unwrap_or(&request.queries), None).build(
+        metadata,
+        answers.iter(),
+        [],
+        [],
+        [],
+    );
+    match response_handle.send_response(response).await {
+        Ok(info) => info,
+        Err(_) => ResponseInfo::from(Header {
+            metadata,
+            counts: Default::default(),
+        }),
+    }
+}
+
+/// The request's question section, asked about `owner` instead (the same types).
+fn other_question(owner: &Name, request: &Request) -> Option<hickory_server::zone_handler::Queries> {
+    use hickory_proto::serialize::binary::{BinDecoder, BinEncodable, BinEncoder};
+    let mut wire = Vec::new();
+    let mut encoder = BinEncoder::new(&mut wire);
+    let asked = request.queries.queries();
+    for q in asked {
+        hickory_proto::op::Query::query(owner.clone(), q.query_type())
+            .emit(&mut encoder)
+            .ok()?;
+    }
+    hickory_server::zone_handler::Queries::read(&mut BinDecoder::new(&wire), asked.len()).ok()
 }
 
 /// A catalog with one root zone holding `records` (any owner names), for data-driven tests

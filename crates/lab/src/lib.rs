@@ -285,6 +285,13 @@ pub async fn start(world: &World, opts: LabOptions) -> Result<Lab, LabError> {
         servfail.insert(hickory_proto::rr::LowerName::from(&name), Default::default());
     }
     let faults = dns::Faults::default();
+    if let Ok(mut set) = faults.write() {
+        for f in world.dns_faults() {
+            let name = hickory_proto::rr::Name::from_ascii(format!("{}.", f.name.trim_end_matches('.')))
+                .map_err(|e| LabError::World(format!("dns_fault name {}: {e}", f.name)))?;
+            set.insert(hickory_proto::rr::LowerName::from(&name), f.fault);
+        }
+    }
     let (dns_addr, mut server) = dns::serve_on(
         dns::LabHandler {
             catalog: served.catalog,

@@ -16,7 +16,7 @@ use tokio_rustls::TlsAcceptor;
 
 use mxdoctor_proto::tls_hello::{TlsVersion, alert_record, parse_client_hello, server_hello};
 
-use crate::world::{Behaviour, ListenerSpec, TlsMisbehaviour, TlsMode};
+use crate::world::{Behaviour, ListenerSpec, SessionMisbehaviour, TlsMisbehaviour, TlsMode};
 
 trait Io: AsyncRead + AsyncWrite + Unpin + Send {}
 impl<T: AsyncRead + AsyncWrite + Unpin + Send> Io for T {}
@@ -137,10 +137,59 @@ async fn serve(stream: TcpStream, cfg: Arc<ListenerConfig>) {
             tokio::time::sleep(IDLE).await;
         }
         Behaviour::Closed => {}
+        Behaviour::SlowBanner => slow_banner(stream, &cfg.banner).await,
+        Behaviour::EndlessLine => endless_line(stream).await,
+        Behaviour::HugeReply => huge_reply(stream, &cfg.hostname).await,
         Behaviour::Smtp | Behaviour::Pop3 | Behaviour::Imap => {
             let _ = Session::new(stream, cfg).run().await;
         }
     }
+}
+
+/// A greeting one byte a second: each read finds a byte, yet the reply takes a minute.
+async fn slow_banner(mut stream: TcpStream, banner: &str) {
+    for b in format!("220 {banner}\r\n").bytes() {
+        if stream.write_all(&[b]).await.is_err() {
+            return;
+        }
+        tokio::time::sleep(Duration::from_secs(1)).await;
+    }
+    tokio::time::sleep(IDLE).await;
+}
+
+/// The most a lab server writes of an endless line (a client must stop long before).
+const ENDLESS_CAP: usize = 1 << 30;
+/// The size of the huge multi-line reply.
+const HUGE_REPLY: usize = 100 * 1024 * 1024;
+
+/// `220 ` and then bytes without a line end, until the client leaves (or a gigabyte).
+async fn endless_line(mut stream: TcpStream) {
+    let chunk = vec![b'x'; 64 * 1024];
+    if stream.write_all(b"220 ").await.is_err() {
+        return;
+    }
+    let mut sent = 0;
+    while sent < ENDLESS_CAP {
+        match tokio::time::timeout(IDLE, stream.write_all(&chunk)).await {
+            Ok(Ok(())) => sent += chunk.len(),
+            _ => return,
+        }
+    }
+}
+
+/// A 100 MiB greeting of `220-` lines, then its last line: a reply with no useful end.
+async fn huge_reply(mut stream: TcpStream, hostname: &str) {
+    let line = format!("220-{hostname} {}\r\n", "x".repeat(60));
+    let block = line.repeat(1024);
+    let mut sent = 0;
+    while sent < HUGE_REPLY {
+        match tokio::time::timeout(IDLE, stream.write_all(block.as_bytes())).await {
+            Ok(Ok(())) => sent += block.len(),
+            _ => return,
+        }
+    }
+    let _ = stream.write_all(format!("220 {hostname} ESMTP\r\n").as_bytes()).await;
+    tokio::time::sleep(IDLE).await;
 }
 
 struct Session {
@@ -290,6 +339,7 @@ impl Session {
                     if self.cfg.spec.mx {
                         lines.push("XCLIENT ADDR NAME HELO".into());
                     }
+                    lines.extend((0..self.cfg.spec.ehlo_extensions).map(|i| format!("X-LAB-EXTENSION-{i}")));
                     self.ehlo = Some(arg.clone());
                     let n = lines.len();
                     let mut out = String::new();
@@ -310,8 +360,19 @@ impl Session {
                     } else if self.cfg.spec.starttls_fails {
                         self.write("454 4.7.0 TLS not available due to local problem\r\n")
                             .await?;
-                    } else {
+                    } else if self.cfg.spec.misbehaviour == Some(SessionMisbehaviour::StarttlsPlaintext) {
+                        // "Go ahead", and then no TLS: the session carries on in plain text.
                         self.write("220 2.0.0 Ready to start TLS\r\n").await?;
+                        self.write("250 2.0.0 still in plain text\r\n").await?;
+                    } else {
+                        let ready = match self.cfg.spec.misbehaviour {
+                            // Replies the client never asked for, in plain text before TLS.
+                            Some(SessionMisbehaviour::StarttlsInjection) => {
+                                "220 2.0.0 Ready to start TLS\r\n250-injected\r\n250 AUTH PLAIN LOGIN\r\n"
+                            }
+                            _ => "220 2.0.0 Ready to start TLS\r\n",
+                        };
+                        self.write(ready).await?;
                         if !self.buf.is_empty() {
                             // RFC 3207 section 5: discard anything pipelined before TLS.
                             self.buf.clear();
@@ -320,6 +381,10 @@ impl Session {
                             return Ok(());
                         }
                     }
+                }
+                "AUTH" if self.cfg.spec.misbehaviour == Some(SessionMisbehaviour::AuthSilent) => {
+                    tokio::time::sleep(IDLE).await;
+                    return Ok(());
                 }
                 "AUTH" => self.auth(&arg).await?,
                 "XCLIENT" if self.cfg.spec.mx => {
@@ -636,6 +701,18 @@ impl Session {
                 let _ = read_client_hello(&mut raw).await;
                 let _ = raw.write_all(&alert_record(TlsVersion::Tls12, 40)).await;
                 let _ = raw.shutdown().await;
+                return Ok(false);
+            }
+            TlsMisbehaviour::Stall => {
+                let mut raw = raw;
+                let _ = read_client_hello(&mut raw).await;
+                // Never answer; hold the connection until the client gives up.
+                let mut sink = [0u8; 1024];
+                while let Ok(Ok(n)) = tokio::time::timeout(IDLE, raw.read(&mut sink)).await {
+                    if n == 0 {
+                        break;
+                    }
+                }
                 return Ok(false);
             }
             TlsMisbehaviour::None => {}

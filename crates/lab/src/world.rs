@@ -39,6 +39,18 @@ struct WorldFile {
     /// TLSA records computed from the certificates issued at start.
     #[serde(default, rename = "tlsa")]
     tlsa: Vec<TlsaSpec>,
+    /// Names whose questions a misbehaving DNS server answers (SERVFAIL, REFUSED, silence,
+    /// truncation, a wrong transaction id, records for another name).
+    #[serde(default, rename = "dns_fault")]
+    dns_faults: Vec<DnsFaultSpec>,
+}
+
+/// One name the lab's DNS answers badly, from the start (`[[dns_fault]]`).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DnsFaultSpec {
+    pub name: String,
+    pub fault: crate::dns::Fault,
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -166,11 +178,24 @@ pub struct CertSpec {
     /// For certificates below an intermediate or a rogue CA: send the issuer too.
     #[serde(default = "yes")]
     pub send_chain: bool,
+    /// Send this many unrelated certificates after the real chain (at most
+    /// [`MAX_CHAIN_PADDING`]): a server configured with a whole bundle of certificates.
+    #[serde(default)]
+    pub chain_padding: usize,
+    /// Grow the certificate to about this many bytes with a private extension (at most
+    /// [`MAX_CERT_PADDING`]): a certificate larger than any TLS client accepts.
+    #[serde(default)]
+    pub pad_bytes: usize,
     /// Name the issuer's certificate in an AIA caIssuers URI served by the lab (RFC 5280
     /// section 4.2.2.1); false for a certificate without one.
     #[serde(default = "yes")]
     pub aia: bool,
 }
+
+/// The most filler certificates a lab certificate may send after its chain.
+pub const MAX_CHAIN_PADDING: usize = 200;
+/// The largest padding a lab certificate may carry.
+pub const MAX_CERT_PADDING: usize = 4 * 1024 * 1024;
 
 fn yes() -> bool {
     true
@@ -201,6 +226,12 @@ pub enum Behaviour {
     LongLine,
     /// The port is mapped but nothing listens: connection refused.
     Closed,
+    /// Sends its 220 greeting one byte per second.
+    SlowBanner,
+    /// Starts a 220 reply line and never ends it (bytes until the client leaves).
+    EndlessLine,
+    /// A 100 MiB multi-line greeting (`220-...` lines), then the last line.
+    HugeReply,
     /// A POP3 server (RFC 1939 `+OK` greeting), with TLS as the listener says (POP3S on 995).
     Pop3,
     /// An IMAP server (RFC 9051 `* OK` greeting), with TLS as the listener says (IMAPS on 993).
@@ -296,6 +327,21 @@ pub enum TlsMisbehaviour {
     Reset,
     /// Answer the ClientHello with a fatal handshake_failure alert.
     Alert,
+    /// Read the ClientHello and never answer: a handshake that never finishes.
+    Stall,
+}
+
+/// How an otherwise real SMTP session goes wrong (`misbehaviour` on a listener).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum SessionMisbehaviour {
+    /// Answer STARTTLS with 220, then go on in plain text (no TLS at all).
+    StarttlsPlaintext,
+    /// Send more replies right after the 220 to STARTTLS, before TLS starts: what a
+    /// man in the middle injects, or a server with the CVE-2011-0411 class of bug echoes.
+    StarttlsInjection,
+    /// Advertise AUTH and never answer it.
+    AuthSilent,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -344,7 +390,17 @@ pub struct ListenerSpec {
     /// Relay for anyone without AUTH: an open relay, for the relay test.
     #[serde(default)]
     pub open_relay: bool,
+    /// How the session misbehaves, if it does.
+    #[serde(default)]
+    pub misbehaviour: Option<SessionMisbehaviour>,
+    /// Extra EHLO keywords advertised (at most [`MAX_EHLO_EXTENSIONS`]): a reply of
+    /// thousands of lines.
+    #[serde(default)]
+    pub ehlo_extensions: usize,
 }
+
+/// The most extra EHLO keywords a lab listener may advertise.
+pub const MAX_EHLO_EXTENSIONS: usize = 100_000;
 
 fn starttls() -> TlsMode {
     TlsMode::Starttls
@@ -464,6 +520,9 @@ impl World {
     pub fn servfail(&self) -> &[String] {
         &self.file.world.servfail
     }
+    pub fn dns_faults(&self) -> &[DnsFaultSpec] {
+        &self.file.dns_faults
+    }
 
     fn validate(&self) -> Result<(), LabError> {
         let err = |m: String| Err(LabError::World(format!("world `{}`: {m}", self.name())));
@@ -487,6 +546,12 @@ impl World {
             if c.issuer == Issuer::Rogue && !self.ca().rogue {
                 return err(format!(
                     "certificate `{}` wants the rogue CA; set [ca] rogue = true",
+                    c.id
+                ));
+            }
+            if c.chain_padding > MAX_CHAIN_PADDING || c.pad_bytes > MAX_CERT_PADDING {
+                return err(format!(
+                    "certificate `{}`: chain_padding is at most {MAX_CHAIN_PADDING}, pad_bytes at most {MAX_CERT_PADDING}",
                     c.id
                 ));
             }
@@ -527,6 +592,12 @@ impl World {
                     && matches!(s.behaviour, Behaviour::Smtp | Behaviour::Pop3 | Behaviour::Imap)
                 {
                     return err(format!("server `{}` port {}: TLS needs a `cert`", s.id, l.port));
+                }
+                if l.ehlo_extensions > MAX_EHLO_EXTENSIONS {
+                    return err(format!(
+                        "server `{}` port {}: ehlo_extensions is at most {MAX_EHLO_EXTENSIONS}",
+                        s.id, l.port
+                    ));
                 }
                 if l.versions.is_empty() {
                     return err(format!("server `{}` port {}: no TLS versions", s.id, l.port));

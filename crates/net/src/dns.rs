@@ -169,6 +169,13 @@ pub enum DnsError {
     },
     #[error("could not set up the resolver: {0}")]
     Setup(String),
+    /// The answer's records were all owned by names the question did not lead to (a broken
+    /// or forging server): none is used.
+    #[error("the answer for {name} {rtype} held records only for another name ({owner}); none was used")]
+    Stray { name: String, rtype: String, owner: String },
+    /// Following CNAMEs from the name asked went round in a loop or past the limit.
+    #[error("the CNAME chain from {name} is longer than {limit} links or loops")]
+    CnameChain { name: String, limit: usize },
     /// Not sent: the query budget of `zone` (`--dnsbl-budget`) is spent.
     #[error("{name} was not asked: the query budget for {zone} is spent")]
     Budget { name: String, zone: String },
@@ -344,36 +351,39 @@ impl Dns {
         let step_start = self.timeline.as_ref().map(Timeline::now);
         // hickory bounds each attempt; this bounds the question as a whole, so `--timeout 2`
         // means two seconds whatever the number of servers and attempts.
-        let result = match tokio::time::timeout(self.budget, self.resolver.lookup(parsed, rtype)).await {
+        let result = match tokio::time::timeout(self.budget, self.resolver.lookup(parsed.clone(), rtype)).await {
             Ok(r) => r,
             Err(_) => Err(NetError::Timeout),
         };
         let elapsed_ms = started.elapsed().as_millis() as u64;
         let (entry, out) = match result {
             Ok(lookup) => {
-                let records: Vec<DnsRecord> = lookup.answers().iter().map(DnsRecord::of).collect();
-                let has_wanted = records.iter().any(|r| r.rtype == rtype_s);
+                let received: Vec<DnsRecord> = lookup.answers().iter().map(DnsRecord::of).collect();
+                let used = about_question(&fqdn, &rtype_s, &received);
                 let q = DnsQuery {
                     name: fqdn.clone(),
                     rtype: rtype_s.clone(),
                     rcode: "NOERROR".into(),
-                    records: records.clone(),
+                    records: received.into_iter().take(MAX_RECORDS_USED).collect(),
                     elapsed_ms,
-                    error: None,
+                    error: used.as_ref().err().map(ToString::to_string),
                     dnssec: None,
                 };
-                let out = if has_wanted {
-                    Ok(records)
-                } else {
-                    Err(DnsError::NoRecords {
+                let out = match used {
+                    Err(e) => Err(e),
+                    Ok(records) if records.iter().any(|r| r.rtype == rtype_s) => Ok(records),
+                    Ok(_) => Err(DnsError::NoRecords {
                         name: fqdn.clone(),
                         rtype: rtype_s.clone(),
-                    })
+                    }),
                 };
                 (q, out)
             }
             Err(e) => {
-                let err = classify(&fqdn, &rtype_s, &e);
+                let mut err = classify(&fqdn, &rtype_s, &e);
+                if rtype != RecordType::CNAME && lacks_soa(&e) {
+                    err = self.loop_or(err, &parsed, &fqdn).await;
+                }
                 let rcode = match &err {
                     DnsError::NxDomain { .. } => "NXDOMAIN".to_string(),
                     DnsError::NoRecords { .. } => "NOERROR".to_string(),
@@ -400,6 +410,21 @@ impl Dns {
             log.push(entry);
         }
         out
+    }
+
+    /// An empty answer without the SOA that RFC 2308 section 2.2 puts in every real "no such
+    /// data" answer is what a CNAME loop leaves once hickory has followed it round: ask for the
+    /// name's CNAME chain and report a loop as such, never as "no record".
+    async fn loop_or(&self, err: DnsError, name: &Name, fqdn: &str) -> DnsError {
+        let Ok(Ok(chain)) = tokio::time::timeout(self.budget, self.resolver.lookup(name.clone(), RecordType::CNAME)).await
+        else {
+            return err;
+        };
+        let received: Vec<DnsRecord> = chain.answers().iter().map(DnsRecord::of).collect();
+        match about_question(fqdn, "CNAME", &received) {
+            Err(e @ DnsError::CnameChain { .. }) => e,
+            _ => err,
+        }
     }
 
     /// A and AAAA at the same time. Ok with the union when either has addresses; the error of
@@ -440,6 +465,53 @@ impl Dns {
             .filter(|r| matches!(r.rdata, Rdata::Ptr(_)))
             .filter_map(|r| r.target().map(str::to_string))
             .collect())
+    }
+}
+
+/// Links of a CNAME chain followed from the name asked (RFC 1034 section 3.6.2); hickory's
+/// resolver and server stop at 8 too. A longer chain is a loop or a misconfiguration.
+pub const MAX_CNAME_CHAIN: usize = 8;
+
+/// Records used from one answer: a 64 KiB DNS message holds a few thousand at most; no check
+/// reads more than a thousand (an MX set of a thousand hosts is already a finding).
+pub const MAX_RECORDS_USED: usize = 1000;
+
+/// The records of an answer that are about the question: owned by the name asked, or by a
+/// name its CNAME chain leads to (RFC 1034 section 3.6.2). Records for other names are what a
+/// broken or forging server adds; they are never used (RFC 5452 section 6).
+fn about_question(fqdn: &str, rtype: &str, received: &[DnsRecord]) -> Result<Vec<DnsRecord>, DnsError> {
+    let key = |n: &str| n.trim_end_matches('.').to_ascii_lowercase();
+    let mut chain = vec![key(fqdn)];
+    loop {
+        let Some(last) = chain.last() else { break };
+        let next = received.iter().find_map(|r| match &r.rdata {
+            Rdata::Cname(target) if key(&r.name) == *last => Some(key(target)),
+            _ => None,
+        });
+        match next {
+            None => break,
+            Some(t) if chain.contains(&t) || chain.len() > MAX_CNAME_CHAIN => {
+                return Err(DnsError::CnameChain {
+                    name: fqdn.to_string(),
+                    limit: MAX_CNAME_CHAIN,
+                });
+            }
+            Some(t) => chain.push(t),
+        }
+    }
+    let used: Vec<DnsRecord> = received
+        .iter()
+        .filter(|r| chain.contains(&key(&r.name)))
+        .take(MAX_RECORDS_USED)
+        .cloned()
+        .collect();
+    match received.first() {
+        Some(stray) if used.is_empty() => Err(DnsError::Stray {
+            name: fqdn.to_string(),
+            rtype: rtype.to_string(),
+            owner: key(&stray.name),
+        }),
+        _ => Ok(used),
     }
 }
 
@@ -637,6 +709,11 @@ fn raw_name(n: &Name) -> String {
         .join(".");
     s.push('.');
     s
+}
+
+/// A NOERROR answer with no records and no SOA (see [`Dns::loop_or`]).
+fn lacks_soa(e: &NetError) -> bool {
+    matches!(e, NetError::Dns(HDnsError::NoRecordsFound(nr)) if nr.response_code == ResponseCode::NoError && nr.soa.is_none())
 }
 
 pub(crate) fn classify(name: &str, rtype: &str, e: &NetError) -> DnsError {

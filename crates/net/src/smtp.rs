@@ -88,6 +88,9 @@ pub enum SmtpError {
     NotSmtp { stage: String, detail: String },
     #[error("the server sent data after its STARTTLS reply, before TLS started (possible command injection)")]
     StarttlsInjection,
+    /// Bytes kept coming, too slowly: the reply was not complete when its time was up.
+    #[error("the {stage} was not complete within {secs} s (only {received} bytes arrived)")]
+    SlowReply { stage: String, secs: u64, received: usize },
     #[error("I/O error during the {stage}: {detail}")]
     Io { stage: String, detail: String },
 }
@@ -101,6 +104,8 @@ pub struct SmtpConn {
     timeout: Duration,
     /// The first bytes of what could not be read as an SMTP reply, to tell what answered.
     unparsed: Option<Vec<u8>>,
+    /// Bytes of the reply being read that have arrived so far (a trickle is not silence).
+    received_in_reply: usize,
 }
 
 /// Bytes kept of a reply that is not SMTP: enough to recognise a protocol.
@@ -115,6 +120,7 @@ impl SmtpConn {
             started,
             timeout,
             unparsed: None,
+            received_in_reply: 0,
         }
     }
 
@@ -138,9 +144,8 @@ impl SmtpConn {
         })
     }
 
-    /// Reads one line (without CRLF), bounded by MAX_REPLY_LINE and the timeout.
-    async fn read_line(&mut self, stage: &str) -> Result<Vec<u8>, SmtpError> {
-        let deadline = tokio::time::Instant::now() + self.timeout;
+    /// Reads one line (without CRLF), bounded by MAX_REPLY_LINE and the reply's deadline.
+    async fn read_line(&mut self, stage: &str, deadline: tokio::time::Instant) -> Result<Vec<u8>, SmtpError> {
         loop {
             if let Some(pos) = self.buf.iter().position(|&b| b == b'\n') {
                 let mut line: Vec<u8> = self.buf.drain(..=pos).collect();
@@ -149,6 +154,7 @@ impl SmtpConn {
                     line.pop();
                 }
                 if line.len() > MAX_REPLY_LINE {
+                    self.unparsed = Some(line.iter().take(UNPARSED_HEAD).copied().collect());
                     return Err(SmtpError::LineTooLong {
                         stage: stage.into(),
                         limit: MAX_REPLY_LINE,
@@ -157,7 +163,7 @@ impl SmtpConn {
                 return Ok(line);
             }
             if self.buf.len() > MAX_REPLY_LINE {
-                self.unparsed = Some(self.buf[..UNPARSED_HEAD].to_vec());
+                self.unparsed = Some(self.buf.iter().take(UNPARSED_HEAD).copied().collect());
                 return Err(SmtpError::LineTooLong {
                     stage: stage.into(),
                     limit: MAX_REPLY_LINE,
@@ -167,6 +173,13 @@ impl SmtpConn {
             let mut chunk = [0u8; 4096];
             let io = self.io(stage)?;
             let n = match tokio::time::timeout_at(deadline, io.read(&mut chunk)).await {
+                Err(_) if self.received_in_reply > 0 => {
+                    return Err(SmtpError::SlowReply {
+                        stage: stage.into(),
+                        secs,
+                        received: self.received_in_reply,
+                    });
+                }
                 Err(_) => {
                     return Err(SmtpError::Timeout {
                         stage: stage.into(),
@@ -179,15 +192,19 @@ impl SmtpConn {
                 }
                 Ok(Ok(n)) => n,
             };
-            self.buf.extend_from_slice(&chunk[..n]);
+            self.received_in_reply += n;
+            self.buf.extend_from_slice(chunk.get(..n).unwrap_or_default());
         }
     }
 
-    /// Reads a complete (possibly multi-line) reply.
+    /// Reads a complete (possibly multi-line) reply, within one timeout for the whole reply:
+    /// a server that sends a byte now and then cannot stretch it.
     pub async fn read_reply(&mut self, stage: &str) -> Result<Reply, SmtpError> {
+        let deadline = tokio::time::Instant::now() + self.timeout;
+        self.received_in_reply = self.buf.len();
         let mut lines: Vec<ReplyLine> = Vec::new();
         loop {
-            let raw = self.read_line(stage).await?;
+            let raw = self.read_line(stage, deadline).await?;
             let shown = String::from_utf8_lossy(&raw).into_owned();
             match parse_reply_line(&raw) {
                 Ok(line) => {
@@ -492,6 +509,9 @@ fn not_smtp(e: &SmtpError, conn: &SmtpConn, report: &SessionReport) -> Option<No
     }
     let greeted = report.banner.is_some();
     match e {
+        // A reply code, then a line that never ends: an SMTP server, broken (a finding of its
+        // own), not another protocol.
+        SmtpError::LineTooLong { .. } if conn.unparsed().is_some_and(starts_like_a_reply) => None,
         SmtpError::NotSmtp { .. } | SmtpError::LineTooLong { .. } => {
             let head = conn.unparsed().unwrap_or_default();
             Some(NotSmtp::Other {
@@ -506,6 +526,11 @@ fn not_smtp(e: &SmtpError, conn: &SmtpConn, report: &SessionReport) -> Option<No
         SmtpError::Closed { .. } if !greeted => Some(NotSmtp::Closed),
         _ => None,
     }
+}
+
+/// `220 ` or `250-`: three digits and a separator, as every SMTP reply line begins.
+fn starts_like_a_reply(head: &[u8]) -> bool {
+    matches!(head, [a, b, c, b' ' | b'-', ..] if a.is_ascii_digit() && b.is_ascii_digit() && c.is_ascii_digit())
 }
 
 async fn upgrade(

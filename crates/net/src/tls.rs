@@ -84,6 +84,7 @@ impl TlsSettings {
 #[derive(Debug, Default)]
 struct Recorded {
     chain: Vec<CertificateDer<'static>>,
+    presented: usize,
 }
 
 /// Records the chain and accepts it, so the handshake completes; signatures over the handshake
@@ -104,8 +105,10 @@ impl ServerCertVerifier for RecordingVerifier {
         _now: UnixTime,
     ) -> Result<ServerCertVerified, rustls::Error> {
         if let Ok(mut seen) = self.seen.lock() {
+            seen.presented = 1 + intermediates.len();
             seen.chain = std::iter::once(end_entity.clone().into_owned())
                 .chain(intermediates.iter().map(|c| c.clone().into_owned()))
+                .take(MAX_CHAIN_CERTS)
                 .collect();
         }
         Ok(ServerCertVerified::assertion())
@@ -169,7 +172,11 @@ pub struct TlsOutcome {
     pub cipher: String,
     /// The SNI name sent, if any.
     pub sni: Option<String>,
+    /// The first [`MAX_CHAIN_CERTS`] certificates the server sent.
     pub chain: Vec<CertSummary>,
+    /// How many certificates the server sent in all.
+    #[serde(default)]
+    pub presented: usize,
     #[serde(skip)]
     pub chain_der: Vec<Vec<u8>>,
     pub chain_verdict: ChainVerdict,
@@ -199,7 +206,21 @@ pub enum TlsFailure {
     Timeout { secs: u64 },
     #[error("the server's TLS messages were not valid ({detail})")]
     Protocol { detail: String },
+    /// What came back was not TLS at all (plain text after a "go ahead" to STARTTLS).
+    #[error("the server did not speak TLS: its answer to the ClientHello was not a TLS record ({detail})")]
+    NotTls { detail: String },
+    /// A handshake message (the certificate list, typically) larger than TLS clients accept.
+    #[error("a handshake message from the server is larger than {limit} bytes, which TLS clients refuse")]
+    TooLarge { limit: usize },
 }
+
+/// The largest handshake message rustls (and so mxdoctor) accepts: a certificate list larger
+/// than this fails the handshake. OpenSSL's default is about 100 KiB; real chains are 2-8 KiB.
+pub const MAX_HANDSHAKE_MESSAGE: usize = 0xffff;
+
+/// Certificates of a presented chain that are kept and judged. Real chains have two to four;
+/// the rest are counted (`TlsOutcome::presented`) and reported, not parsed.
+pub const MAX_CHAIN_CERTS: usize = 10;
 
 pub type VersionSet = &'static [&'static rustls::SupportedProtocolVersion];
 pub static BOTH: VersionSet = &[&rustls::version::TLS13, &rustls::version::TLS12];
@@ -250,14 +271,18 @@ where
         .negotiated_cipher_suite()
         .map(|s| format!("{:?}", s.suite()))
         .unwrap_or_default();
-    let chain_der: Vec<CertificateDer<'static>> = seen.lock().map(|s| s.chain.clone()).unwrap_or_default();
-    let outcome = assess(
+    let (chain_der, presented) = seen
+        .lock()
+        .map(|s| (s.chain.clone(), s.presented))
+        .unwrap_or_default();
+    let mut outcome = assess(
         &chain_der,
         version,
         cipher,
         if send_sni { Some(server_name.to_string()) } else { None },
         settings,
     );
+    outcome.presented = presented.max(chain_der.len());
     Ok((tls, outcome))
 }
 
@@ -302,6 +327,7 @@ pub fn assess(
         version,
         cipher,
         sni,
+        presented: chain.len(),
         chain,
         chain_der: chain_der.iter().map(|c| c.as_ref().to_vec()).collect(),
         chain_verdict,
@@ -423,6 +449,16 @@ fn classify_io(e: io::Error) -> TlsFailure {
             },
             rustls::Error::PeerIncompatible(p) => TlsFailure::Incompatible {
                 detail: format!("{p:?}"),
+            },
+            rustls::Error::InvalidMessage(
+                m @ (rustls::InvalidMessage::InvalidContentType | rustls::InvalidMessage::UnknownProtocolVersion),
+            ) => TlsFailure::NotTls {
+                detail: format!("{m:?}"),
+            },
+            rustls::Error::InvalidMessage(
+                rustls::InvalidMessage::HandshakePayloadTooLarge | rustls::InvalidMessage::MessageTooLarge,
+            ) => TlsFailure::TooLarge {
+                limit: MAX_HANDSHAKE_MESSAGE,
             },
             rustls::Error::InvalidMessage(m) => TlsFailure::Protocol {
                 detail: format!("{m:?}"),

@@ -291,7 +291,10 @@ pub async fn scan<R: AsyncBufRead + Unpin>(
         tasks.spawn(async move {
             let ctx = factory()?;
             // Boxed: a report future is large, and thousands wait in the set.
-            Ok(Box::pin(mxdoctor_engine::domain::run(&ctx, &req)).await)
+            // Each domain within the run's deadline: one hostile domain cannot hold a slot.
+            let target = req.domain.to_string();
+            let run = Box::pin(mxdoctor_engine::domain::run(&ctx, &req));
+            Ok(mxdoctor_engine::deadline::within(&ctx, "check", &target, run).await)
         });
     }
     while let Some(done) = tasks.join_next().await {
