@@ -532,7 +532,13 @@ pub fn domain_request(args: &CheckArgs) -> Result<DomainRequest, RunError> {
 async fn check_cmd(args: CheckArgs) -> Result<i32, RunError> {
     let req = domain_request(&args)?;
     let (ctx, timeline) = traced(build_context(&args.common, None)?, &args.common);
-    let report = within(&ctx, "check", &args.domain, Box::pin(mxdoctor_engine::domain::run(&ctx, &req))).await;
+    let report = within(
+        &ctx,
+        "check",
+        &args.domain,
+        Box::pin(mxdoctor_engine::domain::run(&ctx, &req)),
+    )
+    .await;
     show_timeline(timeline, &ctx);
     Ok(print(&report, &args.common))
 }

@@ -50,5 +50,9 @@ pub fn cut_off(ctx: &Context, command: &str, target: &str) -> Report {
 
 fn format_secs(d: Duration) -> String {
     let s = d.as_secs_f64();
-    if s.fract() == 0.0 { format!("{s:.0}") } else { format!("{s:.1}") }
+    if s.fract() == 0.0 {
+        format!("{s:.0}")
+    } else {
+        format!("{s:.1}")
+    }
 }

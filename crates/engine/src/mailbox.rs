@@ -94,6 +94,13 @@ pub async fn run(ctx: &Context, req: &MailboxRequest) -> Report {
             detail: err.clone(),
         };
     }
+    if let Some(mxdoctor_net::tls::TlsFailure::Timeout { secs }) = &session.tls_failure {
+        // The handshake never finished: whether a mail app could use this server is unknown.
+        c.status = CheckStatus::Error {
+            cause: ErrorCause::Timeout,
+            detail: format!("the TLS handshake did not finish within {secs} s"),
+        };
+    }
     checks.push(c);
     let mut advice = CheckResult::ran("mailbox.advice", subject.clone());
     let names = candidates(ctx, &session, ip, req).await;

@@ -326,9 +326,15 @@ async fn misbehave<R: ResponseHandler>(fault: Fault, request: &Request, mut resp
             let owner = Name::from_ascii("not-the-question.invalid.").unwrap_or_else(|_| Name::root());
             for q in request.queries.queries() {
                 let data = match q.query_type() {
-                    RecordType::AAAA => hickory_proto::rr::RData::AAAA(std::net::Ipv6Addr::new(0x2001, 0xdb8, 0, 0, 0, 0, 0, 0x66).into()),
-                    RecordType::TXT => hickory_proto::rr::RData::TXT(hickory_proto::rr::rdata::TXT::new(vec!["v=spf1 +all".into()])),
-                    RecordType::MX => hickory_proto::rr::RData::MX(hickory_proto::rr::rdata::MX::new(10, owner.clone())),
+                    RecordType::AAAA => hickory_proto::rr::RData::AAAA(
+                        std::net::Ipv6Addr::new(0x2001, 0xdb8, 0, 0, 0, 0, 0, 0x66).into(),
+                    ),
+                    RecordType::TXT => {
+                        hickory_proto::rr::RData::TXT(hickory_proto::rr::rdata::TXT::new(vec!["v=spf1 +all".into()]))
+                    }
+                    RecordType::MX => {
+                        hickory_proto::rr::RData::MX(hickory_proto::rr::rdata::MX::new(10, owner.clone()))
+                    }
                     _ => hickory_proto::rr::RData::A(std::net::Ipv4Addr::new(192, 0, 2, 66).into()),
                 };
                 answers.push(Record::from_rdata(owner.clone(), 300, data));

@@ -361,9 +361,13 @@ impl Session {
                         self.write("454 4.7.0 TLS not available due to local problem\r\n")
                             .await?;
                     } else if self.cfg.spec.misbehaviour == Some(SessionMisbehaviour::StarttlsPlaintext) {
-                        // "Go ahead", and then no TLS: the session carries on in plain text.
+                        // "Go ahead", and then no TLS: the ClientHello is read as a command
+                        // and answered in plain text.
                         self.write("220 2.0.0 Ready to start TLS\r\n").await?;
-                        self.write("250 2.0.0 still in plain text\r\n").await?;
+                        let mut hello = [0u8; 4096];
+                        let io = self.io()?;
+                        let _ = tokio::time::timeout(IDLE, io.read(&mut hello)).await;
+                        self.write("500 5.5.2 Error: command not recognized\r\n").await?;
                     } else {
                         let ready = match self.cfg.spec.misbehaviour {
                             // Replies the client never asked for, in plain text before TLS.

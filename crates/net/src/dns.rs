@@ -416,14 +416,30 @@ impl Dns {
     /// data" answer is what a CNAME loop leaves once hickory has followed it round: ask for the
     /// name's CNAME chain and report a loop as such, never as "no record".
     async fn loop_or(&self, err: DnsError, name: &Name, fqdn: &str) -> DnsError {
-        let Ok(Ok(chain)) = tokio::time::timeout(self.budget, self.resolver.lookup(name.clone(), RecordType::CNAME)).await
-        else {
-            return err;
-        };
-        let received: Vec<DnsRecord> = chain.answers().iter().map(DnsRecord::of).collect();
-        match about_question(fqdn, "CNAME", &received) {
-            Err(e @ DnsError::CnameChain { .. }) => e,
-            _ => err,
+        let key = |n: &str| n.trim_end_matches('.').to_ascii_lowercase();
+        let mut chain = vec![key(fqdn)];
+        let mut next = name.clone();
+        while chain.len() <= MAX_CNAME_CHAIN {
+            let asked = tokio::time::timeout(self.budget, self.resolver.lookup(next.clone(), RecordType::CNAME)).await;
+            let Ok(Ok(answer)) = asked else { return err };
+            let Some(target) = answer.answers().iter().map(DnsRecord::of).find_map(|r| match r.rdata {
+                Rdata::Cname(t) if key(&r.name) == chain.last().cloned().unwrap_or_default() => Some(t),
+                _ => None,
+            }) else {
+                return err;
+            };
+            if chain.contains(&key(&target)) {
+                break;
+            }
+            chain.push(key(&target));
+            let Ok(n) = parse_name(&absolute(&target)) else {
+                return err;
+            };
+            next = n;
+        }
+        DnsError::CnameChain {
+            name: fqdn.to_string(),
+            limit: MAX_CNAME_CHAIN,
         }
     }
 
@@ -482,8 +498,7 @@ pub const MAX_RECORDS_USED: usize = 1000;
 fn about_question(fqdn: &str, rtype: &str, received: &[DnsRecord]) -> Result<Vec<DnsRecord>, DnsError> {
     let key = |n: &str| n.trim_end_matches('.').to_ascii_lowercase();
     let mut chain = vec![key(fqdn)];
-    loop {
-        let Some(last) = chain.last() else { break };
+    while let Some(last) = chain.last() {
         let next = received.iter().find_map(|r| match &r.rdata {
             Rdata::Cname(target) if key(&r.name) == *last => Some(key(target)),
             _ => None,

@@ -216,7 +216,7 @@ pub enum TlsFailure {
 
 /// The largest handshake message rustls (and so mxdoctor) accepts: a certificate list larger
 /// than this fails the handshake. OpenSSL's default is about 100 KiB; real chains are 2-8 KiB.
-pub const MAX_HANDSHAKE_MESSAGE: usize = 0xffff;
+pub const MAX_HANDSHAKE_MESSAGE: usize = 65535;
 
 /// Certificates of a presented chain that are kept and judged. Real chains have two to four;
 /// the rest are counted (`TlsOutcome::presented`) and reported, not parsed.
@@ -271,10 +271,7 @@ where
         .negotiated_cipher_suite()
         .map(|s| format!("{:?}", s.suite()))
         .unwrap_or_default();
-    let (chain_der, presented) = seen
-        .lock()
-        .map(|s| (s.chain.clone(), s.presented))
-        .unwrap_or_default();
+    let (chain_der, presented) = seen.lock().map(|s| (s.chain.clone(), s.presented)).unwrap_or_default();
     let mut outcome = assess(
         &chain_der,
         version,
