@@ -56,6 +56,10 @@ pub struct DnsRecord {
     /// The same data, typed.
     #[serde(skip)]
     pub rdata: Rdata,
+    /// The owner as raw labels, lower case, without the final dot (compared with the name
+    /// asked; `name` is for people).
+    #[serde(skip)]
+    pub owner: String,
 }
 
 /// Record data as types. Names are absolute, lower case, without the final dot, kept as their
@@ -93,6 +97,7 @@ impl DnsRecord {
             rtype: type_name(r.record_type()),
             data: rdata_text(&r.data),
             rdata: typed(&r.data),
+            owner: raw_key(&r.name),
         }
     }
 
@@ -417,13 +422,13 @@ impl Dns {
     /// name's CNAME chain and report a loop as such, never as "no record".
     async fn loop_or(&self, err: DnsError, name: &Name, fqdn: &str) -> DnsError {
         let key = |n: &str| n.trim_end_matches('.').to_ascii_lowercase();
-        let mut chain = vec![key(fqdn)];
+        let mut chain = vec![raw_key(name)];
         let mut next = name.clone();
         while chain.len() <= MAX_CNAME_CHAIN {
             let asked = tokio::time::timeout(self.budget, self.resolver.lookup(next.clone(), RecordType::CNAME)).await;
             let Ok(Ok(answer)) = asked else { return err };
             let Some(target) = answer.answers().iter().map(DnsRecord::of).find_map(|r| match r.rdata {
-                Rdata::Cname(t) if key(&r.name) == chain.last().cloned().unwrap_or_default() => Some(t),
+                Rdata::Cname(t) if r.owner == chain.last().cloned().unwrap_or_default() => Some(t),
                 _ => None,
             }) else {
                 return err;
@@ -497,10 +502,12 @@ pub const MAX_RECORDS_USED: usize = 1000;
 /// broken or forging server adds; they are never used (RFC 5452 section 6).
 fn about_question(fqdn: &str, rtype: &str, received: &[DnsRecord]) -> Result<Vec<DnsRecord>, DnsError> {
     let key = |n: &str| n.trim_end_matches('.').to_ascii_lowercase();
-    let mut chain = vec![key(fqdn)];
+    let owner = |r: &DnsRecord| r.owner.clone();
+    let asked = parse_name(fqdn).map_or_else(|_| key(fqdn), |n| raw_key(&n));
+    let mut chain = vec![asked];
     while let Some(last) = chain.last() {
         let next = received.iter().find_map(|r| match &r.rdata {
-            Rdata::Cname(target) if key(&r.name) == *last => Some(key(target)),
+            Rdata::Cname(target) if owner(r) == *last => Some(key(target)),
             _ => None,
         });
         match next {
@@ -516,7 +523,7 @@ fn about_question(fqdn: &str, rtype: &str, received: &[DnsRecord]) -> Result<Vec
     }
     let used: Vec<DnsRecord> = received
         .iter()
-        .filter(|r| chain.contains(&key(&r.name)))
+        .filter(|r| chain.contains(&owner(r)))
         .take(MAX_RECORDS_USED)
         .cloned()
         .collect();
@@ -524,7 +531,7 @@ fn about_question(fqdn: &str, rtype: &str, received: &[DnsRecord]) -> Result<Vec
         Some(stray) if used.is_empty() => Err(DnsError::Stray {
             name: fqdn.to_string(),
             rtype: rtype.to_string(),
-            owner: key(&stray.name),
+            owner: owner(stray),
         }),
         _ => Ok(used),
     }
@@ -726,6 +733,11 @@ fn raw_name(n: &Name) -> String {
     s
 }
 
+/// A name as raw labels, lower case, without the final dot: how names are compared.
+fn raw_key(n: &Name) -> String {
+    raw_name(n).trim_end_matches('.').to_ascii_lowercase()
+}
+
 /// A NOERROR answer with no records and no SOA (see [`Dns::loop_or`]).
 fn lacks_soa(e: &NetError) -> bool {
     matches!(e, NetError::Dns(HDnsError::NoRecordsFound(nr)) if nr.response_code == ResponseCode::NoError && nr.soa.is_none())
@@ -788,6 +800,7 @@ mod typed_tests {
             rtype: "TXT".into(),
             data: String::new(),
             rdata: typed(&RData::TXT(TXT::new(vec!["v=spf1 ".into(), "-all".into()]))),
+            owner: "x".into(),
         };
         assert_eq!(
             txt.txt().as_deref(),
