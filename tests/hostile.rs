@@ -23,8 +23,9 @@ const STEP_TIMEOUT: &str = "1";
 /// Seconds for the whole run (`--deadline`): the bound each test holds the process to, plus one.
 const DEADLINE_SECS: u64 = 8;
 /// The peak RSS every run stays below, whatever the server sends (100 MiB replies, 1 MiB
-/// certificates, endless lines, 1,000-host MX sets). A healthy run peaks near 20 MiB.
-const PEAK_RSS_BOUND_KB: i64 = 64 * 1024;
+/// certificates, endless lines, 1,000-host MX sets). Measured: a healthy run peaks near 20 MiB,
+/// every misbehaviour here at 19-21 MiB but the 1,000-host MX set at 49-59 MiB.
+const PEAK_RSS_BOUND_KB: i64 = 96 * 1024;
 
 struct Run {
     report: Value,
