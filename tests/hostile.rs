@@ -321,6 +321,33 @@ async fn a_1_mib_certificate_is_too_large_for_tls_clients() {
     r.finding("tls.handshake.too-large");
 }
 
+// --- The same servers as a domain's MX (port 25) ----------------------------------------------
+
+async fn inbound(domain: &str) -> Run {
+    let lab = start("hostile-smtp").await;
+    let r = mxdoctor(&lab, &["check", domain, "--checks", "inbound"], &[]).await;
+    r.assert_bounded();
+    r
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_mx_that_trickles_its_greeting_is_too_slow() {
+    let r = inbound("mx-slow.hostile.example").await;
+    assert_eq!(r.finding("smtp.reply.too-slow")["args"]["ip"], "203.0.113.2");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_mx_with_a_100_mib_greeting_stops_at_the_line_count() {
+    let r = inbound("mx-huge.hostile.example").await;
+    r.finding("smtp.reply.too-many-lines");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_mx_that_injects_replies_after_starttls_is_reported() {
+    let r = inbound("mx-inject.hostile.example").await;
+    r.finding("smtp.starttls.injection");
+}
+
 // --- IMAP and POP3 --------------------------------------------------------------------------
 
 #[tokio::test(flavor = "multi_thread")]

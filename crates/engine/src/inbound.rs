@@ -199,8 +199,12 @@ pub fn findings(p: &Probe) -> CheckResult {
     if let Some(tls) = &s.tls {
         c.evidence.push(Evidence::Certificate(json!(tls.chain)));
     }
+    // A server broken in a way of its own (a trickle, an endless line or reply, replies
+    // injected after STARTTLS) is a diagnosis, as in `sendas`.
+    let broken = crate::sendas::broken_session_finding(s, &p.target.exchange);
     if let Some(err) = &s.error
         && !greeted(s)
+        && broken.is_none()
         && !matches!(s.not_smtp, Some(NotSmtp::Other { .. }) | Some(NotSmtp::Silence { .. }))
     {
         // No connection (or closed at once): nothing about this server is known from here.
@@ -211,6 +215,7 @@ pub fn findings(p: &Probe) -> CheckResult {
         };
         return c;
     }
+    c.findings.extend(broken);
     c.findings.extend(greeting_findings(p, &subject));
     if s.ehlo_before_tls.is_some() {
         c.findings.extend(tls_findings(p, &subject));

@@ -93,7 +93,8 @@ fn raw_text(v: &HeaderValue<'_>) -> Option<String> {
 
 /// Reads the header facts of a raw message (None: not a message at all).
 pub fn header_facts(raw: &[u8]) -> Option<HeaderFacts> {
-    let msg = MessageParser::default().parse_headers(raw)?;
+    // A panic inside the parser is no message (see `mail::parse_guarded`).
+    let msg = std::panic::catch_unwind(|| MessageParser::default().parse_headers(raw)).ok()??;
     let mut f = HeaderFacts::default();
     for h in msg.headers() {
         let raw_value = || {
