@@ -203,13 +203,13 @@ fn against_probes(host: &str, subject: &str, usable: &[&Tlsa], probes: &[Probe])
         .iter()
         .filter_map(|p| p.session.tls.as_ref().map(|t| (*p, t)))
         .collect();
-    if seen.is_empty() {
+    let Some(&(_, first_tls)) = seen.first() else {
         return vec![
             Finding::new("dane.not-compared", Severity::Info, subject.to_string())
                 .arg("host", host)
                 .arg("records", &listed),
         ];
-    }
+    };
     let failing: Vec<String> = seen
         .iter()
         .filter(|(_, tls)| !usable.iter().any(|t| matches(t, tls, host)))
@@ -218,7 +218,7 @@ fn against_probes(host: &str, subject: &str, usable: &[&Tlsa], probes: &[Probe])
     if failing.is_empty() {
         let first = usable
             .iter()
-            .find(|t| matches(t, seen[0].1, host))
+            .find(|t| matches(t, first_tls, host))
             .map(|t| t.to_string());
         vec![
             Finding::new("dane.valid", Severity::Pass, subject.to_string())
@@ -226,8 +226,7 @@ fn against_probes(host: &str, subject: &str, usable: &[&Tlsa], probes: &[Probe])
                 .arg("record", first.unwrap_or_default()),
         ]
     } else {
-        let presented = seen[0]
-            .1
+        let presented = first_tls
             .chain_der
             .first()
             .and_then(|der| mxdoctor_net::dane::association(der, 1, 1).ok())

@@ -237,7 +237,7 @@ pub async fn findings<'a>(
                     .is_some_and(|s| s.d.eq_ignore_ascii_case(&t.domain) && s.s == t.selector)
             })
         });
-        let output = idx.and_then(|i| remaining[i].take());
+        let output = idx.and_then(|i| remaining.get_mut(i)).and_then(Option::take);
         let judged = judge(ctx, field, output.as_ref()).await;
         out.push(judged.finding);
         if judged.passes

@@ -54,7 +54,7 @@ pub async fn check(ctx: &Context, domain: &str) -> CheckResult {
         );
         return c;
     }
-    let text = &recs[0];
+    let Some(text) = recs.first() else { return c };
     let rec = match parse_record(text) {
         Ok(r) => r,
         Err(e) => {

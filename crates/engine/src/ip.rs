@@ -179,7 +179,10 @@ async fn ptr_check(ctx: &Context, ip: IpAddr) -> CheckResult {
                 .evidence(json!({ "forward": evidence })),
         ),
     }
-    let judged = confirmed.clone().unwrap_or_else(|| followed[0].clone());
+    let judged = confirmed
+        .clone()
+        .or_else(|| followed.first().cloned())
+        .unwrap_or_default();
     let reasons = generic_reasons(&judged, ip);
     if !reasons.is_empty() {
         check.findings.push(

@@ -190,7 +190,7 @@ pub fn findings(domain: &str, records: &[MxRecord], exchanges: &[Exchange]) -> V
     }
     // RFC 7505: a single MX with preference 0 and the root as exchange.
     if records.iter().any(|r| r.exchange.is_empty()) {
-        let lone = records.len() == 1 && records[0].preference == 0;
+        let lone = records.len() == 1 && records.first().is_some_and(|r| r.preference == 0);
         out.push(
             Finding::new(
                 if lone { "mx.null" } else { "mx.null-mixed" },

@@ -80,17 +80,16 @@ fn dns_timed_out(what: &str) -> CheckStatus {
 /// RFC 5322 lines end in CRLF; files saved by mail programs often have bare LFs, which break
 /// `simple` canonicalisation. Some(normalised bytes, count) when any bare LF was found.
 fn crlf_normalised(raw: &[u8]) -> Option<(Vec<u8>, usize)> {
-    let bare = raw
-        .iter()
-        .enumerate()
-        .filter(|(i, b)| **b == b'\n' && (*i == 0 || raw[i - 1] != b'\r'))
-        .count();
+    // Each byte with the one before it (none before the first).
+    let pairs = || std::iter::once(None).chain(raw.iter().map(Some)).zip(raw.iter());
+    let is_bare = |(before, b): (Option<&u8>, &u8)| *b == b'\n' && before != Some(&b'\r');
+    let bare = pairs().filter(|p| is_bare(*p)).count();
     if bare == 0 {
         return None;
     }
     let mut out = Vec::with_capacity(raw.len() + bare);
-    for (i, b) in raw.iter().enumerate() {
-        if *b == b'\n' && (i == 0 || raw[i - 1] != b'\r') {
+    for (before, b) in pairs() {
+        if is_bare((before, b)) {
             out.push(b'\r');
         }
         out.push(*b);
@@ -266,12 +265,11 @@ async fn body_length_reverified<'x>(
             continue;
         };
         let body_at = (m.body_offset as usize).min(m.raw_message.len());
+        let (head, body) = m.raw_message.split_at(body_at);
         let mut canonical: Vec<u8> = Vec::new();
-        sig.cb
-            .canonical_body(&m.raw_message[body_at..], 0)
-            .write(&mut canonical);
+        sig.cb.canonical_body(body, 0).write(&mut canonical);
         canonical.truncate(usize::try_from(sig.l).unwrap_or(usize::MAX));
-        let mut rebuilt = m.raw_message[..body_at].to_vec();
+        let mut rebuilt = head.to_vec();
         rebuilt.extend_from_slice(&canonical);
         let Some(again) = AuthenticatedMessage::parse_with_opts(&rebuilt, None, false) else {
             continue;
@@ -748,6 +746,7 @@ fn header_check(facts: &HeaderFacts, req: &ReceivedRequest, o: &Outcome, subject
             .push(Finding::new("msg.hdr.no-list-id", Severity::Notice, subject));
     }
     if let Some(d) = facts.from_domain()
+        && let Some(from) = facts.from_addresses.first()
         && (d == "gmail.com" || d == "googlemail.com")
         && !o
             .dkim_pass_domains
@@ -755,7 +754,7 @@ fn header_check(facts: &HeaderFacts, req: &ReceivedRequest, o: &Outcome, subject
             .any(|x| x == "gmail.com" || x == "googlemail.com")
     {
         c.findings
-            .push(Finding::new("msg.hdr.forged-gmail", Severity::Fail, subject).arg("from", &facts.from_addresses[0]));
+            .push(Finding::new("msg.hdr.forged-gmail", Severity::Fail, subject).arg("from", from));
     }
     if c.findings.is_empty() {
         c.findings.push(Finding::new("msg.hdr.ok", Severity::Pass, subject));
@@ -765,11 +764,8 @@ fn header_check(facts: &HeaderFacts, req: &ReceivedRequest, o: &Outcome, subject
 
 /// What the receivers said (Authentication-Results), beside what we found.
 fn receiver_results(facts: &HeaderFacts, o: &Outcome, subject: &str) -> Option<CheckResult> {
-    if facts.authentication_results.is_empty() {
-        return None;
-    }
+    let first = facts.authentication_results.first()?;
     let mut c = CheckResult::ran("message.receiver-results", subject);
-    let first = &facts.authentication_results[0];
     let host = first.split(';').next().unwrap_or("?").trim().to_string();
     c.findings.push(
         Finding::new("msg.ar.shown", Severity::Info, host.clone())

@@ -134,13 +134,13 @@ fn walk<'a>(
                 return (node, w);
             }
         };
-        if records.is_empty() {
+        let Some(first) = records.first() else {
             w.without_spf.push(domain.clone());
             node.problem = Some("no SPF record".into());
             return (node, w);
-        }
-        node.record = Some(records[0].clone());
-        let Ok(rec) = parse_record(&records[0]) else {
+        };
+        node.record = Some(first.clone());
+        let Ok(rec) = parse_record(first) else {
             node.problem = Some("syntax error".into());
             return (node, w);
         };
@@ -347,7 +347,9 @@ async fn record_checks(ctx: &Context, domain: &str) -> RecordChecks {
         );
         return RecordChecks::Final(c);
     }
-    let text = records[0].clone();
+    let Some(text) = records.first().cloned() else {
+        return RecordChecks::Missing(c);
+    };
     let record = match parse_record(&text) {
         Ok(r) => r,
         Err(e) => {
@@ -522,7 +524,9 @@ async fn evaluate(ctx: &Context, req: &SpfRequest, domain: &str, t: Box<RecordTr
                 unauthorised.push(*ip);
                 let suggestion = suggest_added(ctx, &domain, &record, &text, *ip).await;
                 let mut ev = ev;
-                ev["suggestion"] = json!(suggestion);
+                if let Some(fields) = ev.as_object_mut() {
+                    fields.insert("suggestion".into(), json!(suggestion));
+                }
                 c.findings.push(
                     Finding::new("spf.ip-not-authorized", Severity::Fail, ip.to_string())
                         .arg("ip", ip)

@@ -304,7 +304,7 @@ pub fn message(raw: &[u8]) -> Result<MessageAnalysis, InputError> {
 fn looks_like_header(raw: &[u8]) -> bool {
     let first = raw.split(|b| *b == b'\n').next().unwrap_or(&[]);
     match first.iter().position(|b| *b == b':') {
-        Some(colon) if colon > 0 => first[..colon].iter().all(|b| b.is_ascii_graphic() && *b != b':'),
+        Some(colon) if colon > 0 => first.iter().take(colon).all(|b| b.is_ascii_graphic() && *b != b':'),
         _ => false,
     }
 }

@@ -36,7 +36,7 @@ async fn serve(mut stream: TcpStream, files: &[(String, Vec<u8>)]) {
     // The request head, bounded in size and time.
     while !buf.windows(4).any(|w| w == b"\r\n\r\n") && buf.len() < 8192 {
         match tokio::time::timeout(Duration::from_secs(10), stream.read(&mut chunk)).await {
-            Ok(Ok(n)) if n > 0 => buf.extend_from_slice(&chunk[..n]),
+            Ok(Ok(n)) if n > 0 => buf.extend_from_slice(chunk.get(..n).unwrap_or_default()),
             _ => return,
         }
     }

@@ -161,7 +161,7 @@ pub fn bounce(original: &[u8], reporting_mta: &str, to: &str, date: &str, f: &Fa
         .position(|w| w == b"\r\n\r\n")
         .map(|p| p + 2)
         .unwrap_or(original.len());
-    let returned = String::from_utf8_lossy(&original[..headers_end]);
+    let returned = String::from_utf8_lossy(original.get(..headers_end).unwrap_or(original));
     format!(
         "From: Mail Delivery System <MAILER-DAEMON@{reporting_mta}>\r\n\
 To: <{to}>\r\n\

@@ -289,7 +289,7 @@ impl Session {
                 }
                 Ok(Ok(n)) => n,
             };
-            self.buf.extend_from_slice(&chunk[..n]);
+            self.buf.extend_from_slice(chunk.get(..n).unwrap_or_default());
         }
     }
 
@@ -814,7 +814,7 @@ async fn read_client_hello_bytes(io: &mut BoxIo) -> (Vec<u8>, Option<mxdoctor_pr
         }
         let mut chunk = [0u8; 4096];
         match tokio::time::timeout(Duration::from_secs(10), io.read(&mut chunk)).await {
-            Ok(Ok(n)) if n > 0 => buf.extend_from_slice(&chunk[..n]),
+            Ok(Ok(n)) if n > 0 => buf.extend_from_slice(chunk.get(..n).unwrap_or_default()),
             _ => return (buf, None),
         }
     }
@@ -833,11 +833,10 @@ impl AsyncRead for Prefixed {
         cx: &mut std::task::Context<'_>,
         buf: &mut tokio::io::ReadBuf<'_>,
     ) -> std::task::Poll<std::io::Result<()>> {
-        if self.pos < self.prefix.len() {
-            let n = buf.remaining().min(self.prefix.len() - self.pos);
-            let start = self.pos;
-            buf.put_slice(&self.prefix[start..start + n]);
-            self.pos += n;
+        if let Some(left) = self.prefix.get(self.pos..).filter(|l| !l.is_empty()) {
+            let part = left.get(..buf.remaining()).unwrap_or(left);
+            buf.put_slice(part);
+            self.pos += part.len();
             return std::task::Poll::Ready(Ok(()));
         }
         std::pin::Pin::new(&mut self.inner).poll_read(cx, buf)

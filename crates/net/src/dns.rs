@@ -663,14 +663,7 @@ pub(crate) fn typed(data: &RData) -> Rdata {
         },
         RData::TXT(txt) => Rdata::Txt(txt.txt_data.iter().map(|s| s.to_vec()).collect()),
         RData::Unknown { code, rdata } if u16::from(*code) == 99 => {
-            let mut strings = Vec::new();
-            let mut rest = rdata.anything.as_slice();
-            while let Some((&len, tail)) = rest.split_first() {
-                let n = (len as usize).min(tail.len());
-                strings.push(tail[..n].to_vec());
-                rest = &tail[n..];
-            }
-            Rdata::Txt(strings)
+            Rdata::Txt(character_strings(&rdata.anything).map(<[u8]>::to_vec).collect())
         }
         RData::PTR(p) => Rdata::Ptr(name_of(&p.0)),
         RData::CNAME(c) => Rdata::Cname(name_of(&c.0)),
@@ -683,6 +676,17 @@ pub(crate) fn typed(data: &RData) -> Rdata {
         },
         _ => Rdata::Other,
     }
+}
+
+/// The character-strings of TXT wire data (RFC 1035 section 3.3: a length octet, then that
+/// many bytes); a last string cut short is taken as far as it goes.
+fn character_strings(mut rest: &[u8]) -> impl Iterator<Item = &[u8]> {
+    std::iter::from_fn(move || {
+        let (&len, tail) = rest.split_first()?;
+        let (string, next) = tail.split_at(usize::from(len).min(tail.len()));
+        rest = next;
+        Some(string)
+    })
 }
 
 pub(crate) fn rdata_text(data: &RData) -> String {
@@ -698,14 +702,7 @@ pub(crate) fn rdata_text(data: &RData) -> String {
         // escapes (`\:`) must be asked for exactly as it is.
         // The deprecated SPF type (99) has TXT's wire format: character-strings, joined.
         RData::Unknown { code, rdata } if u16::from(*code) == 99 => {
-            let mut out = Vec::new();
-            let mut rest = rdata.anything.as_slice();
-            while let Some((&len, tail)) = rest.split_first() {
-                let n = (len as usize).min(tail.len());
-                out.extend_from_slice(&tail[..n]);
-                rest = &tail[n..];
-            }
-            String::from_utf8_lossy(&out).into_owned()
+            String::from_utf8_lossy(&character_strings(&rdata.anything).collect::<Vec<_>>().concat()).into_owned()
         }
         RData::MX(mx) => format!("{} {}", mx.preference, raw_name(&mx.exchange)),
         RData::PTR(p) => raw_name(&p.0),

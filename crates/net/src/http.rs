@@ -114,7 +114,7 @@ pub async fn get(
             if n == 0 {
                 break;
             }
-            buf.extend_from_slice(&chunk[..n]);
+            buf.extend_from_slice(chunk.get(..n).unwrap_or_default());
             if buf.len() > max_bytes {
                 return Err(FetchError::TooLarge(max_bytes));
             }
@@ -128,11 +128,13 @@ pub async fn get(
 
 /// The body of a complete `HTTP/1.x 200` response (Content-Length honoured when present).
 pub fn parse_response(buf: &[u8]) -> Result<Vec<u8>, FetchError> {
-    let end = buf
+    let (head, body) = buf
         .windows(4)
         .position(|w| w == b"\r\n\r\n")
+        .map(|end| buf.split_at(end))
         .ok_or_else(|| FetchError::Protocol("no end of header".into()))?;
-    let head = String::from_utf8_lossy(&buf[..end]);
+    let body = body.get(4..).unwrap_or_default();
+    let head = String::from_utf8_lossy(head);
     let mut lines = head.split("\r\n");
     let status_line = lines.next().unwrap_or_default();
     let mut parts = status_line.split(' ');
@@ -162,13 +164,11 @@ pub fn parse_response(buf: &[u8]) -> Result<Vec<u8>, FetchError> {
             );
         }
     }
-    let body = &buf[end + 4..];
     match length {
-        Some(n) if body.len() < n => Err(FetchError::Protocol(format!(
-            "body cut short at {} of {n} bytes",
-            body.len()
-        ))),
-        Some(n) => Ok(body[..n].to_vec()),
+        Some(n) => body
+            .get(..n)
+            .map(<[u8]>::to_vec)
+            .ok_or_else(|| FetchError::Protocol(format!("body cut short at {} of {n} bytes", body.len()))),
         None => Ok(body.to_vec()),
     }
 }

@@ -49,8 +49,8 @@ impl HttpsUrl {
     pub fn parse(url: &str) -> Result<Self, HttpsError> {
         let bad = || HttpsError::Url { url: url.to_string() };
         let rest = url.strip_prefix("https://").ok_or_else(bad)?;
-        let (authority, path) = match rest.find(['/', '?', '#']) {
-            Some(i) if rest.as_bytes()[i] == b'/' => (&rest[..i], &rest[i..]),
+        let (authority, path) = match rest.find(['/', '?', '#']).map(|i| rest.split_at(i)) {
+            Some((authority, path)) if path.starts_with('/') => (authority, path),
             Some(_) => return Err(bad()),
             None => (rest, "/"),
         };
@@ -149,7 +149,7 @@ async fn read_bounded<S: tokio::io::AsyncRead + Unpin>(stream: &mut S, limit: us
         if n == 0 {
             return Ok(buf);
         }
-        buf.extend_from_slice(&chunk[..n]);
+        buf.extend_from_slice(chunk.get(..n).unwrap_or_default());
         if buf.len() > limit {
             return Ok(buf);
         }
@@ -159,12 +159,14 @@ async fn read_bounded<S: tokio::io::AsyncRead + Unpin>(stream: &mut S, limit: us
 /// Splits a response into status, the headers that matter and the body (at most `max_body`).
 pub fn parse(buf: &[u8], max_body: usize, tls: TlsOutcome) -> Result<Response, HttpsError> {
     let protocol = |detail: String| HttpsError::Protocol { detail };
-    let end = buf
+    let (head, raw) = buf
         .windows(4)
         .position(|w| w == b"\r\n\r\n")
         .filter(|e| *e <= MAX_HEAD)
+        .map(|end| buf.split_at(end))
         .ok_or_else(|| protocol("no end of the response head".into()))?;
-    let head = String::from_utf8_lossy(&buf[..end]);
+    let raw = raw.get(4..).unwrap_or_default();
+    let head = String::from_utf8_lossy(head);
     let mut lines = head.split("\r\n");
     let status_line = lines.next().unwrap_or_default();
     let mut parts = status_line.split(' ');
@@ -190,16 +192,15 @@ pub fn parse(buf: &[u8], max_body: usize, tls: TlsOutcome) -> Result<Response, H
     if length.is_some_and(|n| n > max_body) {
         return Err(HttpsError::TooLarge { limit: max_body });
     }
-    let raw = &buf[end + 4..];
     let body = if chunked { dechunk(raw)? } else { raw.to_vec() };
     if body.len() > max_body {
         return Err(HttpsError::TooLarge { limit: max_body });
     }
     let body = match length {
-        Some(n) if body.len() < n => {
-            return Err(protocol(format!("body cut short at {} of {n} bytes", body.len())));
-        }
-        Some(n) => body[..n].to_vec(),
+        Some(n) => match body.get(..n) {
+            Some(b) => b.to_vec(),
+            None => return Err(protocol(format!("body cut short at {} of {n} bytes", body.len()))),
+        },
         None => body,
     };
     Ok(Response {
@@ -218,22 +219,22 @@ fn dechunk(mut raw: &[u8]) -> Result<Vec<u8>, HttpsError> {
     };
     let mut out = Vec::new();
     loop {
-        let line_end = raw
+        let (size_line, rest) = raw
             .windows(2)
             .position(|w| w == b"\r\n")
+            .map(|i| raw.split_at(i))
             .ok_or_else(|| bad("no size line"))?;
-        let size_text = String::from_utf8_lossy(&raw[..line_end]);
+        let size_text = String::from_utf8_lossy(size_line);
         let size = usize::from_str_radix(size_text.split(';').next().unwrap_or_default().trim(), 16)
             .map_err(|_| bad("bad size"))?;
-        raw = &raw[line_end + 2..];
+        raw = rest.get(2..).unwrap_or_default();
         if size == 0 {
             return Ok(out);
         }
-        if raw.len() < size + 2 {
-            return Err(bad("cut short"));
-        }
-        out.extend_from_slice(&raw[..size]);
-        raw = &raw[size + 2..];
+        // The chunk, then its CRLF.
+        let (chunk, rest) = raw.split_at_checked(size).ok_or_else(|| bad("cut short"))?;
+        out.extend_from_slice(chunk);
+        raw = rest.get(2..).ok_or_else(|| bad("cut short"))?;
     }
 }
 

@@ -146,7 +146,7 @@ pub async fn probe_version(
                 };
             }
             Ok(Err(_)) | Ok(Ok(0)) => return LegacyResult::Closed,
-            Ok(Ok(n)) => buf.extend_from_slice(&chunk[..n]),
+            Ok(Ok(n)) => buf.extend_from_slice(chunk.get(..n).unwrap_or_default()),
         }
     }
 }

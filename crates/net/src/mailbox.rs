@@ -167,7 +167,7 @@ impl Lines {
                 Ok(Ok(0)) => return Err("the server closed the connection".into()),
                 Ok(Ok(n)) => n,
             };
-            self.buf.extend_from_slice(&chunk[..n]);
+            self.buf.extend_from_slice(chunk.get(..n).unwrap_or_default());
         }
     }
 

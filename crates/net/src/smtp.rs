@@ -222,7 +222,7 @@ impl SmtpConn {
                     }
                 }
                 Err(e) => {
-                    self.unparsed = Some(raw[..raw.len().min(UNPARSED_HEAD)].to_vec());
+                    self.unparsed = Some(raw.iter().take(UNPARSED_HEAD).copied().collect());
                     self.note(Dir::Server, truncate(&shown, 200));
                     return Err(SmtpError::NotSmtp {
                         stage: stage.into(),

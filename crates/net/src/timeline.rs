@@ -181,17 +181,18 @@ pub fn dns_asks(name: &str) -> Vec<String> {
     let labels: Vec<&str> = name.split('.').collect();
     let mut out = vec![name.clone()];
     // Nibble form first: its first four labels are digits too.
-    if labels.len() > 32
-        && labels[..32]
-            .iter()
-            .all(|l| l.len() == 1 && l.as_bytes()[0].is_ascii_hexdigit())
-    {
-        let hex: String = labels[..32].iter().rev().copied().collect();
+    let nibbles = labels.get(..32).filter(|_| labels.len() > 32);
+    let octets = labels.get(..4).filter(|_| labels.len() > 4);
+    if let Some(nibbles) = nibbles.filter(|n| {
+        n.iter()
+            .all(|l| l.len() == 1 && l.bytes().all(|b| b.is_ascii_hexdigit()))
+    }) {
+        let hex: String = nibbles.iter().rev().copied().collect();
         if let Ok(v) = u128::from_str_radix(&hex, 16) {
             out.push(IpAddr::V6(v.into()).to_string());
         }
-    } else if labels.len() > 4 && labels[..4].iter().all(|l| !l.is_empty() && l.parse::<u8>().is_ok()) {
-        out.push(format!("{}.{}.{}.{}", labels[3], labels[2], labels[1], labels[0]));
+    } else if let Some([a, b, c, d]) = octets.filter(|o| o.iter().all(|l| !l.is_empty() && l.parse::<u8>().is_ok())) {
+        out.push(format!("{d}.{c}.{b}.{a}"));
     }
     out
 }
@@ -245,6 +246,10 @@ pub struct CriticalPath {
 /// before the first's chain plus their total time shared among `per_ip` slots; the bound is the
 /// larger of the two. Durations are the steps' own, so the bound holds for this network, and
 /// wall time / bound measures only the waiting a better schedule would not have.
+#[allow(
+    clippy::indexing_slicing,
+    reason = "indices of `steps`, `parents` and `finish`, vectors of one length built from the steps of this run (our own record, not outside data); a parent is always another step"
+)]
 pub fn critical_path(steps: &[Step], per_ip: usize) -> CriticalPath {
     let parents = parents(steps);
     let mut finish: Vec<Duration> = vec![Duration::ZERO; steps.len()];
@@ -277,6 +282,10 @@ pub fn critical_path(steps: &[Step], per_ip: usize) -> CriticalPath {
     best
 }
 
+#[allow(
+    clippy::indexing_slicing,
+    reason = "indices of `steps`, `parents` and `finish`, vectors of one length built from the steps of this run (our own record, not outside data); a parent is always another step"
+)]
 fn parents(steps: &[Step]) -> Vec<Option<usize>> {
     // A step ending within this much of another's start counts as before it (clock reads).
     const SLACK: Duration = Duration::from_millis(1);
@@ -311,6 +320,10 @@ fn parents(steps: &[Step]) -> Vec<Option<usize>> {
 /// Per address, the bound its connection limit sets: all its connections share `per_ip` slots
 /// from the earliest any could start, and those that follow a first session share them from the
 /// earliest such session's end.
+#[allow(
+    clippy::indexing_slicing,
+    reason = "indices of `steps`, `parents` and `finish`, vectors of one length built from the steps of this run (our own record, not outside data); a parent is always another step"
+)]
 fn connection_limit_bounds(
     steps: &[Step],
     parents: &[Option<usize>],

@@ -403,7 +403,10 @@ fn chain_verdict(
     // treat NotValidForName as "the chain is fine".
     #[allow(clippy::expect_used, reason = "a constant, valid DNS name: not outside data")]
     let name = ServerName::try_from("mxdoctor.invalid").expect("static name is valid");
-    let result = verifier.verify_server_cert(&der[0], &der[1..], &name, &[], unix);
+    let Some((end_entity, intermediates)) = der.split_first() else {
+        return ChainVerdict::Empty;
+    };
+    let result = verifier.verify_server_cert(end_entity, intermediates, &name, &[], unix);
     match result {
         Ok(_) => ChainVerdict::Trusted,
         Err(rustls::Error::InvalidCertificate(e)) => match e {

@@ -653,8 +653,9 @@ fn host_does_not_exist(t: &str) -> bool {
 /// (`Messages with multiple 550 5.7.1 addresses in From: header`); every reply code and status
 /// pair after the first is dropped so phrases match across the joins.
 fn without_continuation_codes(t: &str) -> String {
-    let is_reply =
-        |w: &str| w.len() == 3 && w.bytes().all(|b| b.is_ascii_digit()) && matches!(w.as_bytes()[0], b'4' | b'5');
+    let is_reply = |w: &str| {
+        w.len() == 3 && w.bytes().all(|b| b.is_ascii_digit()) && matches!(w.as_bytes().first(), Some(b'4' | b'5'))
+    };
     let is_status = |w: &str| {
         let p: Vec<&str> = w.split('.').collect();
         p.len() == 3
@@ -665,8 +666,7 @@ fn without_continuation_codes(t: &str) -> String {
     let mut out: Vec<&str> = Vec::with_capacity(words.len());
     let mut seen_first = false;
     let mut i = 0;
-    while i < words.len() {
-        let w = words[i];
+    while let Some(&w) = words.get(i) {
         let (code, status_joined) = match w.split_once('-') {
             Some((c, st)) if is_reply(c) && is_status(st) => (true, true),
             _ => (is_reply(w) && words.get(i + 1).is_some_and(|n| is_status(n)), false),
@@ -678,7 +678,7 @@ fn without_continuation_codes(t: &str) -> String {
                 continue;
             }
             seen_first = true;
-            out.extend(&words[i..i + span]);
+            out.extend(words.iter().skip(i).take(span));
             i += span;
             continue;
         }
@@ -1000,11 +1000,11 @@ pub fn status_codes_in(text: &str) -> Vec<String> {
             .trim_start_matches(['-', '#', '\''])
             .trim_end_matches(['.', ':', '\'']);
         let parts: Vec<&str> = w.split('.').collect();
-        if parts.len() == 3
-            && matches!(parts[0], "2" | "4" | "5")
-            && parts[1].len() <= 3
-            && parts[2].len() <= 3
-            && parts[1..]
+        if let [class, subject, detail] = parts.as_slice()
+            && matches!(*class, "2" | "4" | "5")
+            && subject.len() <= 3
+            && detail.len() <= 3
+            && [subject, detail]
                 .iter()
                 .all(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()))
             && !out.contains(&w.to_string())

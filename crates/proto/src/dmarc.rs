@@ -139,7 +139,7 @@ pub fn walk_names(domain: &str) -> Vec<String> {
     // After the domain itself, continue from at most 7 labels (the walk's shortcut), down to 2.
     let start = (n - 1).min(7);
     for k in (2..=start).rev() {
-        let name = labels[n - k..].join(".");
+        let name = labels.get(n - k..).unwrap_or_default().join(".");
         let q = format!("_dmarc.{name}");
         if !out.contains(&q) {
             out.push(q);

@@ -105,10 +105,9 @@ impl Hostname {
                 return Err(HostnameError::InvalidChar { ch, pos });
             }
         }
-        if labels.len() < 2 {
+        let (Some(tld), true) = (labels.last(), labels.len() >= 2) else {
             return Err(HostnameError::SingleLabel(ascii));
-        }
-        let tld = labels[labels.len() - 1];
+        };
         if tld.chars().all(|c| c.is_ascii_digit()) {
             return Err(HostnameError::NumericTld(tld.to_string()));
         }

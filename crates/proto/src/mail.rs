@@ -141,9 +141,9 @@ pub(crate) fn parse_guarded(raw: &[u8]) -> Result<Option<mail_parser::Message<'_
 /// (`4e479ce6`, `1417217587540`).
 fn first_reply_code(text: &str) -> Option<u16> {
     let b = text.as_bytes();
-    (0..b.len().saturating_sub(2)).find_map(|i| {
-        let code = &b[i..i + 3];
-        let before_ok = i == 0 || !b[i - 1].is_ascii_alphanumeric() && b[i - 1] != b'.';
+    b.windows(3).enumerate().find_map(|(i, code)| {
+        let before = i.checked_sub(1).and_then(|j| b.get(j));
+        let before_ok = before.is_none_or(|c| !c.is_ascii_alphanumeric() && *c != b'.');
         let after_ok = matches!(
             b.get(i + 3),
             None | Some(b' ' | b'-' | b'\t' | b':' | b';' | b')' | b',')
@@ -232,7 +232,7 @@ fn text_of(bytes: &[u8]) -> String {
 
 /// The text after a message's header (the first empty line), bounded.
 fn raw_body_text(raw: &[u8]) -> String {
-    let text = text_of(&raw[..raw.len().min(1 << 20)]).replace("\r\n", "\n");
+    let text = text_of(raw.get(..1 << 20).unwrap_or(raw)).replace("\r\n", "\n");
     text.split_once("\n\n").map(|(_, b)| b.to_string()).unwrap_or_default()
 }
 
@@ -314,11 +314,9 @@ fn transcript_before<'a>(lines: &[&'a str], addr: &str) -> Vec<&'a str> {
         let t = l.trim_start();
         t.starts_with(">>>") || t.starts_with("<<<")
     };
-    let first = lines[..start]
-        .iter()
-        .rposition(|l| !is_transcript(l))
-        .map_or(0, |i| i + 1);
-    lines[first..start].to_vec()
+    let before = lines.get(..start).unwrap_or_default();
+    let first = before.iter().rposition(|l| !is_transcript(l)).map_or(0, |i| i + 1);
+    before.get(first..).unwrap_or_default().to_vec()
 }
 
 /// At most this many recipients are read from one free-form bounce.
@@ -333,7 +331,9 @@ fn address_line(line: &str) -> Option<(String, String)> {
     let t = line.trim().trim_start_matches(['*', '-', '•']).trim_start();
     // Sendmail: "NNN <addr>... text".
     let t = match t.get(..4) {
-        Some(code) if code.as_bytes()[..3].iter().all(u8::is_ascii_digit) && code.ends_with(' ') => t[4..].trim_start(),
+        Some(code) if code.bytes().take(3).all(|b| b.is_ascii_digit()) && code.ends_with(' ') => {
+            t.get(4..).unwrap_or_default().trim_start()
+        }
         _ => t,
     };
     let (head, rest) = match t.find("... ") {
@@ -366,7 +366,10 @@ fn address_line(line: &str) -> Option<(String, String)> {
 /// Sendmail's per-recipient summary line (`554 <user@example.com>... Host unknown`).
 fn sendmail_summary(line: &str) -> bool {
     let t = line.trim();
-    t.len() > 5 && t.as_bytes()[..3].iter().all(u8::is_ascii_digit) && t[3..].starts_with(" <") && t.contains(">...")
+    t.len() > 5
+        && t.bytes().take(3).all(|b| b.is_ascii_digit())
+        && t.get(3..).is_some_and(|r| r.starts_with(" <"))
+        && t.contains(">...")
 }
 
 /// Recipient blocks of a Sendmail transcript: each summary line ends its recipient's part of
@@ -386,7 +389,7 @@ fn sendmail_blocks(lines: &[&str]) -> Option<Vec<(String, Vec<String>)>> {
             continue;
         }
         let mut block = vec![rest];
-        block.extend(lines[since..i].iter().map(|s| s.to_string()));
+        block.extend(lines.get(since..i).unwrap_or_default().iter().map(|s| s.to_string()));
         out.push((a, block));
         since = i + 1;
     }
@@ -428,7 +431,9 @@ fn recipient_blocks(lines: &[&str]) -> Vec<(String, Vec<String>)> {
 /// reply, at most five lines, joined by spaces. An unindented line stands alone.
 fn reply_with_continuation(lines: &[&str]) -> String {
     let indent = |l: &str| l.len() - l.trim_start().len();
-    let first = lines[0];
+    let Some(&first) = lines.first() else {
+        return String::new();
+    };
     let mut out = vec![first.trim()];
     for l in lines.iter().skip(1).take(4) {
         let t = l.trim();
@@ -459,7 +464,7 @@ fn diagnose(recipient: Option<String>, lines: &[&str]) -> FailedRecipient {
         .or_else(|| lines.iter().position(|l| crate::bounce::reason_in_words(l).is_some()));
     let all = lines.join("\n");
     let status = best_code_in(&all);
-    let diagnostic = diag_at.map(|i| reply_with_continuation(&lines[i..]));
+    let diagnostic = diag_at.map(|i| reply_with_continuation(lines.get(i..).unwrap_or_default()));
     let basis = diagnostic.clone().unwrap_or_else(|| all.chars().take(4000).collect());
     let reason = classify(status.as_deref(), &basis);
     let reason = if reason == Reason::Undefined {

@@ -135,8 +135,10 @@ pub fn name_covers(presented: &str, reference: &Hostname) -> Result<MatchedBy, N
     }
     let plabels: Vec<&str> = p.split('.').collect();
     let rlabels: Vec<&str> = r.split('.').collect();
-    let first = plabels[0];
-    if plabels[1..].iter().any(|l| l.contains('*')) {
+    let Some((&first, suffix)) = plabels.split_first() else {
+        return Err(NameRejection::Different);
+    };
+    if suffix.iter().any(|l| l.contains('*')) {
         return Err(NameRejection::WildcardNotLeftmost);
     }
     if first != "*" {
@@ -146,13 +148,15 @@ pub fn name_covers(presented: &str, reference: &Hostname) -> Result<MatchedBy, N
     if plabels.len() < 3 {
         return Err(NameRejection::WildcardTooBroad);
     }
-    let suffix = &plabels[1..];
-    if rlabels.len() < suffix.len() || rlabels[rlabels.len() - suffix.len()..] != *suffix {
+    let Some((covered, rest)) = rlabels.split_at_checked(rlabels.len().saturating_sub(suffix.len())) else {
+        return Err(NameRejection::Different);
+    };
+    if rest != suffix {
         return Err(NameRejection::Different);
     }
-    match rlabels.len() - suffix.len() {
-        1 => {
-            if rlabels[0].starts_with("xn--") {
+    match covered {
+        [only] => {
+            if only.starts_with("xn--") {
                 Err(NameRejection::WildcardOnIdnLabel)
             } else {
                 Ok(MatchedBy::Wildcard)

@@ -76,7 +76,7 @@ pub fn generic_reasons(name: &str, ip: IpAddr) -> Vec<GenericReason> {
     // Keywords count only as whole tokens of the leftmost labels, not inside words
     // ("mail.customers-first.example" is fine; "cust-25.isp.example" is not).
     let labels: Vec<&str> = name.split('.').collect();
-    let host_labels = &labels[..labels.len().saturating_sub(2)];
+    let host_labels = labels.get(..labels.len().saturating_sub(2)).unwrap_or_default();
     'outer: for label in host_labels {
         for token in label.split(|c: char| c == '-' || c == '_' || c.is_ascii_digit()) {
             if let Some(k) = KEYWORDS.iter().find(|k| **k == token) {

@@ -142,8 +142,8 @@ pub fn parse_received(value: &str) -> Hop {
     };
     let ws = words(clauses);
     let mut i = 0;
-    while i < ws.len() {
-        let key = ws[i].0.to_ascii_lowercase();
+    while let Some((word, word_comments)) = ws.get(i) {
+        let key = word.to_ascii_lowercase();
         let next = ws.get(i + 1);
         match key.as_str() {
             "from" => {
@@ -190,7 +190,7 @@ pub fn parse_received(value: &str) -> Hop {
                 }
             }
             _ => {
-                if let Some(v) = ws[i].1.iter().find_map(|c| tls_in_comment(c)) {
+                if let Some(v) = word_comments.iter().find_map(|c| tls_in_comment(c)) {
                     hop.tls_version = Some(v);
                 }
             }
@@ -207,7 +207,7 @@ pub fn parse_received(value: &str) -> Hop {
 /// The hop at which the message entered the receiving system: the most recent (topmost)
 /// field that names a public client address. SPF is evaluated for that client.
 pub fn entry_hop(hops: &[Hop]) -> Option<&Hop> {
-    entry_hop_index(hops).map(|i| &hops[i])
+    entry_hop_index(hops).and_then(|i| hops.get(i))
 }
 
 /// The position of [`entry_hop`] among `hops`.

@@ -26,12 +26,13 @@ const MAX_JSON: usize = 512 * 1024;
 /// is not one.
 pub fn notification(body: &str) -> Option<Vec<SesRecipient>> {
     let event = event_json(body)?;
-    let kind = event["notificationType"]
+    let field = |name: &str| event.get(name).unwrap_or(&Value::Null);
+    let kind = field("notificationType")
         .as_str()
-        .or_else(|| event["eventType"].as_str())?;
+        .or_else(|| field("eventType").as_str())?;
     match kind {
-        "Bounce" => Some(bounced(&event["bounce"])),
-        "Delivery" => Some(delivered(&event["delivery"])),
+        "Bounce" => Some(bounced(field("bounce"))),
+        "Delivery" => Some(delivered(field("delivery"))),
         _ => None,
     }
 }
@@ -45,10 +46,10 @@ fn event_json(body: &str) -> Option<Value> {
     if end <= start || end - start > MAX_JSON {
         return None;
     }
-    let text = body[start..=end].replace("!\r\n ", "").replace("!\n ", "");
+    let text = body.get(start..=end)?.replace("!\r\n ", "").replace("!\n ", "");
     let mut v: Value = serde_json::from_str(&text).ok()?;
-    if v["Type"].as_str() == Some("Notification")
-        && let Some(inner) = v["Message"].as_str()
+    if v.get("Type").and_then(Value::as_str) == Some("Notification")
+        && let Some(inner) = v.get("Message").and_then(Value::as_str)
     {
         v = serde_json::from_str(inner).ok()?;
     }

@@ -30,7 +30,7 @@ pub enum ReplyError {
 }
 
 fn shown(line: &[u8]) -> String {
-    let s: String = String::from_utf8_lossy(&line[..line.len().min(80)])
+    let s: String = String::from_utf8_lossy(line.get(..80).unwrap_or(line))
         .chars()
         .map(|c| if c.is_control() { '\u{fffd}' } else { c })
         .collect();
@@ -72,8 +72,8 @@ impl Peer {
 
 /// Identifies the protocol of a server's first bytes.
 pub fn identify_peer(head: &[u8]) -> Peer {
-    let starts = |p: &[u8]| head.len() >= p.len() && head[..p.len()].eq_ignore_ascii_case(p);
-    if head.len() >= 2 && matches!(head[0], 0x15 | 0x16) && head[1] == 0x03 {
+    let starts = |p: &[u8]| head.get(..p.len()).is_some_and(|h| h.eq_ignore_ascii_case(p));
+    if matches!(head, [0x15 | 0x16, 0x03, ..]) {
         Peer::Tls
     } else if starts(b"+OK") || starts(b"-ERR") {
         Peer::Pop3
@@ -91,18 +91,21 @@ pub fn identify_peer(head: &[u8]) -> Peer {
 /// Parses one reply line (without CRLF): `NNN SP text`, `NNN-text` or a bare `NNN`.
 pub fn parse_reply_line(line: &[u8]) -> Result<ReplyLine, ReplyError> {
     let bad = || ReplyError::NotSmtp { line: shown(line) };
-    if line.len() < 3 || !line[..3].iter().all(u8::is_ascii_digit) {
+    let [a, b, c, after @ ..] = line else {
+        return Err(bad());
+    };
+    if ![a, b, c].iter().all(|d| d.is_ascii_digit()) {
         return Err(bad());
     }
-    let code = (line[0] - b'0') as u16 * 100 + (line[1] - b'0') as u16 * 10 + (line[2] - b'0') as u16;
+    let code = u16::from(a - b'0') * 100 + u16::from(b - b'0') * 10 + u16::from(c - b'0');
     if !(200..=599).contains(&code) {
         return Err(bad());
     }
-    let (last, rest) = match line.get(3) {
-        None => (true, &line[3..3]),
-        Some(b' ') => (true, &line[4..]),
-        Some(b'-') => (false, &line[4..]),
-        Some(_) => return Err(bad()),
+    let (last, rest): (bool, &[u8]) = match after {
+        [] => (true, &[]),
+        [b' ', rest @ ..] => (true, rest),
+        [b'-', rest @ ..] => (false, rest),
+        _ => return Err(bad()),
     };
     Ok(ReplyLine {
         code,

@@ -15,7 +15,7 @@ pub fn parse_tag_list(text: &str) -> Result<Vec<(String, String)>, String> {
         let name = name.trim().to_ascii_lowercase();
         if name.is_empty()
             || !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
-            || !name.as_bytes()[0].is_ascii_alphabetic()
+            || !name.as_bytes().first().is_some_and(u8::is_ascii_alphabetic)
         {
             return Err(format!("`{name}` is not a valid tag name"));
         }

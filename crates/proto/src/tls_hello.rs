@@ -279,8 +279,8 @@ pub fn parse_server_response(buf: &[u8]) -> ServerResponse {
             let Some(data) = e.take(el as usize) else {
                 break;
             };
-            if et == 0x002b && data.len() == 2 {
-                version = u16::from_be_bytes([data[0], data[1]]);
+            if let (0x002b, &[hi, lo]) = (et, data) {
+                version = u16::from_be_bytes([hi, lo]);
             }
         }
     }
@@ -325,12 +325,16 @@ pub enum HelloError {
 }
 
 /// Parses a ClientHello from the start of `buf`; `Ok(None)` means more bytes are needed.
+/// A big-endian u16 from a two-byte chunk (`chunks_exact(2)` gives only those).
+fn be_u16(c: &[u8]) -> Option<u16> {
+    <[u8; 2]>::try_from(c).ok().map(u16::from_be_bytes)
+}
+
 pub fn parse_client_hello(buf: &[u8]) -> Result<Option<ClientHelloInfo>, HelloError> {
-    if buf.is_empty() {
-        return Ok(None);
-    }
-    if buf[0] != CT_HANDSHAKE {
-        return Err(HelloError::NotTls);
+    match buf.first() {
+        None => return Ok(None),
+        Some(&t) if t != CT_HANDSHAKE => return Err(HelloError::NotTls),
+        Some(_) => {}
     }
     if buf.len() < 5 {
         return Ok(None);
@@ -361,10 +365,7 @@ pub fn parse_client_hello(buf: &[u8]) -> Result<Option<ClientHelloInfo>, HelloEr
     b.take(sid).ok_or(HelloError::Malformed)?;
     let clen = b.u16().ok_or(HelloError::Malformed)? as usize;
     let cbytes = b.take(clen).ok_or(HelloError::Malformed)?;
-    let ciphers = cbytes
-        .chunks_exact(2)
-        .map(|c| u16::from_be_bytes([c[0], c[1]]))
-        .collect();
+    let ciphers = cbytes.chunks_exact(2).filter_map(be_u16).collect();
     let comp = b.u8().ok_or(HelloError::Malformed)? as usize;
     b.take(comp).ok_or(HelloError::Malformed)?;
     let mut sni = None;
@@ -391,7 +392,7 @@ pub fn parse_client_hello(buf: &[u8]) -> Result<Option<ClientHelloInfo>, HelloEr
                     if let Some(n) = d.u8()
                         && let Some(list) = d.take(n as usize)
                     {
-                        supported_versions = list.chunks_exact(2).map(|c| u16::from_be_bytes([c[0], c[1]])).collect();
+                        supported_versions = list.chunks_exact(2).filter_map(be_u16).collect();
                     }
                 }
                 _ => {}

@@ -85,7 +85,12 @@ fn bound_line(steps: &[Step], cp: &CriticalPath, per_ip: usize) -> String {
     if let Some(ip) = cp.limited_by {
         return format!("critical path: the connections to {ip}, at most {per_ip} at once");
     }
-    let names: Vec<String> = cp.chain.iter().map(|&i| steps[i].label.clone()).collect();
+    let names: Vec<String> = cp
+        .chain
+        .iter()
+        .filter_map(|&i| steps.get(i))
+        .map(|s| s.label.clone())
+        .collect();
     format!(
         "critical path (*): {} dependent step(s): {}",
         cp.chain.len(),

@@ -213,7 +213,7 @@ async fn next_line<R: AsyncBufRead + Unpin>(r: &mut R, max: usize) -> std::io::R
         if take > room {
             long = true;
         }
-        buf.extend_from_slice(&chunk[..take.min(room)]);
+        buf.extend_from_slice(chunk.get(..take.min(room)).unwrap_or_default());
         r.consume(take);
         if done {
             return Ok(Some((String::from_utf8_lossy(&buf).into_owned(), long)));

@@ -28,9 +28,9 @@ impl Histogram {
         if self.counts.is_empty() {
             self.counts = vec![0; BUCKETS.len()];
         }
-        for (i, bound) in BUCKETS.iter().enumerate() {
+        for (count, bound) in self.counts.iter_mut().zip(BUCKETS.iter()) {
             if secs <= *bound {
-                self.counts[i] += 1;
+                *count += 1;
             }
         }
         self.sum += secs;

@@ -690,7 +690,7 @@ async fn read_line<R: AsyncBufRead + Unpin>(r: &mut R, buf: &mut Vec<u8>, max: u
         };
         let room = max.saturating_sub(buf.len());
         let truncated = take > room;
-        buf.extend_from_slice(&chunk[..take.min(room)]);
+        buf.extend_from_slice(chunk.get(..take.min(room)).unwrap_or_default());
         r.consume(take);
         if truncated || (buf.len() >= max && !done) {
             return Ok(LineEnd::TooLong);
@@ -728,7 +728,7 @@ async fn read_data<R: AsyncBufRead + Unpin>(r: &mut R, max: usize) -> std::io::R
             return Ok(Data::Eof);
         }
         if seen <= max {
-            let l = if line.starts_with(b".") { &line[1..] } else { &line[..] };
+            let l = line.strip_prefix(b".").unwrap_or(&line);
             out.extend_from_slice(l);
         }
     }

@@ -358,8 +358,8 @@ impl<'a, D: SpfDns> CheckHost<'a, D> {
             Err(_) => Vec::new(),
         };
         let records: Vec<&String> = txts.iter().filter(|t| is_spf_record(t)).collect();
-        let text = match records.len() {
-            0 => {
+        let text = match records.as_slice() {
+            [] => {
                 self.trace.push(TraceEvent::NoRecord {
                     depth,
                     domain: domain.into(),
@@ -367,8 +367,9 @@ impl<'a, D: SpfDns> CheckHost<'a, D> {
                 });
                 return step(SpfResult::None, format!("{domain} has no SPF record"));
             }
-            1 => records[0].clone(),
-            n => {
+            [only] => (*only).clone(),
+            many => {
+                let n = many.len();
                 return step(
                     SpfResult::PermError,
                     format!("{domain} has {n} SPF records (RFC 7208 section 4.5)"),
@@ -629,10 +630,9 @@ impl<'a, D: SpfDns> CheckHost<'a, D> {
     async fn explanation(&mut self, spec: &str, domain: &str) -> Option<String> {
         let target = self.expand_domain(spec, domain).await.ok()?;
         let txts = self.dns.txt(&target).await.ok()?;
-        if txts.len() != 1 {
+        let [text] = txts.as_slice() else {
             return None;
-        }
-        let text = &txts[0];
+        };
         if !text.is_ascii() {
             return None;
         }

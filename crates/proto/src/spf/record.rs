@@ -119,7 +119,7 @@ fn err(position: usize, term: &str, message: impl Into<String>) -> ParseError {
 /// Is this TXT string an SPF record (`v=spf1` followed by a space or the end)?
 pub fn is_spf_record(txt: &str) -> bool {
     let b = txt.as_bytes();
-    b.len() >= 6 && b[..6].eq_ignore_ascii_case(b"v=spf1") && (b.len() == 6 || b[6] == b' ')
+    b.get(..6).is_some_and(|v| v.eq_ignore_ascii_case(b"v=spf1")) && matches!(b.get(6), None | Some(b' '))
 }
 
 /// Parses a record that starts with `v=spf1`.
@@ -156,9 +156,10 @@ fn is_name_char(c: char) -> bool {
 fn parse_term(term: &str, pos: usize, rec: &mut SpfRecord) -> Result<(), ParseError> {
     // Modifier: name "=" macro-string, where name = ALPHA *( ALPHA / DIGIT / "-" / "_" / "." ).
     let name_end = term.find(|c: char| !is_name_char(c)).unwrap_or(term.len());
-    if term[name_end..].starts_with('=') && name_end > 0 && term.as_bytes()[0].is_ascii_alphabetic() {
-        let name = &term[..name_end];
-        let value = &term[name_end + 1..];
+    let (name, rest) = term.split_at_checked(name_end).unwrap_or((term, ""));
+    if let Some(value) = rest.strip_prefix('=')
+        && name.starts_with(|c: char| c.is_ascii_alphabetic())
+    {
         match name.to_ascii_lowercase().as_str() {
             "redirect" => {
                 if rec.redirect.is_some() {
@@ -181,11 +182,11 @@ fn parse_term(term: &str, pos: usize, rec: &mut SpfRecord) -> Result<(), ParseEr
         }
         return Ok(());
     }
-    let (qualifier, body) = match term.as_bytes()[0] {
-        b'+' => (Qualifier::Pass, &term[1..]),
-        b'-' => (Qualifier::Fail, &term[1..]),
-        b'~' => (Qualifier::SoftFail, &term[1..]),
-        b'?' => (Qualifier::Neutral, &term[1..]),
+    let (qualifier, body) = match term.as_bytes().first() {
+        Some(b'+') => (Qualifier::Pass, term.get(1..).unwrap_or_default()),
+        Some(b'-') => (Qualifier::Fail, term.get(1..).unwrap_or_default()),
+        Some(b'~') => (Qualifier::SoftFail, term.get(1..).unwrap_or_default()),
+        Some(b'?') => (Qualifier::Neutral, term.get(1..).unwrap_or_default()),
         _ => (Qualifier::Pass, term),
     };
     let name_len = body.find(|c: char| !c.is_ascii_alphanumeric()).unwrap_or(body.len());
@@ -263,12 +264,12 @@ fn parse_ip4_strict(s: &str) -> Option<Ipv4Addr> {
         return None;
     }
     let mut o = [0u8; 4];
-    for (i, p) in parts.iter().enumerate() {
+    for (octet, p) in o.iter_mut().zip(parts.iter()) {
         if p.is_empty() || p.len() > 3 || !p.bytes().all(|b| b.is_ascii_digit()) || (p.len() > 1 && p.starts_with('0'))
         {
             return None;
         }
-        o[i] = p.parse().ok()?;
+        *octet = p.parse().ok()?;
     }
     Some(Ipv4Addr::from(o))
 }
@@ -352,7 +353,7 @@ fn is_toplabel(l: &str) -> bool {
     }
     if l.contains('-') {
         let b = l.as_bytes();
-        b[0].is_ascii_alphanumeric() && b[b.len() - 1].is_ascii_alphanumeric()
+        b.first().is_some_and(u8::is_ascii_alphanumeric) && b.last().is_some_and(u8::is_ascii_alphanumeric)
     } else {
         l.bytes().any(|b| b.is_ascii_alphabetic())
     }
