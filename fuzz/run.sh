@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Runs every fuzz target for SECONDS each (default 30): `bash fuzz/run.sh 600` for a long run.
+# Runs every fuzz target for SECONDS each (default 30): `bash fuzz/run.sh 600` for a long run;
+# `bash fuzz/run.sh 600 message names` runs only the targets named.
 # cargo-fuzz on stable Rust (RUSTC_BOOTSTRAP=1), without a sanitizer and built as users run
 # mxdoctor (release: our code is safe Rust; what we look for is a panic, a hang or runaway
 # memory). Not with debug assertions: mail-parser 0.11.9 has a debug_assert! that a crafted
@@ -11,6 +12,8 @@
 set -euo pipefail
 cd "$(dirname "$0")"
 secs="${1:-30}"
+shift || true
+only=("$@")
 export RUSTC_BOOTSTRAP=1 CARGO_TERM_COLOR=never
 command -v cargo-fuzz >/dev/null 2>&1 || cargo install cargo-fuzz --locked --version 0.13.2
 # libfuzzer-sys builds libFuzzer from C++ sources.
@@ -50,6 +53,12 @@ mapfile -t worlds < <(find "$root/scenarios" -name world.toml)
 seed world "${worlds[@]}"
 
 targets=$(cargo fuzz list)
+if [ ${#only[@]} -gt 0 ]; then
+  for t in "${only[@]}"; do
+    grep -qx "$t" <<<"$targets" || { echo "fuzz: no target $t (have: $(echo $targets))"; exit 2; }
+  done
+  targets="${only[*]}"
+fi
 failed=()
 for t in $targets; do
   mkdir -p "$corpus/$t"
