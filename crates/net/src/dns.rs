@@ -806,4 +806,55 @@ mod typed_tests {
         );
         assert_eq!(txt.ip(), None);
     }
+
+    fn record(owner: &str, data: RData) -> DnsRecord {
+        let name = Name::from_ascii(owner).unwrap();
+        DnsRecord::of(&hickory_resolver::proto::rr::Record::from_rdata(name, 60, data))
+    }
+
+    fn a(owner: &str) -> DnsRecord {
+        record(owner, RData::A(std::net::Ipv4Addr::new(192, 0, 2, 1).into()))
+    }
+
+    fn cname(owner: &str, target: &str) -> DnsRecord {
+        let target = Name::from_ascii(target).unwrap();
+        record(owner, RData::CNAME(hickory_resolver::proto::rr::rdata::CNAME(target)))
+    }
+
+    /// RFC 5452 section 6: records for names the question does not lead to are not used.
+    #[test]
+    fn rfc_5452_6_records_for_other_names_are_not_used() {
+        let got = about_question("www.example.", "A", &[a("www.example."), a("evil.example.")]).unwrap();
+        assert_eq!(got.len(), 1);
+        assert_eq!(got[0].owner, "www.example");
+        let err = about_question("www.example.", "A", &[a("evil.example.")]).unwrap_err();
+        assert!(
+            matches!(err, DnsError::Stray { ref owner, .. } if owner == "evil.example"),
+            "{err}"
+        );
+    }
+
+    /// RFC 1034 section 3.6.2: the CNAME chain's records are the answer; a loop or a chain
+    /// past the limit is an error.
+    #[test]
+    fn rfc_1034_3_6_2_cname_chains_are_followed_and_bounded() {
+        let chain = [cname("www.example.", "host.example."), a("host.example.")];
+        assert_eq!(about_question("WWW.example.", "A", &chain).unwrap().len(), 2);
+        let looped = [cname("a.example.", "b.example."), cname("b.example.", "a.example.")];
+        assert!(matches!(
+            about_question("a.example.", "A", &looped),
+            Err(DnsError::CnameChain { .. })
+        ));
+        let long: Vec<DnsRecord> = (0..=MAX_CNAME_CHAIN + 1)
+            .map(|i| cname(&format!("c{i}.example."), &format!("c{}.example.", i + 1)))
+            .collect();
+        assert!(matches!(
+            about_question("c0.example.", "A", &long),
+            Err(DnsError::CnameChain { .. })
+        ));
+        let short: Vec<DnsRecord> = (0..MAX_CNAME_CHAIN)
+            .map(|i| cname(&format!("c{i}.example."), &format!("c{}.example.", i + 1)))
+            .collect();
+        assert!(about_question("c0.example.", "A", &short).is_ok());
+    }
 }
