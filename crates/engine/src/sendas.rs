@@ -632,7 +632,8 @@ pub(crate) fn cause_of(e: &SmtpError) -> ErrorCause {
         | SmtpError::TooManyLines { .. }
         | SmtpError::NotSmtp { .. }
         | SmtpError::StarttlsInjection
-        | SmtpError::SlowReply { .. } => ErrorCause::Protocol,
+        | SmtpError::SlowReply { .. }
+        | SmtpError::SessionTooLarge { .. } => ErrorCause::Protocol,
     }
 }
 

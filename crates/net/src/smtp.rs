@@ -88,6 +88,9 @@ pub enum SmtpError {
     NotSmtp { stage: String, detail: String },
     #[error("the server sent data after its STARTTLS reply, before TLS started (possible command injection)")]
     StarttlsInjection,
+    /// The server sent more in one session than any SMTP dialogue needs.
+    #[error("the server sent more than {limit} bytes in one session (at the {stage})")]
+    SessionTooLarge { stage: String, limit: usize },
     /// Bytes kept coming, too slowly: the reply was not complete when its time was up.
     #[error("the {stage} was not complete within {secs} s (only {received} bytes arrived)")]
     SlowReply { stage: String, secs: u64, received: usize },
@@ -106,10 +109,18 @@ pub struct SmtpConn {
     unparsed: Option<Vec<u8>>,
     /// Bytes of the reply being read that have arrived so far (a trickle is not silence).
     received_in_reply: usize,
+    /// Bytes read in this session (bounded by [`MAX_SESSION_BYTES`]).
+    received_in_session: usize,
 }
 
 /// Bytes kept of a reply that is not SMTP: enough to recognise a protocol.
 const UNPARSED_HEAD: usize = 64;
+
+/// Bytes read from a server in one session: a session has a handful of replies (greeting,
+/// EHLO twice, STARTTLS, AUTH, QUIT), each at most `MAX_REPLY_LINES` lines of
+/// `MAX_REPLY_LINE` bytes; half a megabyte is several times what the longest real session
+/// sends, and bounds a server that answers every command with a maximal reply.
+pub const MAX_SESSION_BYTES: usize = 512 * 1024;
 
 impl SmtpConn {
     pub fn new(io: BoxIo, started: Instant, timeout: Duration) -> Self {
@@ -121,6 +132,7 @@ impl SmtpConn {
             timeout,
             unparsed: None,
             received_in_reply: 0,
+            received_in_session: 0,
         }
     }
 
@@ -193,6 +205,13 @@ impl SmtpConn {
                 Ok(Ok(n)) => n,
             };
             self.received_in_reply += n;
+            self.received_in_session += n;
+            if self.received_in_session > MAX_SESSION_BYTES {
+                return Err(SmtpError::SessionTooLarge {
+                    stage: stage.into(),
+                    limit: MAX_SESSION_BYTES,
+                });
+            }
             self.buf.extend_from_slice(chunk.get(..n).unwrap_or_default());
         }
     }
@@ -691,4 +710,53 @@ async fn drive(
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tokio::io::AsyncWriteExt;
+
+    /// A reply of `lines` lines of `width` bytes each, the last one final.
+    fn big_reply(lines: usize, width: usize) -> Vec<u8> {
+        let text = "x".repeat(width);
+        (0..lines)
+            .map(|i| format!("250{}{text}\r\n", if i + 1 == lines { ' ' } else { '-' }))
+            .collect::<String>()
+            .into_bytes()
+    }
+
+    /// Every reply within its own limits, yet the session as a whole past its bound.
+    #[tokio::test]
+    async fn a_session_of_maximal_replies_stops_at_the_session_limit() {
+        let (client, mut server) = tokio::io::duplex(1 << 16);
+        let reply = big_reply(MAX_REPLY_LINES - 1, MAX_REPLY_LINE - 8);
+        let replies = MAX_SESSION_BYTES / reply.len() + 2;
+        tokio::spawn(async move {
+            for _ in 0..replies {
+                if server.write_all(&reply).await.is_err() {
+                    return;
+                }
+            }
+        });
+        let mut conn = SmtpConn::new(Box::new(client), Instant::now(), Duration::from_secs(5));
+        let mut read = 0;
+        let err = loop {
+            match conn.read_reply("EHLO reply").await {
+                Ok(_) => read += 1,
+                Err(e) => break e,
+            }
+        };
+        assert!(read >= 2, "{read} replies read before the limit");
+        assert!(
+            matches!(
+                err,
+                SmtpError::SessionTooLarge {
+                    limit: MAX_SESSION_BYTES,
+                    ..
+                }
+            ),
+            "{err}"
+        );
+    }
 }
