@@ -94,12 +94,8 @@ pub async fn run(ctx: &Context, req: &MailboxRequest) -> Report {
             detail: err.clone(),
         };
     }
-    if let Some(mxdoctor_net::tls::TlsFailure::Timeout { secs }) = &session.tls_failure {
-        // The handshake never finished: whether a mail app could use this server is unknown.
-        c.status = CheckStatus::Error {
-            cause: ErrorCause::Timeout,
-            detail: format!("the TLS handshake did not finish within {secs} s"),
-        };
+    if let Some(status) = crate::sendas::handshake_timeout(session.tls_failure.as_ref()) {
+        c.status = status;
     }
     checks.push(c);
     let mut advice = CheckResult::ran("mailbox.advice", subject.clone());

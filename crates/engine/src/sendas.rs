@@ -106,12 +106,8 @@ pub async fn run(ctx: &Context, req: &SendasRequest) -> Report {
             .evidence
             .push(Evidence::Note(format!("session ended early: {err}")));
     }
-    if let Some(TlsFailure::Timeout { secs }) = &session.tls_failure {
-        // The handshake never finished: whether Gmail could use this server is unknown.
-        smtp_check.status = CheckStatus::Error {
-            cause: ErrorCause::Timeout,
-            detail: format!("the TLS handshake did not finish within {secs} s"),
-        };
+    if let Some(status) = handshake_timeout(session.tls_failure.as_ref()) {
+        smtp_check.status = status;
     }
     smtp_check
         .evidence
@@ -397,6 +393,18 @@ pub(crate) fn tls_failure_finding(f: &TlsFailure, server: &str) -> Option<Findin
         _ => Finding::new("tls.handshake.failed", Severity::Fail, server.to_string()).arg("reason", f),
     };
     Some(finding.evidence(json!(f)))
+}
+
+/// A handshake that never finished: whether a client could use the server is unknown, so the
+/// check could not run (never a failure of the server).
+pub(crate) fn handshake_timeout(f: Option<&TlsFailure>) -> Option<CheckStatus> {
+    match f? {
+        TlsFailure::Timeout { secs } => Some(CheckStatus::Error {
+            cause: ErrorCause::Timeout,
+            detail: format!("the TLS handshake did not finish within {secs} s"),
+        }),
+        _ => None,
+    }
 }
 
 /// More certificates than any chain needs: clients stop reading (mxdoctor judges the first
